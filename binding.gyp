@@ -1,0 +1,33 @@
+# node-gyp build of the same addon CMakeLists.txt builds (cmake-js is the default: see
+# package.json). scripts/check-build-sync.mjs keeps the source lists equal.
+{
+  "targets": [
+    {
+      "target_name": "vss_bridge",
+      "sources": [
+        "native/addon.cc",
+        "native/addon_data.cc",
+        "native/dispatcher.cc",
+        "native/js_queue.cc",
+        "native/simulator.cc",
+        "native/snapshot_set.cc"
+      ],
+      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
+      "defines": [
+        "NAPI_VERSION=8",
+        "NODE_ADDON_API_CPP_EXCEPTIONS",
+        "NODE_ADDON_API_CPP_EXCEPTIONS_ALL"
+      ],
+      "cflags_cc": ["-std=c++17", "-fexceptions", "-Wall", "-Wextra"],
+      "cflags_cc!": ["-fno-exceptions"],
+      "xcode_settings": {
+        "GCC_ENABLE_CPP_EXCEPTIONS": "YES",
+        "CLANG_CXX_LANGUAGE_STANDARD": "c++17",
+        "MACOSX_DEPLOYMENT_TARGET": "10.15"
+      },
+      "msvs_settings": {
+        "VCCLCompilerTool": { "ExceptionHandling": 1, "AdditionalOptions": ["/std:c++17"] }
+      }
+    }
+  ]
+}

@@ -1,0 +1,374 @@
+// The addon's JS surface. Each class here is a thin shell: the logic lives in dispatcher.cc,
+// simulator.cc and snapshot_set.cc. The TypeScript layer (src/native.ts) validates every
+// argument before it gets here; the checks below only keep a wrong call from being undefined
+// behaviour.
+#include <napi.h>
+
+#include "addon_data.h"
+#include "dispatcher.h"
+#include "simulator.h"
+#include "snapshot_set.h"
+
+namespace vssb {
+namespace {
+
+const napi_type_tag kDispatcherTag = {0x6d3c2b1a9e8f4d70ull, 0xa1b2c3d4e5f60718ull};
+
+Napi::Error HrError(Napi::Env env, hresult_t hr, const std::string& message) {
+  auto error = Napi::Error::New(env, message);
+  error.Set("hresult", Napi::Number::New(env, hr));
+  return error;
+}
+
+Napi::Value Field(const Napi::Object& o, const char* key) {
+  Napi::Value v = o.Get(key);
+  if (v.IsUndefined()) throw Napi::TypeError::New(o.Env(), std::string("missing field ") + key);
+  return v;
+}
+std::string Str(const Napi::Object& o, const char* key) {
+  Napi::Value v = Field(o, key);
+  if (!v.IsString()) throw Napi::TypeError::New(o.Env(), std::string(key) + " must be a string");
+  return v.As<Napi::String>().Utf8Value();
+}
+uint32_t Uint(const Napi::Object& o, const char* key) {
+  Napi::Value v = Field(o, key);
+  if (!v.IsNumber()) throw Napi::TypeError::New(o.Env(), std::string(key) + " must be a number");
+  return v.As<Napi::Number>().Uint32Value();
+}
+std::vector<std::string> StrList(const Napi::Object& o, const char* key) {
+  Napi::Value v = Field(o, key);
+  if (!v.IsArray()) throw Napi::TypeError::New(o.Env(), std::string(key) + " must be an array");
+  auto array = v.As<Napi::Array>();
+  std::vector<std::string> out;
+  for (uint32_t i = 0; i < array.Length(); i++) {
+    Napi::Value item = array.Get(i);
+    if (!item.IsString()) throw Napi::TypeError::New(o.Env(), std::string(key) + " must hold strings");
+    out.push_back(item.As<Napi::String>().Utf8Value());
+  }
+  return out;
+}
+Napi::Object Obj(const Napi::Value& v, const char* what) {
+  if (!v.IsObject()) throw Napi::TypeError::New(v.Env(), std::string(what) + " must be an object");
+  return v.As<Napi::Object>();
+}
+
+WriterMetadata ParseMetadata(const Napi::Object& o) {
+  WriterMetadata m;
+  m.id = Str(o, "id");
+  m.name = Str(o, "name");
+  m.instance_name = Str(o, "instanceName");
+  m.usage = Str(o, "usage");
+  m.source_type = Str(o, "sourceType");
+  m.freeze_timeout_ms = Uint(o, "freezeTimeoutMs");
+  m.handler_timeout_ms = Uint(o, "handlerTimeoutMs");
+  auto components = Field(o, "components").As<Napi::Array>();
+  for (uint32_t i = 0; i < components.Length(); i++) {
+    auto c = Obj(components.Get(i), "component");
+    Component component;
+    component.logical_path = Str(c, "logicalPath");
+    component.name = Str(c, "name");
+    component.caption = Str(c, "caption");
+    auto files = Field(c, "files").As<Napi::Array>();
+    for (uint32_t j = 0; j < files.Length(); j++) {
+      auto f = Obj(files.Get(j), "file group");
+      component.files.push_back(
+          FileGroup{Str(f, "path"), Str(f, "filespec"), Field(f, "recursive").ToBoolean()});
+    }
+    m.components.push_back(std::move(component));
+  }
+  return m;
+}
+
+Napi::Object StatusToJs(Napi::Env env, const WriterStatus& s) {
+  auto o = Napi::Object::New(env);
+  o.Set("id", s.id);
+  o.Set("instanceId", s.instance_id);
+  o.Set("name", s.name);
+  o.Set("instanceName", s.instance_name);
+  o.Set("state", s.state);
+  o.Set("lastError", s.last_error);
+  o.Set("lastErrorMessage", s.last_error_message);
+  return o;
+}
+
+Napi::Object RecordToJs(Napi::Env env, const EventRecord& r) {
+  auto o = Napi::Object::New(env);
+  o.Set("event", r.event);
+  o.Set("startMs", r.start_ms);
+  o.Set("durationMs", r.duration_ms);
+  o.Set("outcome", r.outcome);
+  o.Set("hresult", r.hr);
+  o.Set("message", r.message);
+  return o;
+}
+
+template <typename T, typename F>
+Napi::Array ArrayToJs(Napi::Env env, const std::vector<T>& items, F convert) {
+  auto array = Napi::Array::New(env, items.size());
+  for (uint32_t i = 0; i < items.size(); i++) array.Set(i, convert(env, items[i]));
+  return array;
+}
+
+Napi::Object ResultToJs(Napi::Env env, const SnapshotSetResult& r) {
+  auto o = Napi::Object::New(env);
+  o.Set("snapshotSetId", r.snapshot_set_id);
+  o.Set("hresult", r.hr);
+  o.Set("message", r.message);
+  o.Set("failedWriter", r.failed_writer);
+  o.Set("failedEvent", r.failed_event);
+  o.Set("durationMs", r.duration_ms);
+  o.Set("snapshots", ArrayToJs(env, r.snapshots, [](Napi::Env env, const SnapshotRecord& s) {
+          auto so = Napi::Object::New(env);
+          so.Set("id", s.id);
+          so.Set("volume", s.volume);
+          so.Set("deviceObject", s.device_object);
+          return so;
+        }));
+  o.Set("phases", ArrayToJs(env, r.phases, RecordToJs));
+  o.Set("writers", ArrayToJs(env, r.writers, [](Napi::Env env, const WriterReport& w) {
+          auto wo = StatusToJs(env, w.status);
+          wo.Set("events", ArrayToJs(env, w.events, RecordToJs));
+          return wo;
+        }));
+  return o;
+}
+
+Napi::Object ProgressToJs(Napi::Env env, const Progress& p) {
+  auto o = Napi::Object::New(env);
+  o.Set("phase", p.phase);
+  o.Set("status", p.status);
+  if (!p.writer_instance_id.empty()) {
+    o.Set("writerInstanceId", p.writer_instance_id);
+    o.Set("writerName", p.writer_name);
+  }
+  if (!p.outcome.empty()) o.Set("outcome", p.outcome);
+  o.Set("elapsedMs", p.elapsed_ms);
+  return o;
+}
+
+// new Dispatcher(name, router): see dispatcher.h. Closed by close(), by GC or at teardown.
+class DispatcherWrap : public Napi::ObjectWrap<DispatcherWrap> {
+ public:
+  static Napi::Function Init(Napi::Env env) {
+    return DefineClass(env, "Dispatcher",
+                       {InstanceMethod<&DispatcherWrap::Settle>("settle"),
+                        InstanceMethod<&DispatcherWrap::Expire>("expire"),
+                        InstanceMethod<&DispatcherWrap::Close>("close"),
+                        InstanceMethod<&DispatcherWrap::Ref>("ref"),
+                        InstanceMethod<&DispatcherWrap::Unref>("unref")});
+  }
+
+  static std::shared_ptr<Dispatcher> From(const Napi::Value& v) {
+    if (!v.IsObject() || !v.As<Napi::Object>().CheckTypeTag(&kDispatcherTag)) {
+      throw Napi::TypeError::New(v.Env(), "expected a Dispatcher");
+    }
+    return Unwrap(v.As<Napi::Object>())->dispatcher_;
+  }
+
+  explicit DispatcherWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<DispatcherWrap>(info) {
+    if (!info[0].IsString() || !info[1].IsFunction()) {
+      throw Napi::TypeError::New(info.Env(), "Dispatcher(name: string, router: function)");
+    }
+    info.This().As<Napi::Object>().TypeTag(&kDispatcherTag);
+    dispatcher_ = Dispatcher::Create(info.Env(), info[1].As<Napi::Function>(),
+                                     info[0].As<Napi::String>().Utf8Value());
+    data_ = AddonData::Get(info.Env());
+    std::weak_ptr<Dispatcher> weak = dispatcher_;
+    teardown_key_ = data_->OnTeardown([weak] {
+      if (auto d = weak.lock()) d->Close("the Node.js environment is shutting down");
+    });
+  }
+  ~DispatcherWrap() override {
+    data_->Forget(teardown_key_);
+    dispatcher_->Close("the dispatcher was garbage-collected");
+  }
+
+ private:
+  static uint64_t CallId(const Napi::CallbackInfo& info) {
+    if (!info[0].IsNumber()) throw Napi::TypeError::New(info.Env(), "callId must be a number");
+    return static_cast<uint64_t>(info[0].As<Napi::Number>().Int64Value());
+  }
+  // settle(callId, hresult, message): hresult 0 for success.
+  Napi::Value Settle(const Napi::CallbackInfo& info) {
+    const uint64_t id = CallId(info);
+    const hresult_t hr = info[1].As<Napi::Number>().Int32Value();
+    const std::string message = info[2].IsString() ? info[2].As<Napi::String>().Utf8Value() : "";
+    const bool accepted =
+        dispatcher_->Settle(id, hr == kS_OK ? Outcome::Success() : Outcome::Failure(hr, message));
+    return Napi::Boolean::New(info.Env(), accepted);
+  }
+  // expire(callId): the JS-side deadline timer fired first.
+  Napi::Value Expire(const Napi::CallbackInfo& info) {
+    const bool accepted = dispatcher_->Settle(
+        CallId(info), Outcome::Timeout("the handler did not answer before its deadline"));
+    return Napi::Boolean::New(info.Env(), accepted);
+  }
+  void Close(const Napi::CallbackInfo& info) {
+    dispatcher_->Close(info[0].IsString() ? info[0].As<Napi::String>().Utf8Value()
+                                          : "the dispatcher was closed");
+  }
+  void Ref(const Napi::CallbackInfo& info) { dispatcher_->Ref(info.Env()); }
+  void Unref(const Napi::CallbackInfo& info) { dispatcher_->Unref(info.Env()); }
+
+  std::shared_ptr<Dispatcher> dispatcher_;
+  std::shared_ptr<AddonData> data_;
+  uint64_t teardown_key_ = 0;
+};
+
+// new SimulatedWriter(metadata): a writer of the simulated VSS service.
+class SimulatedWriterWrap : public Napi::ObjectWrap<SimulatedWriterWrap> {
+ public:
+  static Napi::Function Init(Napi::Env env) {
+    return DefineClass(env, "SimulatedWriter",
+                       {InstanceMethod<&SimulatedWriterWrap::Subscribe>("subscribe"),
+                        InstanceMethod<&SimulatedWriterWrap::Unsubscribe>("unsubscribe"),
+                        InstanceMethod<&SimulatedWriterWrap::Status>("status")});
+  }
+
+  explicit SimulatedWriterWrap(const Napi::CallbackInfo& info)
+      : Napi::ObjectWrap<SimulatedWriterWrap>(info),
+        metadata_(ParseMetadata(Obj(info[0], "metadata"))),
+        instance_id_(NewGuid()),
+        data_(AddonData::Get(info.Env())) {}
+  ~SimulatedWriterWrap() override { Drop(); }
+
+ private:
+  // subscribe(dispatcher): throws an Error with .hresult when VSS would refuse.
+  void Subscribe(const Napi::CallbackInfo& info) {
+    if (writer_) throw HrError(info.Env(), kVSS_E_BAD_STATE, "the writer is already subscribed");
+    auto writer =
+        std::make_shared<SimulatedWriter>(metadata_, instance_id_, DispatcherWrap::From(info[0]));
+    std::string message;
+    const hresult_t hr = Simulator::Get().Subscribe(writer, &message);
+    if (hr != kS_OK) throw HrError(info.Env(), hr, message);
+    writer_ = writer;
+    std::weak_ptr<SimulatedWriter> weak = writer_;
+    teardown_key_ = data_->OnTeardown([weak] {
+      if (auto w = weak.lock()) Simulator::Get().Unsubscribe(w.get());
+    });
+  }
+  void Unsubscribe(const Napi::CallbackInfo&) { Drop(); }
+  Napi::Value Status(const Napi::CallbackInfo& info) {
+    WriterStatus status;
+    if (!writer_ || !Simulator::Get().Status(writer_.get(), &status)) return info.Env().Null();
+    return StatusToJs(info.Env(), status);
+  }
+  void Drop() {
+    if (!writer_) return;
+    data_->Forget(teardown_key_);
+    Simulator::Get().Unsubscribe(writer_.get());
+    writer_.reset();
+  }
+
+  const WriterMetadata metadata_;
+  const std::string instance_id_;
+  std::shared_ptr<AddonData> data_;
+  std::shared_ptr<SimulatedWriter> writer_;
+  uint64_t teardown_key_ = 0;
+};
+
+Napi::Value ListWriters(const Napi::CallbackInfo& info) {
+  return ArrayToJs(info.Env(), Simulator::Get().ListWriters(), StatusToJs);
+}
+
+// runSnapshotSet(config, commitDispatcher | null, sink(kind, payload)) -> cancel()
+// sink gets ('progress', progress) any number of times, then ('done', result) once.
+Napi::Value RunSnapshotSet(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto o = Obj(info[0], "config");
+  if (!info[2].IsFunction()) throw Napi::TypeError::New(env, "sink must be a function");
+  SnapshotSetConfig config;
+  config.restore = Field(o, "restore").ToBoolean();
+  config.volumes = StrList(o, "volumes");
+  config.backup_type = Str(o, "backupType");
+  config.components = StrList(o, "components");
+  config.timeout_ms = Uint(o, "timeoutMs");
+  auto provider = Obj(Field(o, "provider"), "provider");
+  config.provider.commit_delay_ms = Uint(provider, "commitDelayMs");
+  config.provider.fail_with = Field(provider, "failWith").As<Napi::Number>().Int32Value();
+  config.provider.hold_limit_ms = Uint(provider, "holdLimitMs");
+  if (!info[1].IsNull() && !info[1].IsUndefined()) config.on_commit = DispatcherWrap::From(info[1]);
+
+  auto data = AddonData::Get(env);
+  auto queue = JsQueue::Create(env, info[2].As<Napi::Function>(), "vss-bridge:snapshot-set");
+  auto progress = [queue](const Progress& p) {
+    queue->Post([p](Napi::Env env, Napi::Function sink) {
+      sink.Call({Napi::String::New(env, "progress"), ProgressToJs(env, p)});
+    });
+  };
+  auto deliver = [queue](const SnapshotSetResult& r) {
+    queue->Post([r](Napi::Env env, Napi::Function sink) {
+      sink.Call({Napi::String::New(env, "done"), ResultToJs(env, r)});
+    });
+  };
+  auto set = std::make_shared<SnapshotSet>(std::move(config), progress, deliver);
+  std::weak_ptr<SnapshotSet> weak = set;
+  const uint64_t teardown_key = data->OnTeardown([weak] {
+    if (auto s = weak.lock()) s->Abandon();
+  });
+  data->StartThread([data, queue, set, teardown_key](uint64_t id) {
+    set->Run();
+    data->Forget(teardown_key);
+    queue->Post([data, queue, id](Napi::Env, Napi::Function) {
+      data->JoinThread(id);
+      queue->Close();
+    });
+  });
+  return Napi::Function::New(env, [set](const Napi::CallbackInfo&) { set->Cancel(); }, "cancel");
+}
+
+// testing.dispatchFromThread(dispatcher, ctx, timeoutMs, callback): calls Dispatch from a
+// fresh native thread, as VSS does from an RPC thread, and reports what that thread saw.
+Napi::Value DispatchFromThread(const Napi::CallbackInfo& info) {
+  auto dispatcher = DispatcherWrap::From(info[0]);
+  auto c = Obj(info[1], "ctx");
+  EventContext ctx;
+  ctx.event = Str(c, "event");
+  ctx.snapshot_set_id = Str(c, "snapshotSetId");
+  ctx.backup_type = Str(c, "backupType");
+  ctx.volumes = StrList(c, "volumes");
+  ctx.components = StrList(c, "components");
+  const double timeout_ms = info[2].As<Napi::Number>().DoubleValue();
+  RunOnThread(info.Env(), info[3].As<Napi::Function>(), [dispatcher, ctx, timeout_ms]() -> ToJs {
+    const auto start = Clock::now();
+    const auto deadline =
+        start + std::chrono::microseconds(static_cast<int64_t>(timeout_ms * 1000));
+    const Outcome outcome = dispatcher->Dispatch(ctx, deadline);
+    const double elapsed = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+    const double late = std::chrono::duration<double, std::milli>(Clock::now() - deadline).count();
+    return [outcome, elapsed, late](Napi::Env env) -> Napi::Value {
+      auto o = Napi::Object::New(env);
+      static const char* names[] = {"succeeded", "failed", "timedOut", "closed"};
+      o.Set("outcome", names[static_cast<int>(outcome.result)]);
+      o.Set("hresult", outcome.hr);
+      o.Set("message", outcome.message);
+      o.Set("elapsedMs", elapsed);
+      o.Set("pastDeadlineMs", late);
+      return o;
+    };
+  });
+  return info.Env().Undefined();
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  AddonData::Install(env);
+  exports.Set("Dispatcher", DispatcherWrap::Init(env));
+  exports.Set("SimulatedWriter", SimulatedWriterWrap::Init(env));
+  exports.Set("listWriters", Napi::Function::New(env, ListWriters, "listWriters"));
+  exports.Set("runSnapshotSet", Napi::Function::New(env, RunSnapshotSet, "runSnapshotSet"));
+  auto testing = Napi::Object::New(env);
+  testing.Set("dispatchFromThread",
+              Napi::Function::New(env, DispatchFromThread, "dispatchFromThread"));
+  exports.Set("testing", testing);
+  exports.Set("napiVersion", NAPI_VERSION);
+  return exports;
+}
+
+}  // namespace
+}  // namespace vssb
+
+static Napi::Object InitVssBridge(Napi::Env env, Napi::Object exports) {
+  return vssb::Init(env, exports);
+}
+
+NODE_API_MODULE(vss_bridge, InitVssBridge)

@@ -1,0 +1,45 @@
+// Per Node environment (main thread or worker) bookkeeping, so that process exit or a worker's
+// end while VSS events are in flight releases every waiting native thread and joins every
+// thread the addon started, before Node frees what they use.
+#pragma once
+#include <napi.h>
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <thread>
+
+namespace vssb {
+
+class AddonData {
+ public:
+  static std::shared_ptr<AddonData> Get(Napi::Env env);
+  static void Install(Napi::Env env);  // once, at module init
+
+  // Run at teardown, before the threads are joined: close, cancel, unsubscribe.
+  uint64_t OnTeardown(std::function<void()> hook);
+  void Forget(uint64_t key);
+
+  // A thread owned by this environment. Its body gets its own id; once it has posted its
+  // last message to JS, JS calls JoinThread(id). Teardown joins whatever is left.
+  uint64_t StartThread(std::function<void(uint64_t id)> body);
+  void JoinThread(uint64_t id);
+
+ private:
+  void Teardown();
+
+  std::mutex mu_;
+  uint64_t next_key_ = 1;
+  bool torn_down_ = false;
+  std::map<uint64_t, std::function<void()>> hooks_;
+  std::map<uint64_t, std::thread> threads_;
+};
+
+// Runs `body` on an environment-owned thread (never the libuv pool: VSS waits are long and
+// would starve fs and dns) and calls `callback(value)` on the JS thread with what the
+// converter `body` returns builds.
+using ToJs = std::function<Napi::Value(Napi::Env)>;
+void RunOnThread(Napi::Env env, Napi::Function callback, std::function<ToJs()> body);
+
+}  // namespace vssb

@@ -1,0 +1,62 @@
+// The simulated VSS service: which writers are subscribed in this process and what state
+// each is in. One per process, shared by every Node environment (worker threads included),
+// as the real VSS service is shared by every writer on the machine.
+#pragma once
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "dispatcher.h"
+#include "writer_metadata.h"
+
+namespace vssb {
+
+class SimulatedWriter {
+ public:
+  SimulatedWriter(WriterMetadata meta, std::string instance_id,
+                  std::shared_ptr<Dispatcher> dispatcher)
+      : meta(std::move(meta)),
+        instance_id(std::move(instance_id)),
+        dispatcher(std::move(dispatcher)) {}
+  const WriterMetadata meta;
+  const std::string instance_id;
+  const std::shared_ptr<Dispatcher> dispatcher;
+};
+
+class Simulator {
+ public:
+  static Simulator& Get();
+
+  // Refuses a second writer with the same class id and instance name, as VSS does
+  // (VSS_E_WRITER_ALREADY_SUBSCRIBED).
+  hresult_t Subscribe(const std::shared_ptr<SimulatedWriter>& writer, std::string* message);
+  void Unsubscribe(const SimulatedWriter* writer);
+
+  std::vector<std::shared_ptr<SimulatedWriter>> Subscribed();
+  std::vector<WriterStatus> ListWriters();
+  // False when the writer is not subscribed.
+  bool Status(const SimulatedWriter* writer, WriterStatus* out);
+  void SetState(const SimulatedWriter* writer, int state, hresult_t error = kS_OK,
+                const std::string& message = std::string());
+  int State(const SimulatedWriter* writer);
+
+  // One snapshot set at a time, machine-wide (VSS_E_SNAPSHOT_SET_IN_PROGRESS).
+  bool TryBeginSnapshotSet();
+  void EndSnapshotSet();
+
+ private:
+  struct Entry {
+    std::shared_ptr<SimulatedWriter> writer;
+    WriterStatus status;
+  };
+  Entry* Find(const SimulatedWriter* writer);
+
+  std::mutex mu_;
+  std::vector<Entry> writers_;
+  bool set_in_progress_ = false;
+};
+
+std::string NewGuid();
+
+}  // namespace vssb

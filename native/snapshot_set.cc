@@ -1,0 +1,361 @@
+#include "snapshot_set.h"
+
+#include <algorithm>
+
+namespace vssb {
+
+namespace {
+
+const char* OutcomeName(CallResult r) {
+  switch (r) {
+    case CallResult::kSucceeded: return "succeeded";
+    case CallResult::kFailed: return "failed";
+    case CallResult::kTimedOut: return "timedOut";
+    case CallResult::kClosed: return "closed";
+  }
+  return "failed";
+}
+
+Clock::time_point After(Clock::time_point t, uint32_t ms) {
+  return t + std::chrono::milliseconds(ms);
+}
+
+std::atomic<uint64_t> g_shadow_copy_number{0};
+
+}  // namespace
+
+SnapshotSet::SnapshotSet(SnapshotSetConfig config, ProgressSink progress, Deliver deliver)
+    : config_(std::move(config)), progress_(std::move(progress)), deliver_(std::move(deliver)) {}
+
+void SnapshotSet::Cancel() {
+  cancelled_ = true;
+  std::lock_guard<std::mutex> lock(mu_);
+  if (current_) current_->Notify();
+}
+
+void SnapshotSet::Abandon() {
+  abandoned_ = true;
+  Cancel();
+}
+
+std::shared_ptr<Notifier> SnapshotSet::CurrentNotifier(std::shared_ptr<Notifier> notifier) {
+  std::lock_guard<std::mutex> lock(mu_);
+  current_ = notifier;
+  return notifier;
+}
+
+double SnapshotSet::Since(Clock::time_point t) const {
+  return std::chrono::duration<double, std::milli>(t - start_).count();
+}
+
+EventContext SnapshotSet::MakeContext(const std::string& event) const {
+  EventContext ctx;
+  ctx.event = event;
+  ctx.snapshot_set_id = result_.snapshot_set_id;
+  ctx.backup_type = config_.backup_type;
+  ctx.volumes = config_.volumes;
+  ctx.components = config_.components;
+  return ctx;
+}
+
+void SnapshotSet::EmitProgress(const std::string& phase, const std::string& status,
+                               const SimulatedWriter* writer, const std::string& outcome) {
+  if (!progress_) return;
+  Progress p;
+  p.phase = phase;
+  p.status = status;
+  if (writer != nullptr) {
+    p.writer_instance_id = writer->instance_id;
+    p.writer_name = writer->meta.name;
+  }
+  p.outcome = outcome;
+  p.elapsed_ms = Since(Clock::now());
+  progress_(p);
+}
+
+void SnapshotSet::Run() {
+  start_ = Clock::now();
+  deadline_ = After(start_, config_.timeout_ms);
+  result_.snapshot_set_id = NewGuid();
+  Simulator& sim = Simulator::Get();
+  if (!sim.TryBeginSnapshotSet()) {
+    result_.hr = kVSS_E_SNAPSHOT_SET_IN_PROGRESS;
+    result_.message = "another snapshot set is in progress";
+    DeliverOnce();
+    return;
+  }
+  // Writers that subscribe from here on take no part, as in VSS.
+  writers_ = sim.Subscribed();
+  for (const auto& w : writers_) {
+    WriterReport report;
+    sim.Status(w.get(), &report.status);
+    result_.writers.push_back(std::move(report));
+    sim.SetState(w.get(), kWsStable);
+  }
+  // Identify is answered from metadata registered at subscribe: no JS involved.
+  Fanout identify{"identify", Clock::now(), nullptr, {}};
+  EmitProgress("identify", "start");
+  for (size_t i = 0; i < writers_.size(); i++) {
+    result_.writers[i].events.push_back(
+        EventRecord{"identify", Since(identify.started), 0, "succeeded", kS_OK, ""});
+  }
+  RecordPhase("identify", identify.started, Outcome::Success());
+
+  // The outcome is in result_; BackupShutdown follows either way.
+  if (config_.restore) {
+    RunRestore();
+  } else {
+    RunBackup();
+  }
+  Cleanup("backupShutdown", kWsFailedAtBackupShutdown);
+  DeliverOnce();
+  sim.EndSnapshotSet();
+}
+
+bool SnapshotSet::RunBackup() {
+  auto f = PostWithHandlerTimeout("prepareBackup");
+  if (!Finish(f, kWsStable, kWsFailedAtPrepareBackup, true)) return false;
+
+  f = PostWithHandlerTimeout("prepareSnapshot");
+  if (!Finish(f, kWsWaitingForFreeze, kWsFailedAtPrepareSnapshot, false)) return false;
+
+  // The freeze window (dwTimeoutFreeze) runs from Freeze to Thaw, per writer.
+  const auto freeze_start = Clock::now();
+  window_end_.clear();
+  for (const auto& w : writers_) window_end_.push_back(After(freeze_start, w->meta.freeze_timeout_ms));
+  f = Post("freeze", [&](size_t i) {
+    return std::min({After(Clock::now(), writers_[i]->meta.handler_timeout_ms), window_end_[i],
+                     deadline_});
+  });
+  if (!Finish(f, kWsWaitingForThaw, kWsFailedAtFreeze, true)) return false;
+
+  if (!Commit()) return false;
+
+  f = PostWithHandlerTimeout("thaw");
+  if (!Finish(f, kWsWaitingForPostSnapshot, kWsFailedAtThaw, true)) return false;
+
+  f = PostWithHandlerTimeout("postSnapshot");
+  if (!Finish(f, kWsWaitingForBackupComplete, kWsFailedAtPostSnapshot, false)) return false;
+
+  f = PostWithHandlerTimeout("backupComplete");
+  return Finish(f, kWsStable, kWsFailedAtBackupComplete, false);
+}
+
+bool SnapshotSet::RunRestore() {
+  auto f = PostWithHandlerTimeout("preRestore");
+  if (!Finish(f, kWsStable, kWsFailedAtPreRestore, false)) return false;
+  f = PostWithHandlerTimeout("postRestore");
+  return Finish(f, kWsStable, kWsFailedAtPostRestore, false);
+}
+
+// The provider's commit: flush and hold every write on the set's volumes, take the
+// snapshots, release. Bounded by the hold limit, every writer's freeze window and the
+// set's own deadline, whichever comes first.
+bool SnapshotSet::Commit() {
+  const auto started = Clock::now();
+  EmitProgress("commit", "start");
+  const auto hold_end = After(started, config_.provider.hold_limit_ms);
+  const auto window_end = window_end_.empty()
+                              ? Clock::time_point::max()
+                              : *std::min_element(window_end_.begin(), window_end_.end());
+  const auto commit_end = std::min({hold_end, window_end, deadline_});
+
+  auto notifier = CurrentNotifier(std::make_shared<Notifier>());
+  Outcome outcome = Outcome::Success();
+  {
+    const auto delay_end = std::min(After(started, config_.provider.commit_delay_ms), commit_end);
+    std::unique_lock<std::mutex> lock(notifier->mu);
+    notifier->cv.wait_until(lock, delay_end, [&] { return cancelled_.load(); });
+    if (Clock::now() >= commit_end) outcome = Outcome::Timeout("the commit took too long");
+  }
+  if (outcome.ok() && !cancelled_ && config_.provider.fail_with != kS_OK) {
+    outcome = Outcome::Failure(config_.provider.fail_with, "the provider was told to fail");
+  }
+  if (outcome.ok() && !cancelled_ && config_.on_commit) {
+    auto call = config_.on_commit->Post(MakeContext("commit"), commit_end, notifier);
+    WaitAll({call}, notifier, [&] { return cancelled_.load(); });
+    outcome = call->IsSettled() ? call->GetOutcome() : Outcome::Closed("cancelled");
+    if (outcome.result == CallResult::kFailed || outcome.result == CallResult::kClosed) {
+      outcome = Outcome::Failure(kVSS_E_UNEXPECTED_PROVIDER_ERROR,
+                                 "the commit callback failed: " + outcome.message);
+    }
+  }
+  RecordPhase("commit", started, outcome);
+  if (cancelled_) {
+    Interrupt(kE_ABORT, "the snapshot set was cancelled");
+    return false;
+  }
+  if (outcome.result == CallResult::kTimedOut) {
+    const auto now = Clock::now();
+    if (now >= deadline_) {
+      Interrupt(kERROR_TIMEOUT, "the snapshot set did not finish within its timeout");
+      return false;
+    }
+    if (window_end <= hold_end) {
+      // A writer's own freeze timer ran out before Thaw: it aborts and reports a timeout.
+      bool first = true;
+      for (size_t i = 0; i < writers_.size(); i++) {
+        if (window_end_[i] > now) continue;
+        const Outcome timeout = Outcome::Timeout(
+            "the freeze window of " + std::to_string(writers_[i]->meta.freeze_timeout_ms) +
+            " ms ran out before thaw");
+        Simulator::Get().SetState(writers_[i].get(), kWsFailedAtFreeze, timeout.hr,
+                                  timeout.message);
+        if (first) FailByWriter(i, "freeze", timeout);
+        first = false;
+      }
+    } else {
+      result_.hr = kVSS_E_HOLD_WRITES_TIMEOUT;
+      result_.message = "the provider could not hold writes for the commit within " +
+                        std::to_string(config_.provider.hold_limit_ms) + " ms";
+    }
+    Cleanup("abort", -1);
+    return false;
+  }
+  if (!outcome.ok()) {
+    result_.hr = outcome.hr;
+    result_.message = "the provider failed the commit: " + outcome.message;
+    Cleanup("abort", -1);
+    return false;
+  }
+  for (const auto& volume : config_.volumes) {
+    result_.snapshots.push_back(SnapshotRecord{
+        NewGuid(), volume,
+        "\\\\?\\GLOBALROOT\\Device\\HarddiskVolumeShadowCopy" +
+            std::to_string(++g_shadow_copy_number)});
+  }
+  return true;
+}
+
+SnapshotSet::Fanout SnapshotSet::Post(
+    const std::string& event, const std::function<Clock::time_point(size_t)>& deadline_for) {
+  Fanout f{event, Clock::now(), CurrentNotifier(std::make_shared<Notifier>()), {}};
+  EmitProgress(event, "start");
+  for (size_t i = 0; i < writers_.size(); i++) {
+    f.calls.push_back(writers_[i]->dispatcher->Post(MakeContext(event), deadline_for(i), f.notifier));
+  }
+  return f;
+}
+
+SnapshotSet::Fanout SnapshotSet::PostWithHandlerTimeout(const std::string& event) {
+  return Post(event, [&](size_t i) {
+    return std::min(After(Clock::now(), writers_[i]->meta.handler_timeout_ms), deadline_);
+  });
+}
+
+bool SnapshotSet::Finish(Fanout& f, int ok_state, int failed_state, bool abort_on_failure) {
+  WaitAll(f.calls, f.notifier, [&] { return cancelled_.load(); }, deadline_);
+  Record(f);
+  Simulator& sim = Simulator::Get();
+  bool failed = false;
+  for (size_t i = 0; i < f.calls.size(); i++) {
+    if (!f.calls[i]->IsSettled()) continue;  // abandoned by a cancel: state unknown
+    const Outcome o = f.calls[i]->GetOutcome();
+    if (o.ok()) {
+      sim.SetState(writers_[i].get(), ok_state);
+      continue;
+    }
+    sim.SetState(writers_[i].get(), failed_state, o.hr, o.message);
+    if (!failed) FailByWriter(i, f.event, o);
+    failed = true;
+  }
+  if (cancelled_) {
+    Interrupt(kE_ABORT, "the snapshot set was cancelled");
+    return false;
+  }
+  if (Clock::now() >= deadline_) {
+    Interrupt(kERROR_TIMEOUT, "the snapshot set did not finish within its timeout");
+    return false;
+  }
+  if (failed && abort_on_failure) Cleanup("abort", -1);
+  return !failed;
+}
+
+void SnapshotSet::FailByWriter(size_t index, const std::string& event, const Outcome& outcome) {
+  result_.hr = outcome.hr;
+  result_.failed_writer = writers_[index]->instance_id;
+  result_.failed_event = event;
+  result_.message = "writer '" + writers_[index]->meta.name + "' failed at " + event + ": " +
+                    outcome.message;
+}
+
+// The requester gives up (cancel or its own deadline): the caller learns at once, then
+// the requester's AbortBackup sends Abort, as after any failure past PrepareForBackup.
+void SnapshotSet::Interrupt(hresult_t hr, const std::string& message) {
+  result_.hr = hr;
+  result_.message = message;
+  result_.failed_writer.clear();
+  result_.failed_event.clear();
+  DeliverOnce();
+  Cleanup("abort", -1);
+}
+
+// Abort and BackupShutdown: each writer gets its own handler timeout, not bounded by the
+// set's deadline; the caller is answered at that deadline if they are still running.
+void SnapshotSet::Cleanup(const std::string& event, int failed_state) {
+  auto f = Post(event, [&](size_t i) {
+    return After(Clock::now(), writers_[i]->meta.handler_timeout_ms);
+  });
+  auto abandoned = [&] { return abandoned_.load(); };
+  if (!delivered_ && !WaitAll(f.calls, f.notifier, abandoned, deadline_)) DeliverOnce();
+  WaitAll(f.calls, f.notifier, abandoned);
+  Record(f);
+  Simulator& sim = Simulator::Get();
+  for (size_t i = 0; i < f.calls.size(); i++) {
+    const Outcome o = f.calls[i]->GetOutcome();
+    const int state = sim.State(writers_[i].get());
+    const bool writer_failed = state >= kWsFailedAtIdentify;
+    if (!o.ok() && failed_state >= 0) {
+      sim.SetState(writers_[i].get(), failed_state, o.hr, o.message);
+    } else if (event == "abort" && !writer_failed) {
+      sim.SetState(writers_[i].get(), kWsStable);  // aborted cleanly: back to stable
+    }
+  }
+}
+
+void SnapshotSet::Record(Fanout& f) {
+  for (size_t i = 0; i < f.calls.size(); i++) {
+    auto& call = f.calls[i];
+    EventRecord r;
+    r.event = f.event;
+    r.start_ms = Since(f.started);
+    const bool settled = call->IsSettled();
+    if (settled) {
+      const Outcome o = call->GetOutcome();
+      r.outcome = OutcomeName(o.result);
+      r.hr = o.hr;
+      r.message = o.message;
+    } else {
+      r.outcome = "abandoned";  // the requester stopped waiting (cancel)
+    }
+    const auto end = settled ? call->SettledAt() : Clock::now();
+    r.duration_ms = std::chrono::duration<double, std::milli>(end - call->posted).count();
+    result_.writers[i].events.push_back(r);
+    EmitProgress(f.event, "writer", writers_[i].get(), r.outcome);
+  }
+  RecordPhase(f.event, f.started, Outcome::Success());
+}
+
+void SnapshotSet::RecordPhase(const std::string& phase, Clock::time_point started,
+                              const Outcome& outcome) {
+  EventRecord r;
+  r.event = phase;
+  r.start_ms = Since(started);
+  r.duration_ms = std::chrono::duration<double, std::milli>(Clock::now() - started).count();
+  r.outcome = OutcomeName(outcome.result);
+  r.hr = outcome.hr;
+  r.message = outcome.message;
+  result_.phases.push_back(r);
+  EmitProgress(phase, "end", nullptr, r.outcome);
+}
+
+void SnapshotSet::DeliverOnce() {
+  if (delivered_) return;
+  delivered_ = true;
+  result_.duration_ms = Since(Clock::now());
+  Simulator& sim = Simulator::Get();
+  for (size_t i = 0; i < writers_.size(); i++) sim.Status(writers_[i].get(), &result_.writers[i].status);
+  deliver_(result_);
+}
+
+}  // namespace vssb

@@ -1,0 +1,135 @@
+// One simulated snapshot set: the requester, the VSS service's event fan-out and the
+// provider's commit, in the order VSS runs them (see docs/ARCHITECTURE.md):
+//
+//   Identify -> PrepareForBackup -> PrepareForSnapshot -> Freeze -> commit -> Thaw
+//   -> PostSnapshot -> BackupComplete -> BackupShutdown
+//
+// Events go to every writer at once and a phase ends when all answered. A failure in
+// PrepareForBackup, Freeze, Thaw or the commit sends Abort to every writer; one in
+// PrepareForSnapshot, PostSnapshot or BackupComplete does not. BackupShutdown always ends it.
+#pragma once
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "dispatcher.h"
+#include "simulator.h"
+
+namespace vssb {
+
+struct ProviderBehaviour {
+  uint32_t commit_delay_ms = 0;  // time the flush-and-hold takes
+  hresult_t fail_with = kS_OK;   // make the commit fail with this HRESULT
+  uint32_t hold_limit_ms = 10000;  // the kernel cancels a hold after 10 s
+};
+
+struct SnapshotSetConfig {
+  bool restore = false;  // run PreRestore/PostRestore instead of a backup
+  std::vector<std::string> volumes;
+  std::string backup_type = "full";
+  std::vector<std::string> components;
+  uint32_t timeout_ms = 120000;
+  ProviderBehaviour provider;
+  std::shared_ptr<Dispatcher> on_commit;  // optional: JS run inside the freeze window
+};
+
+struct EventRecord {
+  std::string event;
+  double start_ms = 0;  // since the set started
+  double duration_ms = 0;
+  std::string outcome;  // succeeded | failed | timedOut | closed | abandoned
+  hresult_t hr = kS_OK;
+  std::string message;
+};
+
+struct WriterReport {
+  WriterStatus status;
+  std::vector<EventRecord> events;
+};
+
+struct SnapshotRecord {
+  std::string id;
+  std::string volume;
+  std::string device_object;
+};
+
+struct SnapshotSetResult {
+  std::string snapshot_set_id;
+  hresult_t hr = kS_OK;
+  std::string message;
+  std::string failed_writer;  // instance id of the writer whose failure decided hr
+  std::string failed_event;
+  std::vector<SnapshotRecord> snapshots;
+  std::vector<EventRecord> phases;  // one record a phase, `event` naming it
+  std::vector<WriterReport> writers;
+  double duration_ms = 0;
+};
+
+struct Progress {
+  std::string phase;
+  std::string status;  // start | end | writer
+  std::string writer_instance_id;
+  std::string writer_name;
+  std::string outcome;
+  double elapsed_ms = 0;
+};
+
+class SnapshotSet {
+ public:
+  using ProgressSink = std::function<void(const Progress&)>;
+  // Called exactly once. Early (before the writers' Abort/BackupShutdown answered) when the
+  // set is cancelled or runs out of time, so no handler can hold the caller past its deadline.
+  using Deliver = std::function<void(const SnapshotSetResult&)>;
+
+  SnapshotSet(SnapshotSetConfig config, ProgressSink progress, Deliver deliver);
+  void Run();     // on the set's own thread; returns when every writer answered
+  void Cancel();  // any thread: the requester gives up; writers still get Abort
+  void Abandon();  // any thread: the environment is going away; stop waiting for anyone
+
+ private:
+  struct Fanout {
+    std::string event;
+    Clock::time_point started;
+    std::shared_ptr<Notifier> notifier;
+    std::vector<std::shared_ptr<PendingCall>> calls;
+  };
+
+  bool RunBackup();
+  bool RunRestore();
+  bool Commit();
+  Fanout Post(const std::string& event,
+              const std::function<Clock::time_point(size_t)>& deadline_for);
+  Fanout PostWithHandlerTimeout(const std::string& event);
+  // Waits for a main-sequence phase, applies its outcomes to the writers' states and decides
+  // what follows. False when the set ends here.
+  bool Finish(Fanout& f, int ok_state, int failed_state, bool abort_on_failure);
+  void Cleanup(const std::string& event, int failed_state);
+  void Interrupt(hresult_t hr, const std::string& message);
+  void FailByWriter(size_t index, const std::string& event, const Outcome& outcome);
+  void Record(Fanout& f);
+  void RecordPhase(const std::string& phase, Clock::time_point started, const Outcome& outcome);
+  void EmitProgress(const std::string& phase, const std::string& status,
+                    const SimulatedWriter* writer = nullptr, const std::string& outcome = "");
+  std::shared_ptr<Notifier> CurrentNotifier(std::shared_ptr<Notifier> notifier);
+  EventContext MakeContext(const std::string& event) const;
+  double Since(Clock::time_point t) const;
+  void DeliverOnce();
+
+  const SnapshotSetConfig config_;
+  const ProgressSink progress_;
+  const Deliver deliver_;
+  Clock::time_point start_;
+  Clock::time_point deadline_;
+  std::vector<std::shared_ptr<SimulatedWriter>> writers_;
+  std::vector<Clock::time_point> window_end_;
+  SnapshotSetResult result_;
+  bool delivered_ = false;
+  std::atomic<bool> cancelled_{false};
+  std::atomic<bool> abandoned_{false};
+  std::mutex mu_;
+  std::shared_ptr<Notifier> current_;
+};
+
+}  // namespace vssb

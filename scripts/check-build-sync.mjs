@@ -1,0 +1,40 @@
+// CMakeLists.txt (cmake-js) and binding.gyp (node-gyp) must build the same sources with the
+// same defines. Exits non-zero, naming the difference, when they drift apart.
+import { readFileSync } from 'node:fs';
+
+const root = new URL('../', import.meta.url);
+const cmake = readFileSync(new URL('CMakeLists.txt', root), 'utf8');
+const gyp = readFileSync(new URL('binding.gyp', root), 'utf8');
+
+function cmakeList(name) {
+  const m = cmake.match(new RegExp(`set\\(${name}\\s+([^)]*)\\)`));
+  if (!m) throw new Error(`CMakeLists.txt has no set(${name} ...)`);
+  return m[1].split(/\s+/).filter(Boolean);
+}
+// binding.gyp is a Python literal; strip its comments and read it as JSON.
+const gypJson = JSON.parse(gyp.replace(/^\s*#.*$/gm, ''));
+const errors = [];
+function compare(what, a, b) {
+  const missingInGyp = a.filter((x) => !b.includes(x));
+  const missingInCmake = b.filter((x) => !a.includes(x));
+  if (missingInGyp.length) errors.push(`${what} in CMakeLists.txt but not binding.gyp: ${missingInGyp.join(', ')}`);
+  if (missingInCmake.length) errors.push(`${what} in binding.gyp but not CMakeLists.txt: ${missingInCmake.join(', ')}`);
+}
+for (const [cmakeVar, gypTarget] of [['VSS_BRIDGE_SOURCES', 'vss_bridge']]) {
+  const target = gypJson.targets.find((t) => t.target_name === gypTarget);
+  if (!target) {
+    errors.push(`binding.gyp has no target ${gypTarget}`);
+    continue;
+  }
+  compare('sources', cmakeList(cmakeVar), target.sources.filter((s) => typeof s === 'string'));
+  const cmakeDefines = [
+    ...[...cmake.matchAll(/-D(\w+=?\w*)/g)].map((m) => m[1]),
+    ...(cmake.match(/target_compile_definitions\([^)]*PRIVATE([^)]*)\)/)?.[1].split(/\s+/).filter(Boolean) ?? []),
+  ];
+  compare('defines', cmakeDefines, target.defines);
+}
+if (errors.length) {
+  console.error(`build files out of step:\n  ${errors.join('\n  ')}`);
+  process.exit(1);
+}
+console.log('CMakeLists.txt and binding.gyp build the same sources with the same defines');

@@ -1,0 +1,41 @@
+/**
+ * The backend behind the public API: real VSS on Windows, the simulator everywhere else.
+ * VSS_BRIDGE_BACKEND=simulated selects the simulator on Windows too (for tests).
+ */
+import type { NativeDispatcher, NativeSink, NativeSnapshotSetConfig, NativeWriterMetadata, NativeWriterStatus } from './native.js';
+import { simulatedBackend } from './simulated-backend.js';
+
+export type BackendName = 'vss' | 'simulated';
+
+export interface WriterHandle {
+  /** Rejects with an Error carrying .hresult when VSS refuses. */
+  subscribe(dispatcher: NativeDispatcher): Promise<void>;
+  unsubscribe(): Promise<void>;
+  /** Null while not subscribed. */
+  status(): NativeWriterStatus | null;
+}
+
+export interface Backend {
+  readonly name: BackendName;
+  createWriter(metadata: NativeWriterMetadata): WriterHandle;
+  listWriters(): Promise<NativeWriterStatus[]>;
+  /** Runs one snapshot set; returns cancel(). The sink gets progress, then done once. */
+  runSnapshotSet(config: NativeSnapshotSetConfig, commit: NativeDispatcher | null, sink: NativeSink): () => void;
+}
+
+function choose(): BackendName {
+  const requested = process.env['VSS_BRIDGE_BACKEND'];
+  if (requested === 'simulated' || requested === 'vss') return requested;
+  if (requested !== undefined && requested !== '') {
+    throw new Error(`VSS_BRIDGE_BACKEND must be "vss" or "simulated"; got "${requested}"`);
+  }
+  return process.platform === 'win32' ? 'vss' : 'simulated';
+}
+
+/** Which backend this process uses: 'vss' on Windows, 'simulated' elsewhere. */
+export const backend: BackendName = choose();
+
+export function getBackend(): Backend {
+  if (backend === 'simulated') return simulatedBackend;
+  throw new Error('vss-bridge: the real VSS backend is not part of this build; set VSS_BRIDGE_BACKEND=simulated');
+}

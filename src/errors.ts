@@ -1,0 +1,58 @@
+import { describeHresult, formatHresult, hresultOf, writerErrorCodes, type WriterErrorCode } from './hresult.js';
+import type { ShadowCopyResult } from './types.js';
+
+/** A VSS operation failed. `code` is VSS's symbolic name of `hresult`. */
+export class VssError extends Error {
+  readonly hresult: number;
+  readonly code: string;
+  readonly retryable: boolean;
+  /** The writer whose failure decided the outcome, when one did. */
+  readonly writer?: { name: string; id: string; instanceName: string; instanceId: string; event: string };
+  /** What the snapshot set did before it failed: phases, writers and their timelines. */
+  readonly result?: ShadowCopyResult;
+
+  constructor(
+    hresult: number,
+    message: string,
+    extra: { writer?: VssError['writer']; result?: ShadowCopyResult } = {},
+  ) {
+    const info = describeHresult(hresult);
+    super(`${message} (${info.code}, ${formatHresult(hresult)})`);
+    this.name = 'VssError';
+    this.hresult = info.hresult;
+    this.code = info.code;
+    this.retryable = info.retryable;
+    if (extra.writer) this.writer = extra.writer;
+    if (extra.result) this.result = extra.result;
+  }
+}
+
+/**
+ * Thrown by a handler to fail its event with a chosen writer-error code (SetWriterFailure).
+ * Any other error fails the event with VSS_E_WRITERERROR_RETRYABLE.
+ */
+export class WriterFailure extends Error {
+  readonly code: WriterErrorCode;
+  readonly hresult: number;
+
+  constructor(code: WriterErrorCode, message: string = code) {
+    if (!(writerErrorCodes as readonly string[]).includes(code)) {
+      throw new TypeError(`WriterFailure: code must be one of ${writerErrorCodes.join(', ')}; got ${String(code)}`);
+    }
+    super(message);
+    this.name = 'WriterFailure';
+    this.code = code;
+    this.hresult = hresultOf(code);
+  }
+}
+
+/** Options failed validation. `issues` names each field and the rule it broke. */
+export class OptionsError extends TypeError {
+  readonly issues: readonly { path: string; message: string }[];
+
+  constructor(what: string, issues: readonly { path: string; message: string }[]) {
+    super(`Invalid ${what}: ${issues.map((i) => (i.path ? `${i.path}: ${i.message}` : i.message)).join('; ')}`);
+    this.name = 'OptionsError';
+    this.issues = issues;
+  }
+}

@@ -1,0 +1,150 @@
+/**
+ * The requester side: list writers, run a snapshot set. The simulated backend runs the
+ * whole VSS sequence in the addon; on Windows the same calls drive IVssBackupComponents.
+ */
+import { getBackend } from './backend.js';
+import { JsDispatcher } from './dispatch.js';
+import { VssError } from './errors.js';
+import { describeHresult, hresultOf } from './hresult.js';
+import { getDefaultLogger } from './logger.js';
+import type { NativeEventRecord, NativeProgress, NativeSnapshotSetResult, NativeWriterStatus } from './native.js';
+import { parseOptions, shadowCopyOptionsSchema, type ParsedShadowCopyOptions, type ShadowCopyOptions } from './schemas.js';
+import {
+  writerStateName,
+  type BackupType,
+  type EventOutcome,
+  type EventRecord,
+  type Progress,
+  type ShadowCopyResult,
+  type WriterInfo,
+} from './types.js';
+
+export type { ShadowCopyOptions } from './schemas.js';
+
+/** Every writer the backend knows, with its state and last error. */
+export async function listWriters(): Promise<WriterInfo[]> {
+  const writers = await getBackend().listWriters();
+  return writers.map(toWriterInfo);
+}
+
+/**
+ * Runs a whole snapshot set over `volumes` and resolves when every writer has answered.
+ * Rejects with a VssError whose `writer` names the writer that failed, if one did, and whose
+ * `result` holds the timeline so far.
+ */
+export function createShadowCopy(options: ShadowCopyOptions): Promise<ShadowCopyResult> {
+  return runSnapshotSet(parseOptions(shadowCopyOptionsSchema, options, 'createShadowCopy options'), false);
+}
+
+/** Shared by createShadowCopy and the restore rehearsal of vss-bridge/testing. */
+export function runSnapshotSet(opts: ParsedShadowCopyOptions, restore: boolean): Promise<ShadowCopyResult> {
+  const backend = getBackend();
+  if (backend.name !== 'simulated' && (opts.simulation !== undefined || opts.onCommit !== undefined)) {
+    return Promise.reject(
+      new TypeError('createShadowCopy: simulation and onCommit need the simulated backend (VSS_BRIDGE_BACKEND=simulated)'),
+    );
+  }
+  const logger = opts.logger ?? getDefaultLogger();
+  const signal = opts.signal;
+  if (signal?.aborted) {
+    return Promise.reject(new VssError(hresultOf('E_ABORT'), 'the snapshot set was cancelled before it started'));
+  }
+  const onCommit = opts.onCommit;
+  const commit = onCommit
+    ? new JsDispatcher({ label: 'provider commit', logger, handler: () => onCommit })
+    : undefined;
+  const simulation = opts.simulation;
+  return new Promise((resolve, reject) => {
+    const abort = (): void => cancel();
+    const cancel = backend.runSnapshotSet(
+      {
+        restore,
+        volumes: opts.volumes,
+        backupType: opts.backupType,
+        components: opts.components,
+        timeoutMs: opts.timeoutMs,
+        provider: {
+          commitDelayMs: simulation?.commitDelayMs ?? 0,
+          failWith: simulation?.failWith ? hresultOf(simulation.failWith) | 0 : 0,
+          holdLimitMs: simulation?.holdLimitMs ?? 10_000,
+        },
+      },
+      commit?.native ?? null,
+      (...message) => {
+        if (message[0] === 'progress') {
+          reportProgress(opts, message[1], logger);
+          return;
+        }
+        signal?.removeEventListener('abort', abort);
+        commit?.close('the snapshot set ended');
+        const raw = message[1];
+        const result = toResult(raw, opts.backupType);
+        const meta = { snapshotSetId: raw.snapshotSetId, durationMs: Math.round(raw.durationMs) };
+        if (raw.hresult === 0) {
+          logger.info('snapshot set succeeded', meta);
+          resolve(result);
+          return;
+        }
+        const failed = raw.writers.find((w) => w.instanceId === raw.failedWriter);
+        const error = new VssError(raw.hresult, raw.message, {
+          result,
+          ...(failed && {
+            writer: { name: failed.name, id: failed.id, instanceName: failed.instanceName, instanceId: failed.instanceId, event: raw.failedEvent },
+          }),
+        });
+        logger.error(`snapshot set failed: ${error.message}`, meta);
+        reject(error);
+      },
+    );
+    signal?.addEventListener('abort', abort, { once: true });
+  });
+}
+
+function reportProgress(opts: ParsedShadowCopyOptions, p: NativeProgress, logger: ReturnType<typeof getDefaultLogger>): void {
+  if (!opts.onProgress) return;
+  const progress: Progress = {
+    phase: p.phase,
+    status: p.status,
+    elapsedMs: p.elapsedMs,
+    ...(p.writerInstanceId !== undefined && { writer: { name: p.writerName ?? '', instanceId: p.writerInstanceId } }),
+    ...(p.outcome !== undefined && { outcome: p.outcome as EventOutcome }),
+  };
+  try {
+    opts.onProgress(progress);
+  } catch (error) {
+    logger.warn(`onProgress threw: ${error instanceof Error ? error.message : String(error)}`);
+  }
+}
+
+function toWriterInfo(s: NativeWriterStatus): WriterInfo {
+  return {
+    name: s.name,
+    id: s.id,
+    instanceName: s.instanceName,
+    instanceId: s.instanceId,
+    state: writerStateName(s.state),
+    lastError:
+      s.lastError === 0 ? null : { hresult: s.lastError >>> 0, code: describeHresult(s.lastError).code, message: s.lastErrorMessage },
+  };
+}
+
+function toRecord(r: NativeEventRecord): EventRecord {
+  return {
+    event: r.event,
+    startMs: r.startMs,
+    durationMs: r.durationMs,
+    outcome: r.outcome as EventOutcome,
+    ...(r.hresult !== 0 && { error: { hresult: r.hresult >>> 0, code: describeHresult(r.hresult).code, message: r.message } }),
+  };
+}
+
+function toResult(raw: NativeSnapshotSetResult, backupType: BackupType): ShadowCopyResult {
+  return {
+    snapshotSetId: raw.snapshotSetId,
+    backupType,
+    snapshots: raw.snapshots,
+    phases: raw.phases.map(toRecord),
+    writers: raw.writers.map((w) => ({ ...toWriterInfo(w), events: w.events.map(toRecord) })),
+    durationMs: raw.durationMs,
+  };
+}

@@ -1,0 +1,133 @@
+/**
+ * VssWriter: a VSS writer whose events run your async handlers. On Windows it is a real
+ * CVssWriter (it shows up in `vssadmin list writers`); elsewhere it joins the simulator.
+ */
+import { getBackend, type WriterHandle } from './backend.js';
+import { JsDispatcher } from './dispatch.js';
+import { VssError } from './errors.js';
+import { getDefaultLogger, type Logger } from './logger.js';
+import type { NativeWriterMetadata } from './native.js';
+import { isPathOnVolumes } from './paths.js';
+import { parseOptions, writerOptionsSchema, type ParsedWriterOptions, type VssWriterOptions } from './schemas.js';
+import { writerStateName, type WriterEvent, type WriterInfo, type WriterState } from './types.js';
+import { describeHresult } from './hresult.js';
+
+export type { VssWriterOptions } from './schemas.js';
+
+export class VssWriter {
+  readonly name: string;
+  readonly id: string;
+  readonly instanceName: string;
+  private readonly options: ParsedWriterOptions;
+  private readonly logger: Logger;
+  private readonly handle: WriterHandle;
+  private dispatcher: JsDispatcher | undefined;
+  private pending: Promise<void> = Promise.resolve();
+
+  constructor(options: VssWriterOptions) {
+    this.options = parseOptions(writerOptionsSchema, options, 'VssWriter options');
+    this.name = this.options.name;
+    this.id = this.options.id;
+    this.instanceName = this.options.instanceName;
+    this.logger = this.options.logger ?? getDefaultLogger();
+    this.handle = getBackend().createWriter(toMetadata(this.options));
+  }
+
+  get subscribed(): boolean {
+    return this.dispatcher !== undefined;
+  }
+
+  /** As `vssadmin list writers` shows it; VSS_WS_UNKNOWN while not subscribed. */
+  get state(): WriterState {
+    const status = this.handle.status();
+    return status === null ? 'VSS_WS_UNKNOWN' : writerStateName(status.state);
+  }
+
+  /** Name, ids, state and last error; null while not subscribed. */
+  info(): WriterInfo | null {
+    const s = this.handle.status();
+    if (s === null) return null;
+    return {
+      name: s.name,
+      id: s.id,
+      instanceName: s.instanceName,
+      instanceId: s.instanceId,
+      state: writerStateName(s.state),
+      lastError: s.lastError === 0 ? null : { hresult: s.lastError >>> 0, code: describeHresult(s.lastError).code, message: s.lastErrorMessage },
+    };
+  }
+
+  /** Starts receiving VSS events. Rejects with a VssError when VSS refuses. */
+  subscribe(): Promise<void> {
+    return this.serialize(async () => {
+      if (this.dispatcher) return;
+      const dispatcher = new JsDispatcher({
+        label: this.label(),
+        logger: this.logger,
+        handler: (event) => this.options.handlers[event as WriterEvent],
+        extendContext: (ctx) => ({
+          isPathAffected: (path: string) => isPathOnVolumes(path, ctx.volumes),
+        }),
+      });
+      try {
+        await this.handle.subscribe(dispatcher.native);
+      } catch (error) {
+        dispatcher.close('subscribe failed');
+        throw toVssError(error, `writer "${this.name}" could not subscribe`);
+      }
+      this.dispatcher = dispatcher;
+      this.logger.info('subscribed', { writer: this.label() });
+    });
+  }
+
+  /**
+   * Stops receiving events. An event in flight is answered with a failure at once and its
+   * handler's signal fires; nothing waits for the handler.
+   */
+  unsubscribe(): Promise<void> {
+    return this.serialize(async () => {
+      const dispatcher = this.dispatcher;
+      if (!dispatcher) return;
+      this.dispatcher = undefined;
+      await this.handle.unsubscribe();
+      dispatcher.close(`writer "${this.name}" unsubscribed`);
+      this.logger.info('unsubscribed', { writer: this.label() });
+    });
+  }
+
+  private label(): string {
+    return this.instanceName ? `${this.name} (${this.instanceName})` : this.name;
+  }
+
+  // subscribe and unsubscribe run one at a time, in call order.
+  private serialize(step: () => Promise<void>): Promise<void> {
+    const next = this.pending.then(step);
+    this.pending = next.catch(() => undefined);
+    return next;
+  }
+}
+
+function toMetadata(o: ParsedWriterOptions): NativeWriterMetadata {
+  return {
+    id: o.id,
+    name: o.name,
+    instanceName: o.instanceName,
+    usage: o.usage,
+    sourceType: o.sourceType,
+    freezeTimeoutMs: o.freezeTimeoutMs,
+    handlerTimeoutMs: o.handlerTimeoutMs,
+    components: o.components.map((c) => ({
+      logicalPath: c.logicalPath,
+      name: c.name,
+      caption: c.caption ?? c.name,
+      files: c.files.map((f) => ({ path: f.path, filespec: f.filespec, recursive: f.recursive })),
+    })),
+  };
+}
+
+export function toVssError(error: unknown, context: string): VssError {
+  if (error instanceof VssError) return error;
+  const hresult = (error as { hresult?: unknown })?.hresult;
+  const message = error instanceof Error ? error.message : String(error);
+  return new VssError(typeof hresult === 'number' ? hresult : 0x8000ffff, `${context}: ${message}`);
+}
