@@ -7,7 +7,9 @@
       "sources": [
         "native/addon.cc",
         "native/addon_data.cc",
+        "native/call.cc",
         "native/dispatcher.cc",
+        "native/js_dispatcher.cc",
         "native/js_queue.cc",
         "native/simulator.cc",
         "native/snapshot_set.cc"

@@ -5,7 +5,7 @@
 #include <napi.h>
 
 #include "addon_data.h"
-#include "dispatcher.h"
+#include "js_dispatcher.h"
 #include "simulator.h"
 #include "snapshot_set.h"
 
@@ -170,8 +170,10 @@ class DispatcherWrap : public Napi::ObjectWrap<DispatcherWrap> {
       throw Napi::TypeError::New(info.Env(), "Dispatcher(name: string, router: function)");
     }
     info.This().As<Napi::Object>().TypeTag(&kDispatcherTag);
-    dispatcher_ = Dispatcher::Create(info.Env(), info[1].As<Napi::Function>(),
-                                     info[0].As<Napi::String>().Utf8Value());
+    JsDispatcher created = CreateJsDispatcher(info.Env(), info[1].As<Napi::Function>(),
+                                              info[0].As<Napi::String>().Utf8Value());
+    dispatcher_ = created.dispatcher;
+    queue_ = created.queue;
     data_ = AddonData::Get(info.Env());
     std::weak_ptr<Dispatcher> weak = dispatcher_;
     teardown_key_ = data_->OnTeardown([weak] {
@@ -207,10 +209,11 @@ class DispatcherWrap : public Napi::ObjectWrap<DispatcherWrap> {
     dispatcher_->Close(info[0].IsString() ? info[0].As<Napi::String>().Utf8Value()
                                           : "the dispatcher was closed");
   }
-  void Ref(const Napi::CallbackInfo& info) { dispatcher_->Ref(info.Env()); }
-  void Unref(const Napi::CallbackInfo& info) { dispatcher_->Unref(info.Env()); }
+  void Ref(const Napi::CallbackInfo& info) { queue_->Ref(info.Env()); }
+  void Unref(const Napi::CallbackInfo& info) { queue_->Unref(info.Env()); }
 
   std::shared_ptr<Dispatcher> dispatcher_;
+  std::shared_ptr<JsQueue> queue_;
   std::shared_ptr<AddonData> data_;
   uint64_t teardown_key_ = 0;
 };
@@ -338,8 +341,7 @@ Napi::Value DispatchFromThread(const Napi::CallbackInfo& info) {
     const double late = std::chrono::duration<double, std::milli>(Clock::now() - deadline).count();
     return [outcome, elapsed, late](Napi::Env env) -> Napi::Value {
       auto o = Napi::Object::New(env);
-      static const char* names[] = {"succeeded", "failed", "timedOut", "closed"};
-      o.Set("outcome", names[static_cast<int>(outcome.result)]);
+      o.Set("outcome", CallResultName(outcome.result));
       o.Set("hresult", outcome.hr);
       o.Set("message", outcome.message);
       o.Set("elapsedMs", elapsed);

@@ -6,16 +6,6 @@ namespace vssb {
 
 namespace {
 
-const char* OutcomeName(CallResult r) {
-  switch (r) {
-    case CallResult::kSucceeded: return "succeeded";
-    case CallResult::kFailed: return "failed";
-    case CallResult::kTimedOut: return "timedOut";
-    case CallResult::kClosed: return "closed";
-  }
-  return "failed";
-}
-
 Clock::time_point After(Clock::time_point t, uint32_t ms) {
   return t + std::chrono::milliseconds(ms);
 }
@@ -322,7 +312,7 @@ void SnapshotSet::Record(Fanout& f) {
     const bool settled = call->IsSettled();
     if (settled) {
       const Outcome o = call->GetOutcome();
-      r.outcome = OutcomeName(o.result);
+      r.outcome = CallResultName(o.result);
       r.hr = o.hr;
       r.message = o.message;
     } else {
@@ -342,7 +332,7 @@ void SnapshotSet::RecordPhase(const std::string& phase, Clock::time_point starte
   r.event = phase;
   r.start_ms = Since(started);
   r.duration_ms = std::chrono::duration<double, std::milli>(Clock::now() - started).count();
-  r.outcome = OutcomeName(outcome.result);
+  r.outcome = CallResultName(outcome.result);
   r.hr = outcome.hr;
   r.message = outcome.message;
   result_.phases.push_back(r);

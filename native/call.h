@@ -1,0 +1,93 @@
+// One writer event in flight: what the handler is told, how it ended, and the waits on it.
+// Pure C++ (no Node-API), so the threading can be tested natively under ThreadSanitizer.
+#pragma once
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "hresult.h"
+
+namespace vssb {
+
+using Clock = std::chrono::steady_clock;
+
+// What a handler is told about the event. Plain data, turned into a JS object on the JS thread.
+struct EventContext {
+  std::string event;  // prepareBackup, freeze, ...: the handler names of the TS API
+  std::string snapshot_set_id;
+  std::string backup_type;
+  std::vector<std::string> volumes;
+  std::vector<std::string> components;  // logical paths the requester selected
+};
+
+enum class CallResult { kSucceeded, kFailed, kTimedOut, kClosed };
+
+const char* CallResultName(CallResult result);
+
+struct Outcome {
+  CallResult result = CallResult::kSucceeded;
+  hresult_t hr = kS_OK;
+  std::string message;
+  bool ok() const { return result == CallResult::kSucceeded; }
+  static Outcome Success() { return Outcome{}; }
+  static Outcome Failure(hresult_t hr, std::string message) {
+    return Outcome{CallResult::kFailed, hr, std::move(message)};
+  }
+  static Outcome Timeout(std::string message) {
+    return Outcome{CallResult::kTimedOut, kVSS_E_WRITERERROR_TIMEOUT, std::move(message)};
+  }
+  static Outcome Closed(std::string message) {
+    return Outcome{CallResult::kClosed, kVSS_E_WRITERERROR_RETRYABLE, std::move(message)};
+  }
+};
+
+// Wakes whoever waits on a group of calls (one call, or one phase's fan-out).
+struct Notifier {
+  std::mutex mu;
+  std::condition_variable cv;
+  void Notify() {
+    std::lock_guard<std::mutex> lock(mu);
+    cv.notify_all();
+  }
+};
+
+class PendingCall : public std::enable_shared_from_this<PendingCall> {
+ public:
+  PendingCall(uint64_t id, EventContext ctx, Clock::time_point deadline,
+              std::shared_ptr<Notifier> notifier);
+
+  // The first settlement wins; returns whether this one did.
+  bool TrySettle(Outcome outcome);
+  bool IsSettled();
+  Outcome GetOutcome();  // meaningful once settled
+  Clock::time_point SettledAt();
+  // Blocks the calling native thread until the call settles, or its deadline passes
+  // (then it settles as VSS_E_WRITERERROR_TIMEOUT).
+  Outcome Wait();
+
+  const uint64_t id;
+  const EventContext ctx;
+  const Clock::time_point deadline;
+  const Clock::time_point posted = Clock::now();
+  const std::shared_ptr<Notifier> notifier;
+
+ private:
+  std::mutex mu_;
+  bool settled_ = false;
+  Clock::time_point settled_at_;
+  Outcome outcome_;
+};
+
+// Waits for every call to settle, expiring each at its own deadline. Returns early, with
+// false, when `stop` becomes true (checked under the notifier's lock: whoever changes what it
+// reads must call notifier->Notify()) or when `stop_deadline` passes.
+bool WaitAll(const std::vector<std::shared_ptr<PendingCall>>& calls,
+             const std::shared_ptr<Notifier>& notifier, const std::function<bool()>& stop,
+             Clock::time_point stop_deadline = Clock::time_point::max());
+
+}  // namespace vssb
