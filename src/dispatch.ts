@@ -86,7 +86,7 @@ export class JsDispatcher {
       this.native.expire(callId);
       controller.abort(new HandlerTimeoutError(raw.event, remainingMs));
       logger.error(`${raw.event} timed out after ${Math.round(remainingMs)} ms: answered VSS_E_WRITERERROR_TIMEOUT`, meta);
-    }, remainingMs);
+    }, Math.ceil(remainingMs)); // never before the native deadline
     this.running.set(callId, { controller, timer });
 
     const finish = (hresult: number, message: string): void => {

@@ -32,7 +32,7 @@ export async function listWriters(): Promise<WriterInfo[]> {
  * Rejects with a VssError whose `writer` names the writer that failed, if one did, and whose
  * `result` holds the timeline so far.
  */
-export function createShadowCopy(options: ShadowCopyOptions): Promise<ShadowCopyResult> {
+export async function createShadowCopy(options: ShadowCopyOptions): Promise<ShadowCopyResult> {
   return runSnapshotSet(parseOptions(shadowCopyOptionsSchema, options, 'createShadowCopy options'), false);
 }
 

@@ -1,0 +1,170 @@
+/**
+ * The dispatcher's contract, driven the way VSS drives it: a native thread posts an event,
+ * blocks until the JS handler answers or the deadline passes, and gets success or a failure
+ * with a VSS writer-error code.
+ */
+import { describe, expect, it } from 'vitest';
+import { JsDispatcher } from '../src/dispatch.js';
+import { WriterFailure } from '../src/errors.js';
+import { hresultOf } from '../src/hresult.js';
+import { native, type NativeDispatchResult } from '../src/native.js';
+import { blockEventLoop, sleep } from './helpers/writers.js';
+import { memoryLogger } from './helpers/memory-logger.js';
+
+type Handler = (ctx: { signal: AbortSignal; deadline: number; event: string }) => unknown;
+
+function dispatcherFor(handler: Handler | undefined) {
+  const { logger, entries } = memoryLogger();
+  const dispatcher = new JsDispatcher({ label: 'test-writer', logger, handler: () => handler });
+  return { dispatcher, entries };
+}
+
+function dispatchFromThread(d: JsDispatcher, timeoutMs: number, event = 'freeze'): Promise<NativeDispatchResult> {
+  return new Promise((resolve) =>
+    native().testing.dispatchFromThread(
+      d.native,
+      { event, snapshotSetId: 'set-1', backupType: 'full', volumes: ['/data'], components: [] },
+      timeoutMs,
+      resolve,
+    ),
+  );
+}
+
+const signed = (code: string): number => hresultOf(code) | 0;
+
+describe('dispatcher', () => {
+  it('answers success for a handler that returns synchronously', async () => {
+    const { dispatcher } = dispatcherFor(() => 'ignored');
+    const result = await dispatchFromThread(dispatcher, 5000);
+    expect(result).toMatchObject({ outcome: 'succeeded', hresult: 0 });
+    dispatcher.close('done');
+  });
+
+  it('answers success when the returned promise resolves', async () => {
+    const { dispatcher } = dispatcherFor(async () => {
+      await sleep(20);
+    });
+    expect(await dispatchFromThread(dispatcher, 5000)).toMatchObject({ outcome: 'succeeded', hresult: 0 });
+    dispatcher.close('done');
+  });
+
+  it('answers success at once when there is no handler', async () => {
+    const { dispatcher } = dispatcherFor(undefined);
+    expect(await dispatchFromThread(dispatcher, 5000)).toMatchObject({ outcome: 'succeeded' });
+    dispatcher.close('done');
+  });
+
+  it('fails with VSS_E_WRITERERROR_RETRYABLE when the handler throws', async () => {
+    const { dispatcher } = dispatcherFor(() => {
+      throw new Error('disk on fire');
+    });
+    const result = await dispatchFromThread(dispatcher, 5000);
+    expect(result).toMatchObject({ outcome: 'failed', hresult: signed('VSS_E_WRITERERROR_RETRYABLE'), message: 'disk on fire' });
+    dispatcher.close('done');
+  });
+
+  it('fails with the code of a rejected WriterFailure', async () => {
+    const { dispatcher } = dispatcherFor(async () => {
+      throw new WriterFailure('VSS_E_WRITERERROR_NONRETRYABLE', 'corrupt journal');
+    });
+    const result = await dispatchFromThread(dispatcher, 5000);
+    expect(result).toMatchObject({ outcome: 'failed', hresult: signed('VSS_E_WRITERERROR_NONRETRYABLE'), message: 'corrupt journal' });
+    dispatcher.close('done');
+  });
+
+  it('fails with a non-Error rejection too', async () => {
+    const { dispatcher } = dispatcherFor(() => Promise.reject('plain string'));
+    expect(await dispatchFromThread(dispatcher, 5000)).toMatchObject({ outcome: 'failed', message: 'plain string' });
+    dispatcher.close('done');
+  });
+
+  it('times out a hanging handler, fires its signal, and ignores its late answer', async () => {
+    let signal: AbortSignal | undefined;
+    let settleLate: (() => void) | undefined;
+    const { dispatcher, entries } = dispatcherFor(
+      (ctx) =>
+        new Promise<void>((resolve) => {
+          signal = ctx.signal;
+          settleLate = resolve;
+        }),
+    );
+    const result = await dispatchFromThread(dispatcher, 100);
+    expect(result).toMatchObject({ outcome: 'timedOut', hresult: signed('VSS_E_WRITERERROR_TIMEOUT') });
+    await sleep(50);
+    expect(signal?.aborted).toBe(true);
+    expect((signal?.reason as Error).name).toBe('TimeoutError');
+    settleLate?.();
+    await sleep(10);
+    expect(entries.some((e) => e.level === 'warn' && /settled after its deadline/.test(e.message))).toBe(true);
+    dispatcher.close('done');
+  });
+
+  it('gives the handler its deadline', async () => {
+    let deadline = 0;
+    const before = Date.now();
+    const { dispatcher } = dispatcherFor((ctx) => {
+      deadline = ctx.deadline;
+    });
+    await dispatchFromThread(dispatcher, 10_000);
+    expect(deadline).toBeGreaterThan(before + 5_000);
+    expect(deadline).toBeLessThanOrEqual(Date.now() + 10_000);
+    dispatcher.close('done');
+  });
+
+  it('releases the native caller at the deadline while the event loop is blocked, and never runs the handler late', async () => {
+    let ran = false;
+    const { dispatcher, entries } = dispatcherFor(() => {
+      ran = true;
+    });
+    const pending = dispatchFromThread(dispatcher, 100);
+    const blockMs = 1500;
+    blockEventLoop(blockMs);
+    const result = await pending;
+    expect(result.outcome).toBe('timedOut');
+    // The native thread returned while JS was still blocked, not when it was released.
+    expect(result.elapsedMs).toBeLessThan(blockMs);
+    await sleep(10);
+    expect(ran).toBe(false);
+    expect(entries.some((e) => /handler not run/.test(e.message))).toBe(true);
+    dispatcher.close('done');
+  });
+
+  it('releases the native caller with a failure when closed while the handler runs', async () => {
+    let signal: AbortSignal | undefined;
+    const { dispatcher } = dispatcherFor(
+      (ctx) =>
+        new Promise(() => {
+          signal = ctx.signal;
+        }),
+    );
+    const pending = dispatchFromThread(dispatcher, 10_000);
+    await sleep(50);
+    dispatcher.close('writer "test-writer" unsubscribed');
+    const result = await pending;
+    expect(result).toMatchObject({ outcome: 'closed', hresult: signed('VSS_E_WRITERERROR_RETRYABLE') });
+    expect(result.message).toMatch(/unsubscribed/);
+    expect(signal?.aborted).toBe(true);
+  });
+
+  it('fails events posted after close at once', async () => {
+    const { dispatcher } = dispatcherFor(() => undefined);
+    dispatcher.close('gone');
+    expect(await dispatchFromThread(dispatcher, 10_000)).toMatchObject({ outcome: 'closed', message: 'gone' });
+  });
+
+  it('answers many concurrent events from many native threads, each once', async () => {
+    let running = 0;
+    let maxRunning = 0;
+    const { dispatcher } = dispatcherFor(async () => {
+      running++;
+      maxRunning = Math.max(maxRunning, running);
+      await sleep(5);
+      running--;
+    });
+    const results = await Promise.all(Array.from({ length: 50 }, () => dispatchFromThread(dispatcher, 10_000)));
+    expect(results.every((r) => r.outcome === 'succeeded')).toBe(true);
+    // Handlers ran concurrently: the JS thread was never blocked waiting for one.
+    expect(maxRunning).toBeGreaterThan(1);
+    dispatcher.close('done');
+  });
+});

@@ -1,0 +1,10 @@
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+
+/**
+ * Tests that spawn processes or load the package by name use dist/: build it once, before
+ * any test file runs, rather than racing to build it from several files at once.
+ */
+export default function setup(): void {
+  execFileSync('npm', ['run', 'build:ts'], { cwd: join(__dirname, '..'), stdio: 'inherit' });
+}

@@ -1,0 +1,356 @@
+/**
+ * The simulated VSS runs the real sequence and the real failure rules (see
+ * /work/shared/reference/vss.md and native/snapshot_set.h).
+ */
+import { describe, expect, it } from 'vitest';
+import { createShadowCopy, listWriters, VssError, WriterFailure, type ShadowCopyResult } from '../src/index.js';
+import { memoryLogger } from './helpers/memory-logger.js';
+import { eventsOf, recordingWriter, sleep, type Calls } from './helpers/writers.js';
+
+const quiet = { logger: memoryLogger().logger };
+const backupSequence = ['prepareBackup', 'prepareSnapshot', 'freeze', 'thaw', 'postSnapshot', 'backupComplete', 'backupShutdown'];
+
+async function failingSet(options: Parameters<typeof createShadowCopy>[0]): Promise<VssError> {
+  const error = await createShadowCopy(options).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(VssError);
+  return error as VssError;
+}
+
+/**
+ * A cancelled or timed-out set answers before its writers' Abort and BackupShutdown; until
+ * they are done a new set is refused (VSS_E_SNAPSHOT_SET_IN_PROGRESS), so such tests wait.
+ */
+function cleanupDone(): { done: () => void; seen: Promise<void> } {
+  let done!: () => void;
+  const seen = new Promise<void>((resolve) => (done = resolve));
+  return { done: () => setImmediate(done), seen };
+}
+
+function writerOf(result: ShadowCopyResult | undefined, name: string) {
+  const writer = result?.writers.find((w) => w.name === name);
+  expect(writer).toBeDefined();
+  return writer!;
+}
+
+describe('simulated snapshot set', () => {
+  it('runs the backup sequence in order, with one snapshot set id and the commit inside the freeze window', async () => {
+    const calls: Calls = [];
+    await recordingWriter('app', calls);
+    const order: string[] = [];
+    const result = await createShadowCopy({
+      volumes: ['/data', '/logs'],
+      backupType: 'copy',
+      onCommit: () => {
+        order.push(...eventsOf(calls, 'app'));
+      },
+      ...quiet,
+    });
+    expect(eventsOf(calls, 'app')).toEqual(backupSequence);
+    expect(order).toEqual(['prepareBackup', 'prepareSnapshot', 'freeze']);
+    expect(new Set(calls.map((c) => c.snapshotSetId))).toEqual(new Set([result.snapshotSetId]));
+    expect(result.backupType).toBe('copy');
+    expect(result.snapshots.map((s) => s.volume)).toEqual(['/data', '/logs']);
+    expect(result.snapshots[0]?.deviceObject).toMatch(/^\\\\\?\\GLOBALROOT\\Device\\HarddiskVolumeShadowCopy\d+$/);
+    expect(result.phases.map((p) => p.event)).toEqual([
+      'identify', 'prepareBackup', 'prepareSnapshot', 'freeze', 'commit', 'thaw', 'postSnapshot', 'backupComplete', 'backupShutdown',
+    ]);
+    const app = writerOf(result, 'app');
+    expect(app.state).toBe('VSS_WS_STABLE');
+    expect(app.events.map((e) => e.event)).toEqual(['identify', ...backupSequence]);
+    expect(app.events.every((e) => e.outcome === 'succeeded')).toBe(true);
+  });
+
+  it('gives handlers the context of the set', async () => {
+    const seen: unknown[] = [];
+    const calls: Calls = [];
+    await recordingWriter('ctx', calls, {
+      freeze: (ctx) => {
+        seen.push({
+          event: ctx.event,
+          backupType: ctx.backupType,
+          volumes: ctx.volumes,
+          components: ctx.components,
+          onSet: ctx.isPathAffected('/data/db/app.sqlite'),
+          offSet: ctx.isPathAffected('/other/file'),
+          prefixOnly: ctx.isPathAffected('/database'),
+          hasSignal: ctx.signal instanceof AbortSignal,
+        });
+      },
+    });
+    await createShadowCopy({ volumes: ['/data'], backupType: 'incremental', components: ['db'], ...quiet });
+    expect(seen).toEqual([
+      { event: 'freeze', backupType: 'incremental', volumes: ['/data'], components: ['db'], onSet: true, offSet: false, prefixOnly: false, hasSignal: true },
+    ]);
+  });
+
+  it('sends each event to every writer at once and ends the phase when all answered', async () => {
+    const calls: Calls = [];
+    const log: string[] = [];
+    await recordingWriter('slow', calls, {
+      prepareSnapshot: async () => {
+        log.push('slow:start');
+        await sleep(100);
+        log.push('slow:end');
+      },
+    });
+    await recordingWriter('fast', calls, {
+      prepareSnapshot: () => {
+        log.push('fast');
+      },
+      freeze: () => {
+        log.push('fast:freeze');
+      },
+    });
+    const result = await createShadowCopy({ volumes: ['/data'], ...quiet });
+    // fast ran while slow was still in prepareSnapshot, and froze only after slow finished.
+    expect(log.indexOf('fast')).toBeLessThan(log.indexOf('slow:end'));
+    expect(log.indexOf('slow:start')).toBeLessThan(log.indexOf('slow:end'));
+    expect(log.at(-1)).toBe('fast:freeze');
+    expect(eventsOf(calls, 'slow')).toEqual(backupSequence);
+    expect(eventsOf(calls, 'fast')).toEqual(backupSequence);
+    expect(result.writers).toHaveLength(2);
+  });
+
+  it('aborts every writer after a failure in prepareBackup', async () => {
+    const calls: Calls = [];
+    await recordingWriter('bad', calls, {
+      prepareBackup: () => {
+        throw new WriterFailure('VSS_E_WRITERERROR_OUTOFRESOURCES', 'no memory');
+      },
+    });
+    await recordingWriter('good', calls);
+    const error = await failingSet({ volumes: ['/data'], ...quiet });
+    expect(error.code).toBe('VSS_E_WRITERERROR_OUTOFRESOURCES');
+    expect(error.retryable).toBe(true);
+    expect(error.writer).toMatchObject({ name: 'bad', event: 'prepareBackup' });
+    expect(eventsOf(calls, 'bad')).toEqual(['prepareBackup', 'abort', 'backupShutdown']);
+    expect(eventsOf(calls, 'good')).toEqual(['prepareBackup', 'abort', 'backupShutdown']);
+    expect(writerOf(error.result, 'bad').state).toBe('VSS_WS_FAILED_AT_PREPARE_BACKUP');
+    expect(writerOf(error.result, 'bad').lastError).toMatchObject({ code: 'VSS_E_WRITERERROR_OUTOFRESOURCES', message: 'no memory' });
+    expect(writerOf(error.result, 'good').state).toBe('VSS_WS_STABLE');
+  });
+
+  it('does not abort after a failure in prepareSnapshot', async () => {
+    const calls: Calls = [];
+    await recordingWriter('bad', calls, {
+      prepareSnapshot: () => {
+        throw new Error('not ready');
+      },
+    });
+    const error = await failingSet({ volumes: ['/data'], ...quiet });
+    expect(error.code).toBe('VSS_E_WRITERERROR_RETRYABLE');
+    expect(eventsOf(calls, 'bad')).toEqual(['prepareBackup', 'prepareSnapshot', 'backupShutdown']);
+    expect(writerOf(error.result, 'bad').state).toBe('VSS_WS_FAILED_AT_PREPARE_SNAPSHOT');
+  });
+
+  it('aborts every writer after a failure in freeze, and never thaws', async () => {
+    const calls: Calls = [];
+    let committed = false;
+    await recordingWriter('bad', calls, {
+      freeze: () => {
+        throw new WriterFailure('VSS_E_WRITERERROR_NONRETRYABLE', 'cannot quiesce');
+      },
+    });
+    await recordingWriter('good', calls);
+    const error = await failingSet({ volumes: ['/data'], onCommit: () => void (committed = true), ...quiet });
+    expect(error.code).toBe('VSS_E_WRITERERROR_NONRETRYABLE');
+    expect(error.retryable).toBe(false);
+    expect(committed).toBe(false);
+    expect(eventsOf(calls, 'good')).toEqual(['prepareBackup', 'prepareSnapshot', 'freeze', 'abort', 'backupShutdown']);
+    expect(writerOf(error.result, 'bad').state).toBe('VSS_WS_FAILED_AT_FREEZE');
+    expect(error.result?.snapshots).toEqual([]);
+  });
+
+  it('aborts every writer after a failure in thaw', async () => {
+    const calls: Calls = [];
+    await recordingWriter('bad', calls, {
+      thaw: () => {
+        throw new Error('cannot resume');
+      },
+    });
+    const error = await failingSet({ volumes: ['/data'], ...quiet });
+    expect(eventsOf(calls, 'bad')).toEqual(['prepareBackup', 'prepareSnapshot', 'freeze', 'thaw', 'abort', 'backupShutdown']);
+    expect(writerOf(error.result, 'bad').state).toBe('VSS_WS_FAILED_AT_THAW');
+  });
+
+  it('does not abort after a failure in postSnapshot', async () => {
+    const calls: Calls = [];
+    await recordingWriter('bad', calls, {
+      postSnapshot: () => {
+        throw new Error('post failed');
+      },
+    });
+    const error = await failingSet({ volumes: ['/data'], ...quiet });
+    expect(eventsOf(calls, 'bad')).toEqual(['prepareBackup', 'prepareSnapshot', 'freeze', 'thaw', 'postSnapshot', 'backupShutdown']);
+    expect(writerOf(error.result, 'bad').state).toBe('VSS_WS_FAILED_AT_POST_SNAPSHOT');
+  });
+
+  it('aborts every writer when the provider fails its commit', async () => {
+    const calls: Calls = [];
+    await recordingWriter('app', calls);
+    const error = await failingSet({ volumes: ['/data'], simulation: { failWith: 'VSS_E_PROVIDER_VETO' }, ...quiet });
+    expect(error.code).toBe('VSS_E_PROVIDER_VETO');
+    expect(error.writer).toBeUndefined();
+    expect(eventsOf(calls, 'app')).toEqual(['prepareBackup', 'prepareSnapshot', 'freeze', 'abort', 'backupShutdown']);
+    expect(writerOf(error.result, 'app').state).toBe('VSS_WS_STABLE');
+  });
+
+  it('fails the commit with VSS_E_UNEXPECTED_PROVIDER_ERROR when the commit callback throws', async () => {
+    const calls: Calls = [];
+    await recordingWriter('app', calls);
+    const error = await failingSet({
+      volumes: ['/data'],
+      onCommit: () => {
+        throw new Error('copy failed');
+      },
+      ...quiet,
+    });
+    expect(error.code).toBe('VSS_E_UNEXPECTED_PROVIDER_ERROR');
+    expect(error.message).toMatch(/copy failed/);
+    expect(eventsOf(calls, 'app')).toContain('abort');
+  });
+
+  it('enforces the hold limit on the commit', async () => {
+    const calls: Calls = [];
+    await recordingWriter('app', calls);
+    const error = await failingSet({ volumes: ['/data'], simulation: { commitDelayMs: 2000, holdLimitMs: 50 }, ...quiet });
+    expect(error.code).toBe('VSS_E_HOLD_WRITES_TIMEOUT');
+    expect(error.result?.phases.find((p) => p.event === 'commit')?.outcome).toBe('timedOut');
+    expect(eventsOf(calls, 'app')).toEqual(['prepareBackup', 'prepareSnapshot', 'freeze', 'abort', 'backupShutdown']);
+  });
+
+  it("aborts a writer whose freeze window runs out before thaw", async () => {
+    const calls: Calls = [];
+    await recordingWriter('short', calls, {}, { freezeTimeoutMs: 50 });
+    await recordingWriter('long', calls);
+    const error = await failingSet({ volumes: ['/data'], simulation: { commitDelayMs: 1000 }, ...quiet });
+    expect(error.code).toBe('VSS_E_WRITERERROR_TIMEOUT');
+    expect(error.writer?.name).toBe('short');
+    expect(writerOf(error.result, 'short').state).toBe('VSS_WS_FAILED_AT_FREEZE');
+    expect(writerOf(error.result, 'long').state).toBe('VSS_WS_STABLE');
+    expect(eventsOf(calls, 'short')).not.toContain('thaw');
+    expect(eventsOf(calls, 'long')).toContain('abort');
+  });
+
+  it('times out a freeze handler at the end of its freeze window', async () => {
+    const calls: Calls = [];
+    await recordingWriter('stuck', calls, { freeze: () => new Promise(() => undefined) }, { freezeTimeoutMs: 100 });
+    const error = await failingSet({ volumes: ['/data'], ...quiet });
+    expect(error.code).toBe('VSS_E_WRITERERROR_TIMEOUT');
+    expect(writerOf(error.result, 'stuck').events.find((e) => e.event === 'freeze')?.outcome).toBe('timedOut');
+    expect(eventsOf(calls, 'stuck')).toContain('abort');
+  });
+
+  it('refuses a second snapshot set while one is in progress', async () => {
+    const calls: Calls = [];
+    await recordingWriter('app', calls, { prepareSnapshot: () => sleep(200) });
+    const first = createShadowCopy({ volumes: ['/data'], ...quiet });
+    await sleep(50);
+    const error = await failingSet({ volumes: ['/data'], ...quiet });
+    expect(error.code).toBe('VSS_E_SNAPSHOT_SET_IN_PROGRESS');
+    expect(error.retryable).toBe(true);
+    await expect(first).resolves.toBeDefined();
+  });
+
+  it('answers at its own deadline when a handler hangs, then still aborts the writers', async () => {
+    const calls: Calls = [];
+    const shutdown = cleanupDone();
+    await recordingWriter('stuck', calls, { prepareSnapshot: () => new Promise(() => undefined), backupShutdown: shutdown.done });
+    const started = Date.now();
+    const error = await failingSet({ volumes: ['/data'], timeoutMs: 300, ...quiet });
+    expect(error.code).toBe('ERROR_TIMEOUT');
+    // Rejected long before the handler's own 30 s timeout.
+    expect(Date.now() - started).toBeLessThan(10_000);
+    await shutdown.seen;
+    expect(eventsOf(calls, 'stuck')).toEqual(['prepareBackup', 'prepareSnapshot', 'abort', 'backupShutdown']);
+  });
+
+  it('stops at once when cancelled, and still aborts the writers', async () => {
+    const calls: Calls = [];
+    const controller = new AbortController();
+    const shutdown = cleanupDone();
+    await recordingWriter('app', calls, {
+      freeze: () => {
+        controller.abort();
+        return sleep(100);
+      },
+      backupShutdown: shutdown.done,
+    });
+    const error = await failingSet({ volumes: ['/data'], signal: controller.signal, ...quiet });
+    expect(error.code).toBe('E_ABORT');
+    await shutdown.seen;
+    expect(eventsOf(calls, 'app')).toEqual(['prepareBackup', 'prepareSnapshot', 'freeze', 'abort', 'backupShutdown']);
+  });
+
+  it('refuses to start with an already aborted signal', async () => {
+    const error = await failingSet({ volumes: ['/data'], signal: AbortSignal.abort(), ...quiet });
+    expect(error.code).toBe('E_ABORT');
+  });
+
+  it('fails the set when a writer unsubscribes while its event is in flight', async () => {
+    const calls: Calls = [];
+    const writer = await recordingWriter('leaving', calls, {
+      freeze: async () => {
+        void writer.unsubscribe();
+        await sleep(5_000);
+      },
+    });
+    const error = await failingSet({ volumes: ['/data'], ...quiet });
+    expect(error.writer?.name).toBe('leaving');
+    expect(error.message).toMatch(/unsubscribed/);
+  });
+
+  it('refuses a second writer with the same id and instance name', async () => {
+    const calls: Calls = [];
+    const first = await recordingWriter('one', calls, {}, { id: '9a1b2c3d-0000-4000-8000-000000000001', instanceName: 'a' });
+    await expect(recordingWriter('two', calls, {}, { id: first.id, instanceName: 'a' })).rejects.toMatchObject({
+      code: 'VSS_E_WRITER_ALREADY_SUBSCRIBED',
+    });
+    // Another instance of the same writer class is fine.
+    await recordingWriter('three', calls, {}, { id: first.id, instanceName: 'b' });
+    expect((await listWriters()).map((w) => w.instanceName).sort()).toEqual(['a', 'b']);
+  });
+
+  it('lists subscribed writers with their states and last errors', async () => {
+    const calls: Calls = [];
+    const writer = await recordingWriter('listed', calls, {
+      freeze: () => {
+        throw new Error('nope');
+      },
+    });
+    expect(writer.state).toBe('VSS_WS_STABLE');
+    await failingSet({ volumes: ['/data'], ...quiet });
+    const [info] = await listWriters();
+    expect(info).toMatchObject({ name: 'listed', id: writer.id, state: 'VSS_WS_FAILED_AT_FREEZE' });
+    expect(info?.lastError).toMatchObject({ code: 'VSS_E_WRITERERROR_RETRYABLE', message: 'nope' });
+    expect(writer.state).toBe('VSS_WS_FAILED_AT_FREEZE');
+    // A new set starts from a clean state.
+    await createShadowCopy({ volumes: ['/data'], ...quiet }).catch(() => undefined);
+    await writer.unsubscribe();
+    expect(writer.state).toBe('VSS_WS_UNKNOWN');
+    expect(await listWriters()).toEqual([]);
+  });
+
+  it('reports progress of phases and writers', async () => {
+    await recordingWriter('app', []);
+    const progress: string[] = [];
+    await createShadowCopy({
+      volumes: ['/data'],
+      onProgress: (p) => progress.push(`${p.phase}:${p.status}${p.writer ? `:${p.writer.name}:${p.outcome}` : ''}`),
+      ...quiet,
+    });
+    expect(progress).toContain('freeze:start');
+    expect(progress).toContain('freeze:writer:app:succeeded');
+    expect(progress).toContain('commit:end');
+    expect(progress.at(-1)).toBe('backupShutdown:end');
+  });
+
+  it('runs a snapshot set with no writers', async () => {
+    const result = await createShadowCopy({ volumes: ['/data'], ...quiet });
+    expect(result.writers).toEqual([]);
+    expect(result.snapshots).toHaveLength(1);
+  });
+});
