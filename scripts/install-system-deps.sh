@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Installs, from Debian's packages, what the full test suite needs beyond Node and a C++
+# compiler. Run as root. Without these, the suites that need them are skipped with a reason.
+#   cmake, g++, make, python3   the addon build (cmake-js; node-gyp needs python3)
+#   e2fsprogs, util-linux       loop-mounted ext4 images the freeze tests create and freeze
+#   valgrind                    native memory checks
+#   g++-mingw-w64-x86-64, clang-19, lld-19   the Windows cross-build
+#   wine64                      running the Windows build under Wine
+#   libclang-rt-19-dev          libFuzzer and clang's sanitizer runtimes
+#   qemu-guest-agent            the Linux-guest hook tests against the real agent
+set -euo pipefail
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends \
+  cmake g++ make python3 e2fsprogs util-linux valgrind \
+  g++-mingw-w64-x86-64 clang-19 lld-19 libclang-rt-19-dev wine64 \
+  qemu-guest-agent >/dev/null
