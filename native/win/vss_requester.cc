@@ -1,0 +1,519 @@
+#include "vss_requester.h"
+
+#include <vsbackup.h>
+#include <vss.h>
+#include <vsserror.h>
+#include <vswriter.h>
+
+#include <algorithm>
+#include <cwctype>
+
+#include "wide.h"
+
+namespace vssb {
+namespace {
+
+// GUID_NULL without linking uuid.lib: "let VSS choose the provider" and "query everything".
+constexpr GUID kDefaultProvider = {};
+constexpr GUID kAll = {};
+
+double MsSince(Clock::time_point t) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - t).count();
+}
+
+std::wstring Lower(std::wstring s) {
+  for (auto& c : s) c = static_cast<wchar_t>(std::towlower(c));
+  return s;
+}
+
+// The unique name (\\?\Volume{...}\) of the volume holding `path`, or "" when it has none.
+std::wstring VolumeOf(const std::wstring& path) {
+  wchar_t expanded[MAX_PATH * 2];
+  const DWORD n = ExpandEnvironmentStringsW(path.c_str(), expanded, MAX_PATH * 2);
+  const std::wstring full = n > 0 && n <= MAX_PATH * 2 ? std::wstring(expanded) : path;
+  wchar_t mount[MAX_PATH];
+  if (!GetVolumePathNameW(full.c_str(), mount, MAX_PATH)) return std::wstring();
+  wchar_t unique[MAX_PATH];
+  if (!GetVolumeNameForVolumeMountPointW(mount, unique, MAX_PATH)) return std::wstring();
+  return Lower(unique);
+}
+
+// "C:" -> "C:\": AddToSnapshotSet wants a mount point with its trailing backslash.
+std::wstring MountPointName(const std::string& volume) {
+  std::wstring w = Widen(volume);
+  if (!w.empty() && w.back() != L'\\') w += L'\\';
+  return w;
+}
+
+const char* FailedEventOf(int state) {
+  switch (state) {
+    case kWsFailedAtIdentify: return "identify";
+    case kWsFailedAtPrepareBackup: return "prepareBackup";
+    case kWsFailedAtPrepareSnapshot: return "prepareSnapshot";
+    case kWsFailedAtFreeze: return "freeze";
+    case kWsFailedAtThaw: return "thaw";
+    case kWsFailedAtPostSnapshot: return "postSnapshot";
+    case kWsFailedAtBackupComplete: return "backupComplete";
+    case kWsFailedAtPreRestore: return "preRestore";
+    case kWsFailedAtPostRestore: return "postRestore";
+    case kWsFailedAtBackupShutdown: return "backupShutdown";
+    default: return "";
+  }
+}
+
+bool IsFailed(const WriterStatus& s) { return s.state >= kWsFailedAtIdentify || s.last_error < 0; }
+
+// One component a writer described in its metadata.
+struct WriterComponent {
+  GUID instance_id;
+  GUID writer_id;
+  VSS_COMPONENT_TYPE type;
+  std::wstring logical_path;
+  std::wstring name;
+  std::vector<std::wstring> paths;  // every file group, database and log path
+};
+
+std::string PathOf(const WriterComponent& c) {
+  const std::string name = Narrow(c.name);
+  return c.logical_path.empty() ? name : Narrow(c.logical_path) + "\\" + name;
+}
+
+void AppendFilePaths(IVssWMComponent* component, UINT count,
+                     HRESULT (STDMETHODCALLTYPE IVssWMComponent::*get)(UINT, IVssWMFiledesc**),
+                     std::vector<std::wstring>* out) {
+  for (UINT i = 0; i < count; i++) {
+    ComPtr<IVssWMFiledesc> file;
+    if (FAILED((component->*get)(i, file.Put())) || !file) continue;
+    BSTR path = nullptr;
+    if (SUCCEEDED(file->GetPath(&path)) && path != nullptr) out->push_back(path);
+    SysFreeString(path);
+  }
+}
+
+// Reads every writer's components after GatherWriterMetadata.
+HRESULT ReadComponents(IVssBackupComponents* bc, std::vector<WriterComponent>* out) {
+  UINT writers = 0;
+  HRESULT hr = bc->GetWriterMetadataCount(&writers);
+  if (FAILED(hr)) return hr;
+  for (UINT w = 0; w < writers; w++) {
+    GUID instance_id;
+    ComPtr<IVssExamineWriterMetadata> metadata;
+    hr = bc->GetWriterMetadata(w, &instance_id, metadata.Put());
+    if (FAILED(hr)) return hr;
+    GUID instance_again, writer_id;
+    BSTR writer_name = nullptr;
+    VSS_USAGE_TYPE usage;
+    VSS_SOURCE_TYPE source;
+    hr = metadata->GetIdentity(&instance_again, &writer_id, &writer_name, &usage, &source);
+    SysFreeString(writer_name);
+    if (FAILED(hr)) return hr;
+    UINT includes = 0, excludes = 0, components = 0;
+    hr = metadata->GetFileCounts(&includes, &excludes, &components);
+    if (FAILED(hr)) return hr;
+    for (UINT c = 0; c < components; c++) {
+      ComPtr<IVssWMComponent> component;
+      if (FAILED(metadata->GetComponent(c, component.Put()))) continue;
+      PVSSCOMPONENTINFO info = nullptr;
+      if (FAILED(component->GetComponentInfo(&info)) || info == nullptr) continue;
+      WriterComponent entry{instance_id, writer_id, info->type,
+                            info->bstrLogicalPath != nullptr ? info->bstrLogicalPath : L"",
+                            info->bstrComponentName != nullptr ? info->bstrComponentName : L"",
+                            {}};
+      AppendFilePaths(component.Get(), info->cFileCount, &IVssWMComponent::GetFile, &entry.paths);
+      AppendFilePaths(component.Get(), info->cDatabases, &IVssWMComponent::GetDatabaseFile, &entry.paths);
+      AppendFilePaths(component.Get(), info->cLogFiles, &IVssWMComponent::GetDatabaseLogFile, &entry.paths);
+      component->FreeComponentInfo(info);
+      out->push_back(std::move(entry));
+    }
+  }
+  return S_OK;
+}
+
+HRESULT ReadWriterStatus(IVssBackupComponents* bc, std::vector<WriterStatus>* out) {
+  UINT count = 0;
+  HRESULT hr = bc->GetWriterStatusCount(&count);
+  if (FAILED(hr)) return hr;
+  for (UINT i = 0; i < count; i++) {
+    GUID instance_id, writer_id;
+    BSTR name = nullptr;
+    VSS_WRITER_STATE state = VSS_WS_UNKNOWN;
+    HRESULT failure = S_OK;
+    hr = bc->GetWriterStatus(i, &instance_id, &writer_id, &name, &state, &failure);
+    if (FAILED(hr)) return hr;
+    WriterStatus s;
+    s.id = GuidString(writer_id);
+    s.instance_id = GuidString(instance_id);
+    s.name = Narrow(name);
+    s.state = static_cast<int>(state);
+    s.last_error = failure;
+    if (FAILED(failure)) s.last_error_message = "the writer reported a failure";
+    SysFreeString(name);
+    out->push_back(std::move(s));
+  }
+  return bc->FreeWriterStatus();
+}
+
+// Creates the backup components and initializes them for a backup in `context`.
+HRESULT OpenBackup(ComPtr<IVssBackupComponents>* bc, LONG context, std::string* message) {
+  HRESULT hr = CreateVssBackupComponents(bc->Put());
+  if (FAILED(hr)) {
+    *message = DescribeFailure("CreateVssBackupComponents", hr);
+    return hr;
+  }
+  hr = (*bc)->InitializeForBackup(nullptr);
+  if (FAILED(hr)) {
+    *message = DescribeFailure("IVssBackupComponents::InitializeForBackup", hr);
+    return hr;
+  }
+  hr = (*bc)->SetContext(context);
+  if (FAILED(hr)) *message = DescribeFailure("IVssBackupComponents::SetContext", hr);
+  return hr;
+}
+
+// A requester thread: its own MTA and the process's COM security.
+HRESULT EnterCom(const ComApartment& apartment, std::string* message) {
+  if (FAILED(apartment.hr())) {
+    *message = DescribeFailure("CoInitializeEx", apartment.hr());
+    return apartment.hr();
+  }
+  const SecurityResult security = InitializeComSecurity(ComRole::kRequester);
+  if (FAILED(security.hr)) *message = DescribeFailure("CoInitializeSecurity", security.hr);
+  return security.hr;
+}
+
+class Backup {
+ public:
+  Backup(const BackupRequest& request, CancelToken* cancel, const std::function<void(const Progress&)>& progress)
+      : request_(request),
+        cancel_(cancel),
+        progress_(progress),
+        deadline_(start_ + std::chrono::milliseconds(request.timeout_ms)) {}
+
+  SnapshotSetResult Run() {
+    ComApartment apartment;
+    std::string message;
+    HRESULT hr = EnterCom(apartment, &message);
+    if (SUCCEEDED(hr)) hr = Sequence(&message);
+    if (FAILED(hr)) Fail(hr, message);
+    Release();
+    result_.duration_ms = MsSince(start_);
+    return result_;
+  }
+
+ private:
+  HRESULT Sequence(std::string* message) {
+    HRESULT hr = OpenBackup(&bc_, VSS_CTX_APP_ROLLBACK, message);
+    if (FAILED(hr)) return hr;
+    const int backup_type = BackupTypeValue(request_.backup_type);
+    hr = bc_->SetBackupState(true, false, static_cast<VSS_BACKUP_TYPE>(backup_type), false);
+    if (FAILED(hr)) return Failed("IVssBackupComponents::SetBackupState", hr, message);
+
+    hr = Async("identify", [this](IVssAsync** a) { return bc_->GatherWriterMetadata(a); }, message);
+    if (FAILED(hr)) return hr;
+    std::vector<WriterComponent> components;
+    hr = ReadComponents(bc_.Get(), &components);
+    if (FAILED(hr)) return Failed("reading the writers' metadata", hr, message);
+
+    GUID set_id;
+    hr = bc_->StartSnapshotSet(&set_id);
+    if (FAILED(hr)) return Failed("IVssBackupComponents::StartSnapshotSet", hr, message);
+    result_.snapshot_set_id = GuidString(set_id);
+    std::vector<std::wstring> set_volumes;
+    for (const std::string& volume : request_.volumes) {
+      std::wstring name = MountPointName(volume);
+      GUID snapshot_id;
+      hr = bc_->AddToSnapshotSet(&name[0], kDefaultProvider, &snapshot_id);
+      if (FAILED(hr)) return Failed("IVssBackupComponents::AddToSnapshotSet(" + volume + ")", hr, message);
+      snapshots_.push_back(snapshot_id);
+      set_volumes.push_back(VolumeOf(name));
+    }
+    hr = SelectComponents(components, set_volumes, message);
+    if (FAILED(hr)) return hr;
+    metadata_read_ = true;
+
+    hr = Async("prepareBackup", [this](IVssAsync** a) { return bc_->PrepareForBackup(a); }, message);
+    prepared_ = true;  // from here on, any failure must call AbortBackup
+    if (FAILED(hr)) return hr;
+    hr = CheckWriters(message);
+    if (FAILED(hr)) return hr;
+    hr = Async("doSnapshotSet", [this](IVssAsync** a) { return bc_->DoSnapshotSet(a); }, message);
+    if (FAILED(hr)) return hr;
+    hr = CheckWriters(message);
+    if (FAILED(hr)) return hr;
+    for (const GUID& id : snapshots_) {
+      VSS_SNAPSHOT_PROP prop;
+      if (FAILED(bc_->GetSnapshotProperties(id, &prop))) continue;
+      result_.snapshots.push_back(SnapshotRecord{GuidString(id), Narrow(prop.m_pwszOriginalVolumeName),
+                                                 Narrow(prop.m_pwszSnapshotDeviceObject)});
+      VssFreeSnapshotProperties(&prop);
+    }
+    for (const WriterComponent& c : selected_) {
+      bc_->SetBackupSucceeded(c.instance_id, c.writer_id, c.type,
+                              c.logical_path.empty() ? nullptr : c.logical_path.c_str(), c.name.c_str(), true);
+    }
+    hr = Async("backupComplete", [this](IVssAsync** a) { return bc_->BackupComplete(a); }, message);
+    if (FAILED(hr)) return hr;
+    GatherFinalStatus();
+    return S_OK;
+  }
+
+  // Named components, or VShadow's automatic selection: every component whose files all lie
+  // on volumes of the set (a component with files elsewhere would make the shadow copy
+  // inconsistent for its writer).
+  HRESULT SelectComponents(const std::vector<WriterComponent>& all, const std::vector<std::wstring>& volumes,
+                           std::string* message) {
+    std::vector<std::string> wanted = request_.components;
+    for (const WriterComponent& c : all) {
+      bool select = false;
+      if (!request_.components.empty()) {
+        const std::wstring path = Lower(Widen(PathOf(c)));
+        auto it = std::find_if(wanted.begin(), wanted.end(),
+                               [&](const std::string& w) { return Lower(Widen(w)) == path; });
+        select = it != wanted.end();
+        if (select) wanted.erase(it);
+      } else {
+        select = !c.paths.empty() && std::all_of(c.paths.begin(), c.paths.end(), [&](const std::wstring& p) {
+          const std::wstring v = VolumeOf(p);
+          return !v.empty() && std::find(volumes.begin(), volumes.end(), v) != volumes.end();
+        });
+      }
+      if (!select) continue;
+      const HRESULT hr = bc_->AddComponent(c.instance_id, c.writer_id, c.type,
+                                           c.logical_path.empty() ? nullptr : c.logical_path.c_str(),
+                                           c.name.c_str());
+      if (FAILED(hr)) return Failed("IVssBackupComponents::AddComponent(" + PathOf(c) + ")", hr, message);
+      selected_.push_back(c);
+    }
+    if (!wanted.empty()) {
+      *message = "no writer has a component named \"" + wanted.front() +
+                 "\" (components are named \"logical path\\name\", or the name alone)";
+      return VSS_E_OBJECT_NOT_FOUND;
+    }
+    return S_OK;
+  }
+
+  // GatherWriterStatus: a writer that failed an event fails the set, as VShadow checks after
+  // PrepareForBackup and after DoSnapshotSet.
+  HRESULT CheckWriters(std::string* message) {
+    std::vector<WriterStatus> writers;
+    HRESULT hr = Async("gatherWriterStatus", [this](IVssAsync** a) { return bc_->GatherWriterStatus(a); }, message);
+    if (FAILED(hr)) return hr;
+    hr = ReadWriterStatus(bc_.Get(), &writers);
+    if (FAILED(hr)) return Failed("IVssBackupComponents::GetWriterStatus", hr, message);
+    SetWriters(writers);
+    for (const WriterStatus& w : writers) {
+      if (!IsFailed(w)) continue;
+      result_.failed_writer = w.instance_id;
+      result_.failed_event = FailedEventOf(w.state);
+      *message = "writer \"" + w.name + "\" failed" +
+                 (result_.failed_event.empty() ? std::string() : " at " + result_.failed_event);
+      return FAILED(w.last_error) ? w.last_error : VSS_E_UNEXPECTED_WRITER_ERROR;
+    }
+    return S_OK;
+  }
+
+  void GatherFinalStatus() {
+    std::string ignored;
+    std::vector<WriterStatus> writers;
+    ComPtr<IVssAsync> async;
+    if (FAILED(bc_->GatherWriterStatus(async.Put())) ||
+        FAILED(WaitForAsync(async.Get(), Clock::now() + std::chrono::seconds(10), nullptr)) ||
+        FAILED(ReadWriterStatus(bc_.Get(), &writers))) {
+      return;
+    }
+    SetWriters(writers);
+  }
+
+  void SetWriters(const std::vector<WriterStatus>& writers) {
+    result_.writers.clear();
+    for (const WriterStatus& w : writers) result_.writers.push_back(WriterReport{w, {}});
+  }
+
+  // Starts one asynchronous step, waits for it within the set's deadline and records it.
+  template <typename Start>
+  HRESULT Async(const std::string& phase, Start start, std::string* message) {
+    const auto started = Clock::now();
+    Emit(phase, "start");
+    ComPtr<IVssAsync> async;
+    HRESULT hr = start(async.Put());
+    if (SUCCEEDED(hr)) hr = WaitForAsync(async.Get(), deadline_, cancel_);
+    EventRecord record;
+    record.event = phase;
+    record.start_ms = std::chrono::duration<double, std::milli>(started - start_).count();
+    record.duration_ms = MsSince(started);
+    record.hr = SUCCEEDED(hr) ? kS_OK : hr;
+    if (hr == E_ABORT) {
+      record.outcome = "abandoned";
+      record.message = *message = "the snapshot set was cancelled during " + phase;
+    } else if (hr == HRESULT_FROM_WIN32(ERROR_TIMEOUT)) {
+      record.outcome = "timedOut";
+      record.message = *message = "the snapshot set did not finish within " +
+                                  std::to_string(request_.timeout_ms) + " ms (during " + phase + ")";
+    } else if (FAILED(hr)) {
+      record.outcome = "failed";
+      record.message = *message = DescribeFailure(phase, hr);
+    } else {
+      record.outcome = "succeeded";
+    }
+    result_.phases.push_back(record);
+    Emit(phase, "end", record.outcome);
+    return hr;
+  }
+
+  HRESULT Failed(const std::string& what, HRESULT hr, std::string* message) {
+    *message = DescribeFailure(what, hr);
+    return hr;
+  }
+
+  void Fail(HRESULT hr, const std::string& message) {
+    result_.hr = hr;
+    result_.message = message;
+    if (!bc_) return;
+    if (metadata_read_ && result_.failed_writer.empty()) {
+      // DoSnapshotSet may fail on its own when a writer vetoed: name the writer that did.
+      GatherFinalStatus();
+      for (const WriterReport& w : result_.writers) {
+        if (!IsFailed(w.status)) continue;
+        result_.failed_writer = w.status.instance_id;
+        result_.failed_event = FailedEventOf(w.status.state);
+        result_.hr = FAILED(w.status.last_error) ? w.status.last_error : hr;
+        result_.message = "writer \"" + w.status.name + "\" failed" +
+                          (result_.failed_event.empty() ? "" : " at " + result_.failed_event) + " (" + message + ")";
+        break;
+      }
+    }
+    // The writers still hold state for this set: tell them it is over (they get Abort).
+    if (prepared_) bc_->AbortBackup();
+  }
+
+  // Releasing IVssBackupComponents is what sends BackupShutdown to the writers.
+  void Release() {
+    if (!bc_) return;
+    const auto started = Clock::now();
+    Emit("backupShutdown", "start");
+    if (metadata_read_) bc_->FreeWriterMetadata();
+    bc_.Reset();
+    EventRecord record;
+    record.event = "backupShutdown";
+    record.start_ms = std::chrono::duration<double, std::milli>(started - start_).count();
+    record.duration_ms = MsSince(started);
+    record.outcome = "succeeded";
+    result_.phases.push_back(record);
+    Emit("backupShutdown", "end", "succeeded");
+  }
+
+  void Emit(const std::string& phase, const std::string& status, const std::string& outcome = "") {
+    if (!progress_) return;
+    Progress p;
+    p.phase = phase;
+    p.status = status;
+    p.outcome = outcome;
+    p.elapsed_ms = MsSince(start_);
+    progress_(p);
+  }
+
+  const BackupRequest& request_;
+  CancelToken* const cancel_;
+  const std::function<void(const Progress&)>& progress_;
+  const Clock::time_point start_ = Clock::now();
+  const Clock::time_point deadline_;
+  ComPtr<IVssBackupComponents> bc_;
+  std::vector<GUID> snapshots_;
+  std::vector<WriterComponent> selected_;
+  bool metadata_read_ = false;
+  bool prepared_ = false;
+  SnapshotSetResult result_;
+};
+
+}  // namespace
+
+SnapshotSetResult RunBackup(const BackupRequest& request, CancelToken* cancel,
+                            const std::function<void(const Progress&)>& progress) {
+  return Backup(request, cancel, progress).Run();
+}
+
+WriterList ListWriters(uint32_t timeout_ms) {
+  WriterList out;
+  ComApartment apartment;
+  HRESULT hr = EnterCom(apartment, &out.message);
+  ComPtr<IVssBackupComponents> bc;
+  if (SUCCEEDED(hr)) hr = OpenBackup(&bc, VSS_CTX_BACKUP, &out.message);
+  const auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
+  for (int step = 0; SUCCEEDED(hr) && step < 2; step++) {
+    ComPtr<IVssAsync> async;
+    hr = step == 0 ? bc->GatherWriterMetadata(async.Put()) : bc->GatherWriterStatus(async.Put());
+    if (SUCCEEDED(hr)) hr = WaitForAsync(async.Get(), deadline, nullptr);
+    if (FAILED(hr)) out.message = DescribeFailure(step == 0 ? "GatherWriterMetadata" : "GatherWriterStatus", hr);
+  }
+  if (SUCCEEDED(hr)) {
+    hr = ReadWriterStatus(bc.Get(), &out.writers);
+    if (FAILED(hr)) out.message = DescribeFailure("IVssBackupComponents::GetWriterStatus", hr);
+    bc->FreeWriterMetadata();
+  }
+  out.hr = SUCCEEDED(hr) ? kS_OK : hr;
+  return out;
+}
+
+ShadowCopyList QueryShadowCopies() {
+  ShadowCopyList out;
+  ComApartment apartment;
+  HRESULT hr = EnterCom(apartment, &out.message);
+  ComPtr<IVssBackupComponents> bc;
+  if (SUCCEEDED(hr)) hr = OpenBackup(&bc, VSS_CTX_ALL, &out.message);
+  ComPtr<IVssEnumObject> items;
+  if (SUCCEEDED(hr)) {
+    hr = bc->Query(kAll, VSS_OBJECT_NONE, VSS_OBJECT_SNAPSHOT, items.Put());
+    if (FAILED(hr)) out.message = DescribeFailure("IVssBackupComponents::Query", hr);
+  }
+  // S_FALSE: there are no shadow copies, and no enumerator.
+  while (hr == S_OK && items) {
+    VSS_OBJECT_PROP prop;
+    ULONG fetched = 0;
+    hr = items->Next(1, &prop, &fetched);
+    if (hr != S_OK || fetched == 0) break;
+    const VSS_SNAPSHOT_PROP& s = prop.Obj.Snap;
+    ShadowCopy copy;
+    copy.id = GuidString(s.m_SnapshotId);
+    copy.set_id = GuidString(s.m_SnapshotSetId);
+    copy.volume = Narrow(s.m_pwszOriginalVolumeName);
+    copy.device_object = Narrow(s.m_pwszSnapshotDeviceObject);
+    copy.provider_id = GuidString(s.m_ProviderId);
+    copy.attributes = s.m_lSnapshotAttributes;
+    // VSS_TIMESTAMP is a FILETIME: 100 ns ticks since 1601.
+    copy.created_ms = static_cast<double>(s.m_tsCreationTimestamp - 116444736000000000LL) / 10000.0;
+    out.copies.push_back(std::move(copy));
+    VssFreeSnapshotProperties(&prop.Obj.Snap);
+  }
+  if (FAILED(hr) && out.message.empty()) out.message = DescribeFailure("IVssEnumObject::Next", hr);
+  out.hr = FAILED(hr) ? hr : kS_OK;
+  return out;
+}
+
+DeleteResult DeleteShadowCopies(const std::string& id, bool whole_set) {
+  DeleteResult out;
+  GUID guid;
+  if (!ParseGuid(id, &guid)) {
+    out.hr = E_INVALIDARG;
+    out.message = "\"" + id + "\" is not a GUID";
+    return out;
+  }
+  ComApartment apartment;
+  HRESULT hr = EnterCom(apartment, &out.message);
+  ComPtr<IVssBackupComponents> bc;
+  if (SUCCEEDED(hr)) hr = OpenBackup(&bc, VSS_CTX_ALL, &out.message);
+  if (SUCCEEDED(hr)) {
+    LONG deleted = 0;
+    GUID not_deleted = {};
+    hr = bc->DeleteSnapshots(guid, whole_set ? VSS_OBJECT_SNAPSHOT_SET : VSS_OBJECT_SNAPSHOT, TRUE, &deleted,
+                             &not_deleted);
+    out.deleted = deleted;
+    if (FAILED(hr)) {
+      out.message = DescribeFailure("IVssBackupComponents::DeleteSnapshots", hr);
+      if (deleted > 0) out.message += " after deleting " + std::to_string(deleted);
+    }
+  }
+  out.hr = FAILED(hr) ? hr : kS_OK;
+  return out;
+}
+
+}  // namespace vssb
