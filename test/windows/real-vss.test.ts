@@ -1,0 +1,147 @@
+/**
+ * Real VSS, end to end: a VssWriter subscribed to the Windows VSS service and a snapshot set
+ * taken by this process's own requester. Runs only on Windows, as Administrator (the
+ * windows.yml workflow); elsewhere it is skipped and says why. Creates persistent shadow
+ * copies of the volume holding the temp directory and deletes them afterwards.
+ */
+import { randomUUID } from 'node:crypto';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, parse } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { VssError, VssWriter, WriterFailure, createShadowCopy, listWriters } from '../../src/index.js';
+import type { WriterEventContext } from '../../src/types.js';
+import { deleteShadowCopies } from '../../src/vss-backend.js';
+
+const reason = process.platform !== 'win32' ? `real VSS needs Windows (this is ${process.platform})` : '';
+if (reason) console.warn(`test/windows: skipped: ${reason}`);
+
+interface Seen {
+  event: string;
+  snapshotSetId: string;
+  backupType: string;
+  volumes: readonly string[];
+  components: readonly string[];
+  dataAffected: boolean;
+}
+
+describe.skipIf(reason !== '')(`real VSS writer and requester${reason ? ` (skipped: ${reason})` : ''}`, () => {
+  let dataDir = '';
+  let volume = '';
+  const sets: string[] = [];
+
+  beforeAll(() => {
+    dataDir = mkdtempSync(join(tmpdir(), 'vss-bridge-'));
+    mkdirSync(join(dataDir, 'db'));
+    writeFileSync(join(dataDir, 'db', 'orders.db'), 'rows');
+    volume = parse(dataDir).root; // C:\
+  });
+  afterAll(async () => {
+    for (const id of sets) await deleteShadowCopies(id, { wholeSet: true }).catch(() => undefined);
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  function makeWriter(seen: Seen[], failFreeze = false): VssWriter {
+    const record = (ctx: WriterEventContext): void => {
+      seen.push({
+        event: ctx.event,
+        snapshotSetId: ctx.snapshotSetId,
+        backupType: ctx.backupType,
+        volumes: ctx.volumes,
+        components: ctx.components,
+        dataAffected: ctx.isPathAffected(dataDir),
+      });
+    };
+    return new VssWriter({
+      name: `vss-bridge test writer ${randomUUID().slice(0, 8)}`,
+      id: randomUUID(),
+      usage: 'userData',
+      sourceType: 'nonTransactedDb',
+      components: [{ name: 'orders', logicalPath: 'vss-bridge', files: [{ path: join(dataDir, 'db'), filespec: '*.db' }] }],
+      handlers: {
+        prepareBackup: record,
+        prepareSnapshot: record,
+        freeze: (ctx) => {
+          record(ctx);
+          if (failFreeze) throw new WriterFailure('VSS_E_WRITERERROR_NONRETRYABLE', 'freeze refused by the test');
+        },
+        thaw: record,
+        postSnapshot: record,
+        abort: record,
+        backupComplete: record,
+        backupShutdown: record,
+      },
+    });
+  }
+
+  // BackupShutdown reaches the writer when the requester releases its components, which may
+  // be just after createShadowCopy settled.
+  async function untilSeen(seen: Seen[], event: string): Promise<void> {
+    for (let i = 0; i < 300 && !seen.some((s) => s.event === event); i++) await new Promise((r) => setTimeout(r, 100));
+  }
+
+  it('lists a subscribed writer as stable', async () => {
+    const writer = makeWriter([]);
+    await writer.subscribe();
+    try {
+      const listed = (await listWriters()).find((w) => w.name === writer.name);
+      expect(listed, 'the writer is in the list (OnIdentify answered natively)').toBeDefined();
+      expect(listed?.state).toBe('VSS_WS_STABLE');
+      expect(listed?.id).toBe(writer.id);
+    } finally {
+      await writer.unsubscribe();
+    }
+  });
+
+  it('runs the writer through a backup in order, with the real context', async () => {
+    const seen: Seen[] = [];
+    const writer = makeWriter(seen);
+    await writer.subscribe();
+    try {
+      const result = await createShadowCopy({ volumes: [volume] });
+      sets.push(result.snapshotSetId);
+      await untilSeen(seen, 'backupShutdown');
+      expect(seen.map((s) => s.event)).toEqual([
+        'prepareBackup', 'prepareSnapshot', 'freeze', 'thaw', 'postSnapshot', 'backupComplete', 'backupShutdown',
+      ]);
+      for (const s of seen) {
+        expect(s.snapshotSetId).toBe(result.snapshotSetId);
+        if (s.event === 'backupShutdown') continue;
+        expect(s.backupType).toBe('full');
+        expect(s.volumes.map((v) => v.toLowerCase())).toContain(volume.toLowerCase());
+        expect(s.dataAffected).toBe(true);
+        expect(s.components).toEqual(['vss-bridge\\orders']);
+      }
+      expect(result.snapshots).toHaveLength(1);
+      expect(result.snapshots[0]?.deviceObject).toMatch(/HarddiskVolumeShadowCopy\d+/);
+      const mine = result.writers.find((w) => w.name === writer.name);
+      expect(mine?.state).toBe('VSS_WS_STABLE');
+    } finally {
+      await writer.unsubscribe();
+    }
+  });
+
+  it('fails the set when a freeze handler fails, with the writer listed as failed at freeze', async () => {
+    const seen: Seen[] = [];
+    const writer = makeWriter(seen, true);
+    await writer.subscribe();
+    try {
+      const error = await createShadowCopy({ volumes: [volume] }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(error).toBeInstanceOf(VssError);
+      const vssError = error as VssError;
+      if (vssError.result?.snapshotSetId) sets.push(vssError.result.snapshotSetId);
+      expect(vssError.writer?.name).toBe(writer.name);
+      expect(vssError.writer?.event).toBe('freeze');
+      expect(vssError.code).toBe('VSS_E_WRITERERROR_NONRETRYABLE');
+      expect(seen.map((s) => s.event)).toContain('abort');
+      const listed = (await listWriters()).find((w) => w.name === writer.name);
+      expect(listed?.state).toBe('VSS_WS_FAILED_AT_FREEZE');
+      expect(listed?.lastError?.code).toBe('VSS_E_WRITERERROR_NONRETRYABLE');
+    } finally {
+      await writer.unsubscribe();
+    }
+  });
+});
