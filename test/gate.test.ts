@@ -1,0 +1,348 @@
+/**
+ * WriteGate semantics (src/gate.ts) and its binding to a writer's events in the simulator.
+ * No assertion is about how long anything took: only about order and outcome.
+ */
+import { describe, expect, it } from 'vitest';
+import { createShadowCopy, GateError, OptionsError, VssError, WriteGate, type StoreAdapter } from '../src/index.js';
+import { memoryLogger } from './helpers/memory-logger.js';
+import { eventsOf, recordingWriter, sleep, type Calls } from './helpers/writers.js';
+
+const quiet = () => ({ logger: memoryLogger().logger });
+
+/** A promise plus its resolve, to hold a write in flight for as long as a test wants. */
+function deferred<T = void>(): { promise: Promise<T>; resolve: (v: T) => void } {
+  let resolve!: (v: T) => void;
+  const promise = new Promise<T>((r) => (resolve = r));
+  return { promise, resolve };
+}
+
+function recordingStore(name: string, log: string[], freeze: () => unknown = () => undefined): StoreAdapter {
+  return {
+    name,
+    freeze: () => {
+      log.push(`freeze ${name}`);
+      return freeze();
+    },
+    thaw: () => {
+      log.push(`thaw ${name}`);
+    },
+  };
+}
+
+describe('WriteGate', () => {
+  it('runs writes at once while open and returns their results', async () => {
+    const gate = new WriteGate(quiet());
+    const order: number[] = [];
+    const sync = gate.run(() => {
+      order.push(1);
+      return 'a';
+    });
+    order.push(2); // a write on an open gate starts before run() returns
+    await expect(sync).resolves.toBe('a');
+    await expect(gate.run(async () => 'b')).resolves.toBe('b');
+    expect(order).toEqual([1, 2]);
+    expect(gate.stats()).toMatchObject({ state: 'open', inFlight: 0, queued: 0, heldWrites: 0 });
+  });
+
+  it('holds writes while frozen and runs them in arrival order at thaw', async () => {
+    const gate = new WriteGate(quiet());
+    const ran: number[] = [];
+    const id = await gate.freeze();
+    expect(gate.state).toBe('frozen');
+    const results = [1, 2, 3].map((n) => gate.run(() => (ran.push(n), n * 10)));
+    await sleep(5);
+    expect(ran).toEqual([]);
+    expect(gate.stats().queued).toBe(3);
+    const report = gate.thaw();
+    expect(ran).toEqual([1, 2, 3]); // all admitted before thaw() returns
+    expect(await Promise.all(results)).toEqual([10, 20, 30]);
+    expect(report).toMatchObject({ id, heldWrites: 3, endedBy: 'thaw', reachedFrozen: true });
+    expect(report!.longestHoldMs).toBeGreaterThan(0);
+    expect(report!.heldMs).toBeGreaterThanOrEqual(report!.longestHoldMs);
+    expect(gate.stats()).toMatchObject({ state: 'open', freezes: 1, heldWrites: 3, queued: 0 });
+    // A second thaw (abort can come twice) changes nothing.
+    expect(gate.thaw('abort')).toBeUndefined();
+    expect(gate.lastFreeze?.endedBy).toBe('thaw');
+  });
+
+  it('writes that arrive after thaw run after the held ones', async () => {
+    const gate = new WriteGate(quiet());
+    const ran: string[] = [];
+    await gate.freeze();
+    const held = gate.run(() => ran.push('held'));
+    gate.thaw();
+    const after = gate.run(() => ran.push('after'));
+    await Promise.all([held, after]);
+    expect(ran).toEqual(['held', 'after']);
+  });
+
+  it('waits for writes in flight before it is frozen', async () => {
+    const gate = new WriteGate(quiet());
+    const slow = deferred();
+    const steps: string[] = [];
+    const inFlight = gate.run(async () => {
+      await slow.promise;
+      steps.push('write done');
+    });
+    const frozen = gate.freeze().then(() => steps.push('frozen'));
+    await sleep(5);
+    expect(gate.state).toBe('draining');
+    expect(gate.stats().inFlight).toBe(1);
+    slow.resolve();
+    await Promise.all([inFlight, frozen]);
+    expect(steps).toEqual(['write done', 'frozen']);
+    expect(gate.state).toBe('frozen');
+    expect(gate.thaw()!.drainMs).not.toBeNull();
+  });
+
+  it('fails the freeze at the drain deadline, says so, and reopens', async () => {
+    const { logger } = memoryLogger();
+    const gate = new WriteGate({ logger, drainTimeoutMs: 1_000 });
+    const slow = deferred();
+    const inFlight = gate.run(() => slow.promise);
+    const freeze = gate.freeze({ drainTimeoutMs: 20 });
+    const heldDuringDrain = gate.run(() => 'held');
+    const error = await freeze.catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(GateError);
+    expect(error).toMatchObject({ reason: 'drainTimeout', code: 'VSS_E_WRITERERROR_RETRYABLE' });
+    expect((error as Error).message).toMatch(/1 write\(s\) still in flight after the drain deadline of 20 ms; the gate reopened/);
+    expect(gate.state).toBe('open');
+    await expect(heldDuringDrain).resolves.toBe('held'); // the held write ran
+    expect(gate.lastFreeze).toMatchObject({ endedBy: 'freezeFailed', reachedFrozen: false, drainMs: null });
+    expect(gate.stats().failedFreezes).toBe(1);
+    // The gate is usable: the slow write still completes, and a new freeze works.
+    slow.resolve();
+    await inFlight;
+    await gate.freeze();
+    expect(gate.state).toBe('frozen');
+    gate.thaw();
+  });
+
+  it('reopens by itself when neither thaw nor abort comes, and logs an error', async () => {
+    const { logger, entries } = memoryLogger();
+    const gate = new WriteGate({ logger, maxFrozenMs: 30, drainTimeoutMs: 10 });
+    await gate.freeze();
+    await expect(gate.run(() => 'ran after the watchdog')).resolves.toBe('ran after the watchdog');
+    expect(gate.state).toBe('open');
+    expect(gate.lastFreeze).toMatchObject({ endedBy: 'watchdog', heldWrites: 1 });
+    expect(gate.stats().watchdogThaws).toBe(1);
+    const error = entries.find((e) => e.level === 'error');
+    expect(error?.message).toMatch(/stayed closed for 30 ms \(maxFrozenMs\) and neither thaw nor abort came/);
+  });
+
+  it('passes errors of a write to its caller and keeps going', async () => {
+    const gate = new WriteGate(quiet());
+    await expect(gate.run(() => { throw new Error('sync boom'); })).rejects.toThrow('sync boom');
+    await expect(gate.run(async () => { throw new Error('async boom'); })).rejects.toThrow('async boom');
+    await gate.freeze();
+    const failing = gate.run(() => { throw new Error('held boom'); });
+    const next = gate.run(() => 'next');
+    gate.thaw();
+    await expect(failing).rejects.toThrow('held boom');
+    await expect(next).resolves.toBe('next');
+    expect(gate.stats().inFlight).toBe(0);
+    // A failed write does not stall a later drain.
+    await gate.freeze();
+    expect(gate.state).toBe('frozen');
+    gate.thaw();
+  });
+
+  it('refuses a second freeze while closed, and a thaw during the drain fails the freeze', async () => {
+    const gate = new WriteGate(quiet());
+    const slow = deferred();
+    void gate.run(() => slow.promise);
+    const first = gate.freeze();
+    await expect(gate.freeze()).rejects.toMatchObject({ reason: 'busy' });
+    gate.thaw('abort');
+    await expect(first).rejects.toMatchObject({ reason: 'interrupted' });
+    expect(gate.state).toBe('open');
+    slow.resolve();
+  });
+
+  it('a cancelled freeze reopens the gate and rejects with the reason', async () => {
+    const gate = new WriteGate(quiet());
+    const slow = deferred();
+    void gate.run(() => slow.promise);
+    const controller = new AbortController();
+    const freeze = gate.freeze({ signal: controller.signal });
+    controller.abort(new Error('handler deadline'));
+    await expect(freeze).rejects.toThrow('handler deadline');
+    expect(gate.state).toBe('open');
+    slow.resolve();
+  });
+
+  it('freezes stores in order after the drain and thaws them in reverse before the held writes run', async () => {
+    const log: string[] = [];
+    const gate = new WriteGate({ ...quiet(), stores: [recordingStore('a', log), recordingStore('b', log)] });
+    const slow = deferred();
+    const inFlight = gate.run(async () => {
+      await slow.promise;
+      log.push('in-flight write done');
+    });
+    const frozen = gate.freeze();
+    await sleep(5);
+    expect(log).toEqual([]); // no store is flushed while a write is still running
+    slow.resolve();
+    await Promise.all([inFlight, frozen]);
+    const held = gate.run(() => log.push('held write'));
+    gate.thaw();
+    await held;
+    expect(log).toEqual(['in-flight write done', 'freeze a', 'freeze b', 'thaw b', 'thaw a', 'held write']);
+  });
+
+  it('a store that fails to freeze fails the freeze and releases the stores already frozen', async () => {
+    const log: string[] = [];
+    const gate = new WriteGate({
+      ...quiet(),
+      stores: [recordingStore('a', log), recordingStore('b', log, () => Promise.reject(new Error('disk gone')))],
+    });
+    await expect(gate.freeze()).rejects.toThrow('disk gone');
+    expect(log).toEqual(['freeze a', 'freeze b', 'thaw a']);
+    expect(gate.state).toBe('open');
+  });
+
+  it('a store still freezing when the watchdog fires is released too', async () => {
+    const log: string[] = [];
+    const stuck = deferred();
+    const gate = new WriteGate({ ...quiet(), maxFrozenMs: 30, drainTimeoutMs: 10, stores: [recordingStore('slow', log, () => stuck.promise)] });
+    await expect(gate.freeze()).rejects.toMatchObject({ reason: 'interrupted' });
+    expect(log).toEqual(['freeze slow', 'thaw slow']);
+    expect(gate.lastFreeze?.endedBy).toBe('watchdog');
+    stuck.resolve();
+  });
+
+  it('a held write that freezes the gate again keeps the rest held, in order', async () => {
+    const gate = new WriteGate(quiet());
+    const ran: string[] = [];
+    await gate.freeze();
+    let refreeze: Promise<number> | undefined;
+    const first = gate.run(() => {
+      ran.push('first');
+      refreeze = gate.freeze();
+    });
+    const second = gate.run(() => ran.push('second'));
+    gate.thaw();
+    await first;
+    await refreeze;
+    expect(ran).toEqual(['first']);
+    expect(gate.state).toBe('frozen');
+    gate.thaw();
+    await second;
+    expect(ran).toEqual(['first', 'second']);
+  });
+
+  it('rejects bad options naming the field and the rule', () => {
+    expect(() => new WriteGate({ maxFrozenMs: 0 })).toThrow(OptionsError);
+    expect(() => new WriteGate({ maxFrozenMs: 1.5 })).toThrow(/maxFrozenMs: must be a whole number of milliseconds/);
+    expect(() => new WriteGate({ maxFrozenMs: 100, drainTimeoutMs: 100 })).toThrow(/drainTimeoutMs: must be less than maxFrozenMs/);
+    expect(() => new WriteGate({ stores: [{ name: 'x' } as unknown as StoreAdapter] })).toThrow(/stores\[0\]: must be a store adapter/);
+    expect(() => new WriteGate({ colour: 'red' } as never)).toThrow(/colour/);
+    const gate = new WriteGate(quiet());
+    return expect(gate.freeze({ drainTimeoutMs: -1 })).rejects.toThrow(/WriteGate.freeze options: drainTimeoutMs/);
+  });
+
+  it('run() rejects a non-function', async () => {
+    const gate = new WriteGate(quiet());
+    await expect(gate.run('insert' as never)).rejects.toThrow(/fn must be a function; got string/);
+  });
+});
+
+describe('a writer with a gate', () => {
+  const volumes = ['/data'];
+
+  it('closes the gate before its freeze handler and opens it after its thaw handler; writes in the window wait', async () => {
+    const gate = new WriteGate(quiet());
+    const calls: Calls = [];
+    const seen: string[] = [];
+    await recordingWriter('gated', calls, {
+      freeze: () => void seen.push(`freeze handler: gate ${gate.state}`),
+      thaw: () => void seen.push(`thaw handler: gate ${gate.state}`),
+    }, { gate });
+    let held: Promise<unknown> | undefined;
+    await createShadowCopy({
+      volumes,
+      ...quiet(),
+      onCommit: () => {
+        seen.push(`commit: gate ${gate.state}`);
+        held = gate.run(() => seen.push(`held write ran: gate ${gate.state}`));
+      },
+    });
+    await held;
+    expect(seen).toEqual([
+      'freeze handler: gate frozen',
+      'commit: gate frozen',
+      'thaw handler: gate frozen',
+      'held write ran: gate open',
+    ]);
+    expect(gate.lastFreeze).toMatchObject({ endedBy: 'thaw', heldWrites: 1 });
+  });
+
+  it('opens the gate at abort when another writer vetoes the freeze', async () => {
+    const gate = new WriteGate(quiet());
+    const calls: Calls = [];
+    await recordingWriter('gated', calls, {}, { gate });
+    await recordingWriter('veto', calls, { freeze: () => Promise.reject(new Error('cannot freeze')) });
+    await expect(createShadowCopy({ volumes, ...quiet() })).rejects.toBeInstanceOf(VssError);
+    expect(eventsOf(calls, 'gated')).toContain('abort');
+    expect(gate.state).toBe('open');
+    expect(gate.lastFreeze?.endedBy).toBe('abort');
+  });
+
+  it('opens the gate when the provider fails the commit', async () => {
+    const gate = new WriteGate(quiet());
+    await recordingWriter('gated', [], {}, { gate });
+    const error = await createShadowCopy({ volumes, ...quiet(), simulation: { failWith: 'VSS_E_PROVIDER_VETO' } }).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'VSS_E_PROVIDER_VETO' });
+    expect(gate.state).toBe('open');
+    expect(gate.lastFreeze?.endedBy).toBe('abort');
+  });
+
+  it('opens the gate when its own freeze handler fails or times out', async () => {
+    const gate = new WriteGate(quiet());
+    await recordingWriter('gated', [], { freeze: () => new Promise(() => undefined) }, { gate, handlerTimeoutMs: 50 });
+    const error = await createShadowCopy({ volumes, ...quiet() }).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'VSS_E_WRITERERROR_TIMEOUT' });
+    expect(gate.state).toBe('open');
+    expect(['timeout', 'abort']).toContain(gate.lastFreeze?.endedBy);
+  });
+
+  it('fails thaw with VSS_E_WRITERERROR_TIMEOUT when the watchdog reopened the gate first', async () => {
+    const gate = new WriteGate({ ...quiet(), maxFrozenMs: 30, drainTimeoutMs: 10 });
+    await recordingWriter('gated', [], {}, { gate });
+    const error = await createShadowCopy({
+      volumes,
+      ...quiet(),
+      // The commit outlasts the gate's watchdog: writes ran inside the freeze window.
+      onCommit: () => gate.run(() => 'a write the watchdog let through'),
+    }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(VssError);
+    expect(error).toMatchObject({ code: 'VSS_E_WRITERERROR_TIMEOUT', writer: { name: 'gated', event: 'thaw' } });
+    expect(gate.state).toBe('open');
+    expect(gate.lastFreeze?.endedBy).toBe('watchdog');
+  });
+
+  it('opens the gate at unsubscribe', async () => {
+    const gate = new WriteGate(quiet());
+    const writer = await recordingWriter('gated', [], {}, { gate });
+    const commitReached = deferred();
+    const set = createShadowCopy({
+      volumes,
+      ...quiet(),
+      onCommit: async (ctx) => {
+        commitReached.resolve();
+        await new Promise((resolve) => ctx.signal.addEventListener('abort', resolve));
+      },
+      simulation: { holdLimitMs: 2_000 },
+    }).catch((e: unknown) => e);
+    await commitReached.promise;
+    expect(gate.state).toBe('frozen');
+    await writer.unsubscribe();
+    expect(gate.state).toBe('open');
+    expect(gate.lastFreeze?.endedBy).toBe('unsubscribe');
+    await set;
+  });
+
+  it('rejects a gate option that is not a gate', async () => {
+    await expect(recordingWriter('bad', [], {}, { gate: {} as never })).rejects.toThrow(/gate: must be a WriteGate/);
+  });
+});
