@@ -1,0 +1,183 @@
+/**
+ * The store adapters (src/adapters): SQLite through better-sqlite3, and plain files.
+ */
+import { spawnSync } from 'node:child_process';
+import { readFileSync, statSync } from 'node:fs';
+import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterEach, describe, expect, it } from 'vitest';
+import { fileStore, OptionsError, sqliteStore, WriteGate } from '../src/index.js';
+import { createLoopFs, loopFsUnavailable } from './helpers/loop-mount.js';
+import { memoryLogger } from './helpers/memory-logger.js';
+
+const cleanups: (() => unknown)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+async function tempDir(): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'vss-bridge-adapters-'));
+  cleanups.push(() => rm(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+function open(file: string, options?: Database.Options): Database.Database {
+  const db = new Database(file, options);
+  cleanups.push(() => db.open && db.close());
+  return db;
+}
+
+async function walDatabase(): Promise<{ dir: string; file: string; db: Database.Database }> {
+  const dir = await tempDir();
+  const file = join(dir, 'app.db');
+  const db = open(file);
+  db.pragma('journal_mode = WAL');
+  // Keep SQLite's own automatic checkpoint out of the way: only the freeze's counts here.
+  db.pragma('wal_autocheckpoint = 0');
+  db.exec('CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)');
+  const insert = db.prepare('INSERT INTO t (v) VALUES (?)');
+  for (let i = 0; i < 200; i++) insert.run(`row ${i}`);
+  return { dir, file, db };
+}
+
+const quiet = () => ({ logger: memoryLogger().logger });
+
+describe('sqliteStore', () => {
+  it('checkpoints the WAL into the database file at freeze: the file alone holds every row', async () => {
+    const { dir, file, db } = await walDatabase();
+    expect(statSync(`${file}-wal`).size).toBeGreaterThan(0);
+    const store = sqliteStore(db, quiet());
+    const gate = new WriteGate({ ...quiet(), stores: [store] });
+    await gate.freeze();
+    expect(statSync(`${file}-wal`).size).toBe(0); // TRUNCATE
+    expect(store.lastCheckpoint).toMatchObject({ busy: 0 });
+    // The database file copied without its -wal is complete.
+    const copy = join(dir, 'copy.db');
+    await copyFile(file, copy);
+    const snapshot = open(copy, { readonly: true });
+    expect(snapshot.pragma('integrity_check', { simple: true })).toBe('ok');
+    expect(snapshot.prepare('SELECT count(*) AS n FROM t').get()).toEqual({ n: 200 });
+    gate.thaw();
+  });
+
+  it('with a lock connection, holds writers the gate cannot see until thaw', async () => {
+    const { file, db } = await walDatabase();
+    const lock = open(file, { timeout: 0 });
+    const other = open(file, { timeout: 0 }); // another process, say
+    const gate = new WriteGate({ ...quiet(), stores: [sqliteStore(db, { lockConnection: lock, ...quiet() })] });
+    await gate.freeze();
+    expect(() => other.prepare("INSERT INTO t (v) VALUES ('outside')").run()).toThrow(/database is locked/);
+    // Readers go on.
+    expect(other.prepare('SELECT count(*) AS n FROM t').get()).toEqual({ n: 200 });
+    gate.thaw();
+    expect(lock.inTransaction).toBe(false);
+    other.prepare("INSERT INTO t (v) VALUES ('outside')").run();
+    expect(db.prepare('SELECT count(*) AS n FROM t').get()).toEqual({ n: 201 });
+  });
+
+  it('fails the freeze, and reopens the gate, when a transaction is open outside the gate', async () => {
+    const { db } = await walDatabase();
+    const gate = new WriteGate({ ...quiet(), stores: [sqliteStore(db, quiet())] });
+    db.exec('BEGIN');
+    const error = await gate.freeze().catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'VSS_E_WRITERERROR_RETRYABLE' });
+    expect((error as Error).message).toMatch(/a transaction is open on the database at freeze; every write must pass the gate/);
+    expect(gate.state).toBe('open');
+    db.exec('ROLLBACK');
+  });
+
+  it('a lock held by another writer: the checkpoint gives up at busyTimeoutMs, says so, the freeze fails and the gate reopens', async () => {
+    const { file, db } = await walDatabase();
+    db.pragma('busy_timeout = 60000'); // the application's own setting, restored afterwards
+    const other = open(file);
+    other.exec('BEGIN IMMEDIATE');
+    const { logger, entries } = memoryLogger();
+    const store = sqliteStore(db, { lockConnection: open(file, { timeout: 0 }), busyTimeoutMs: 20, logger });
+    const gate = new WriteGate({ logger, stores: [store] });
+    await expect(gate.freeze()).rejects.toThrow(/database is locked|busy/i);
+    expect(store.lastCheckpoint?.busy).toBe(1);
+    expect(entries.some((e) => e.level === 'warn' && /the WAL checkpoint could not finish/.test(e.message))).toBe(true);
+    expect(db.pragma('busy_timeout', { simple: true })).toBe(60000);
+    expect(gate.state).toBe('open');
+    other.exec('ROLLBACK');
+  });
+
+  it('rejects what is not a database, naming it', async () => {
+    expect(() => sqliteStore({} as never)).toThrow(OptionsError);
+    expect(() => sqliteStore({} as never)).toThrow(/sqliteStore database: must be a better-sqlite3 Database/);
+    const { db } = await walDatabase();
+    expect(() => sqliteStore(db, { lockConnection: 'db' as never })).toThrow(/lockConnection: must be a better-sqlite3 Database/);
+  });
+
+  it('the package loads without better-sqlite3', () => {
+    // Make any attempt to load better-sqlite3 fail, then load the built package.
+    const script = `
+      const Module = require('node:module');
+      const load = Module._load;
+      Module._load = function (request, ...rest) {
+        if (request === 'better-sqlite3') throw new Error('better-sqlite3 was loaded');
+        return load.call(this, request, ...rest);
+      };
+      const lib = require(${JSON.stringify(join(process.cwd(), 'dist', 'index.js'))});
+      console.log(typeof lib.sqliteStore, typeof lib.WriteGate);
+    `;
+    const child = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8' });
+    expect(child.stderr).toBe('');
+    expect(child.stdout.trim()).toBe('function function');
+  });
+});
+
+describe('fileStore', () => {
+  it('fsyncs files and directories it owns and skips files not made yet', async () => {
+    const dir = await tempDir();
+    await writeFile(join(dir, 'log.ndjson'), '{"n":1}\n');
+    const store = fileStore({ paths: [join(dir, 'log.ndjson'), dir, join(dir, 'later.ndjson')], ...quiet() });
+    const gate = new WriteGate({ ...quiet(), stores: [store] });
+    await gate.freeze();
+    expect(gate.state).toBe('frozen');
+    gate.thaw();
+  });
+
+  it('rejects relative paths and an empty list, naming the field', () => {
+    expect(() => fileStore({ paths: ['data/log'] })).toThrow(/paths\[0\]: must be an absolute path/);
+    expect(() => fileStore({ paths: [] })).toThrow(/paths: name at least one file or directory/);
+  });
+
+  it('a file it cannot open fails the freeze', async () => {
+    const dir = await tempDir();
+    await mkdir(join(dir, 'locked'));
+    await writeFile(join(dir, 'locked', 'f'), 'x');
+    const gate = new WriteGate({ ...quiet(), stores: [fileStore({ paths: [join(dir, 'locked', 'f', 'below-a-file')], ...quiet() })] });
+    await expect(gate.freeze()).rejects.toThrow(/ENOTDIR/);
+    expect(gate.state).toBe('open');
+  });
+});
+
+const loopReason = loopFsUnavailable();
+
+describe('fileStore on a real file system', () => {
+  it.skipIf(loopReason !== null)(
+    `puts written data on the device, not only in the page cache${loopReason ? ` (skipped: ${loopReason})` : ''}`,
+    async () => {
+      const fs = await createLoopFs();
+      cleanups.push(() => fs.cleanup());
+      const file = join(fs.mountpoint, 'journal.log');
+      const marker = `acknowledged-${Date.now()}`;
+      await writeFile(file, `${marker}\n`); // page cache only: ext4 writes it back within ~30 s
+      const gate = new WriteGate({ ...quiet(), stores: [fileStore({ paths: [file, fs.mountpoint], ...quiet() })] });
+      await gate.freeze();
+      // Copy the device's image as it is now (not frozen: what a crash would leave).
+      const copy = join(fs.root, 'copy.img');
+      await copyFile(fs.image, copy);
+      gate.thaw();
+      // A writable mount of the copy replays its journal, as after a crash.
+      const at = join(fs.root, 'copy-mnt');
+      await mkdir(at);
+      spawnSync('mount', ['-o', 'loop', copy, at]);
+      cleanups.push(() => spawnSync('umount', [at]));
+      expect(readFileSync(join(at, 'journal.log'), 'utf8')).toBe(`${marker}\n`);
+    },
+  );
+});
