@@ -1,0 +1,91 @@
+/**
+ * The demo's load: a few clients, each posting a record as soon as its last one was answered.
+ * An answered write is an acknowledged write: it must never be lost.
+ */
+import { Agent, request } from 'node:http';
+import { performance } from 'node:perf_hooks';
+
+export interface Ack {
+  readonly id: number;
+  /** Epoch ms (monotonic clock) when the client sent it and when the answer arrived. */
+  readonly sentAt: number;
+  readonly ackedAt: number;
+  /** The gate was closed when the request reached the service. */
+  readonly held: boolean;
+}
+
+const now = (): number => performance.timeOrigin + performance.now();
+
+export class LoadGenerator {
+  readonly acks: Ack[] = [];
+  /** Requests that got no acknowledgement (an error or a non-201 answer). */
+  failures = 0;
+  private readonly agent = new Agent({ keepAlive: true });
+  private running = false;
+  private loops: Promise<void>[] = [];
+  /** Per client: when it sent its latest request. */
+  private lastSent: number[] = [];
+
+  constructor(
+    private readonly url: string,
+    private readonly clients: number,
+  ) {}
+
+  start(): void {
+    this.running = true;
+    this.lastSent = new Array<number>(this.clients).fill(0);
+    this.loops = Array.from({ length: this.clients }, (_, client) => this.loop(client));
+  }
+
+  /** Stops sending; resolves when every request sent has been answered. */
+  async stop(): Promise<void> {
+    this.running = false;
+    await Promise.all(this.loops);
+    this.agent.destroy();
+  }
+
+  /**
+   * Resolves once every client sent a request after `t` (epoch ms): each client is sequential,
+   * so its requests from before `t` have all been answered. At most `timeoutMs`: returns false.
+   */
+  async passed(t: number, timeoutMs = 5_000): Promise<boolean> {
+    const end = performance.now() + timeoutMs;
+    while (this.running && !this.lastSent.every((s) => s > t)) {
+      if (performance.now() > end) return false;
+      await new Promise((resolve) => setTimeout(resolve, 1));
+    }
+    return true;
+  }
+
+  private async loop(client: number): Promise<void> {
+    for (let n = 0; this.running; n++) {
+      const sentAt = now();
+      this.lastSent[client] = sentAt;
+      try {
+        const answer = await this.post(JSON.stringify({ value: `client ${client} record ${n}` }));
+        this.acks.push({ id: answer.id, sentAt, ackedAt: now(), held: answer.held });
+      } catch {
+        this.failures++;
+      }
+    }
+  }
+
+  private post(body: string): Promise<{ id: number; held: boolean }> {
+    return new Promise((resolve, reject) => {
+      const req = request(`${this.url}/records`, { method: 'POST', agent: this.agent, headers: { 'content-type': 'application/json' } }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          if (res.statusCode !== 201) {
+            reject(new Error(`HTTP ${res.statusCode}: ${Buffer.concat(chunks).toString('utf8')}`));
+            return;
+          }
+          resolve(JSON.parse(Buffer.concat(chunks).toString('utf8')) as { id: number; held: boolean });
+        });
+        res.on('error', reject);
+      });
+      req.on('error', reject);
+      req.end(body);
+    });
+  }
+}

@@ -1,0 +1,124 @@
+/**
+ * The demo's application: a node:http service that stores records in SQLite, every write
+ * through a WriteGate whose store is the database. POST /records {"value": "..."} answers
+ * 201 {"id": n} once the record is committed: that answer is the acknowledgement the demo
+ * holds the snapshots to.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { setImmediate as nextTurn } from 'node:timers/promises';
+import { sqliteStore } from '../adapters/sqlite.js';
+import { WriteGate } from '../gate.js';
+import type { Logger } from '../logger.js';
+import type { Database, DatabaseConstructor } from './sqlite.js';
+
+export const databaseFile = 'records.db';
+
+/** What the service knows about each committed write. */
+export interface WriteRecord {
+  readonly id: number;
+  /** Epoch ms (monotonic clock) when the write started to run, inside the gate. */
+  readonly ranAt: number;
+  /** Whether the gate was closed when the request arrived. */
+  readonly held: boolean;
+}
+
+export interface RecordsServiceOptions {
+  /** Directory of the database: the volume the snapshots copy. */
+  readonly dir: string;
+  readonly sqlite: DatabaseConstructor;
+  readonly maxFrozenMs?: number;
+  readonly logger: Logger;
+}
+
+const now = (): number => performance.timeOrigin + performance.now();
+
+export class RecordsService {
+  readonly gate: WriteGate;
+  readonly file: string;
+  readonly writes = new Map<number, WriteRecord>();
+  private readonly db: Database;
+  private readonly server: Server;
+
+  private constructor(options: RecordsServiceOptions) {
+    this.file = join(options.dir, databaseFile);
+    this.db = new options.sqlite(this.file);
+    this.db.pragma('journal_mode = WAL');
+    // NORMAL: a commit survives the process, and the freeze's checkpoint reaches the file.
+    this.db.pragma('synchronous = NORMAL');
+    this.db.exec('CREATE TABLE IF NOT EXISTS records (id INTEGER PRIMARY KEY, value TEXT NOT NULL, ran_at REAL NOT NULL)');
+    const insert = this.db.prepare('INSERT INTO records (value, ran_at) VALUES (?, ?)');
+    this.gate = new WriteGate({
+      name: 'records',
+      stores: [sqliteStore(this.db, { name: 'records.db', logger: options.logger })],
+      logger: options.logger,
+      ...(options.maxFrozenMs !== undefined && { maxFrozenMs: options.maxFrozenMs, drainTimeoutMs: Math.max(1, Math.floor(options.maxFrozenMs / 2)) }),
+    });
+    const write = async (value: string, held: boolean): Promise<WriteRecord> => {
+      const ranAt = now();
+      // A turn of the event loop between validation and commit, as real handlers have
+      // (a lookup, a hash): it puts writes in flight when a freeze begins, so the drain
+      // has something to wait for.
+      await nextTurn();
+      const id = Number(insert.run(value, ranAt).lastInsertRowid);
+      const record = { id, ranAt, held };
+      this.writes.set(id, record);
+      return record;
+    };
+    this.server = createServer((req, res) => this.route(req, res, write));
+  }
+
+  static async start(options: RecordsServiceOptions): Promise<RecordsService> {
+    const service = new RecordsService(options);
+    await new Promise<void>((resolve, reject) => {
+      service.server.once('error', reject);
+      service.server.listen(0, '127.0.0.1', () => resolve());
+    });
+    return service;
+  }
+
+  get url(): string {
+    const { port } = this.server.address() as AddressInfo;
+    return `http://127.0.0.1:${port}`;
+  }
+
+  /** Every record id in the live database. */
+  ids(): Set<number> {
+    return new Set((this.db.prepare('SELECT id FROM records').all() as { id: number }[]).map((r) => r.id));
+  }
+
+  async close(): Promise<void> {
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    this.gate.thaw('close');
+    this.db.close();
+  }
+
+  private route(req: IncomingMessage, res: ServerResponse, write: (value: string, held: boolean) => Promise<WriteRecord>): void {
+    if (req.method !== 'POST' || req.url !== '/records') {
+      res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":"POST /records only"}');
+      return;
+    }
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      let value: unknown;
+      try {
+        value = (JSON.parse(Buffer.concat(chunks).toString('utf8')) as { value?: unknown }).value;
+      } catch {
+        value = undefined;
+      }
+      if (typeof value !== 'string' || value.length > 1024) {
+        res.writeHead(400, { 'content-type': 'application/json' }).end('{"error":"value: must be a string of at most 1024 characters"}');
+        return;
+      }
+      const held = this.gate.state !== 'open';
+      this.gate.run(() => write(value as string, held)).then(
+        (record) => res.writeHead(201, { 'content-type': 'application/json' }).end(JSON.stringify({ id: record.id, held })),
+        (error: unknown) => res.writeHead(503, { 'content-type': 'application/json' }).end(JSON.stringify({ error: String(error) })),
+      );
+    });
+  }
+}

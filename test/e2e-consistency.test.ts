@@ -1,0 +1,181 @@
+/**
+ * End to end, in the simulator: the demo's records service (SQLite behind a WriteGate, a VSS
+ * writer) under continuous load while snapshot sets run; the provider's commit copies the
+ * database files. Every snapshot must pass PRAGMA integrity_check and hold exactly the writes
+ * from before the freeze; with faults injected, no acknowledged write is lost and the service
+ * always resumes.
+ */
+import { randomUUID } from 'node:crypto';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { PassThrough } from 'node:stream';
+import { afterEach, describe, expect, it } from 'vitest';
+import { copyDatabase, runCheckpoint, type CheckpointOptions } from '../src/demo/checkpoint.js';
+import { runDemo } from '../src/demo/index.js';
+import { LoadGenerator } from '../src/demo/load.js';
+import { RecordsService } from '../src/demo/records.js';
+import { loadSqlite } from '../src/demo/sqlite.js';
+import { VssWriter, WriterFailure } from '../src/index.js';
+import { memoryLogger } from './helpers/memory-logger.js';
+import { recordingWriter } from './helpers/writers.js';
+
+const cleanups: (() => Promise<unknown>)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+const writerName = 'records';
+
+/** The service, its writer and the load, running; `checkpoint` runs one snapshot set. */
+async function runningService(options: { maxFrozenMs?: number } = {}) {
+  const { logger, entries } = memoryLogger();
+  const sqlite = await loadSqlite();
+  const root = await mkdtemp(join(tmpdir(), 'vss-bridge-e2e-'));
+  cleanups.push(() => rm(root, { recursive: true, force: true }));
+  const dataDir = join(root, 'data');
+  await mkdir(dataDir);
+  const service = await RecordsService.start({ dir: dataDir, sqlite, logger, ...options });
+  cleanups.push(() => service.close());
+  const writer = new VssWriter({ name: writerName, id: randomUUID(), usage: 'userData', sourceType: 'transactedDb', gate: service.gate, logger });
+  await writer.subscribe();
+  cleanups.push(() => writer.unsubscribe());
+  const load = new LoadGenerator(service.url, 3);
+  load.start();
+  cleanups.push(() => load.stop());
+  // Some acknowledged writes before the first checkpoint.
+  await load.passed(performance.timeOrigin + performance.now());
+  let n = 0;
+  const checkpoint = (extra: Partial<CheckpointOptions> = {}) => {
+    const index = ++n;
+    return runCheckpoint({
+      index,
+      service,
+      load,
+      sqlite,
+      volume: dataDir,
+      writerName,
+      logger,
+      takeSnapshot: async () => {
+        const to = join(root, `snapshot-${index}`);
+        await copyDatabase(dataDir, to);
+        return to;
+      },
+      ...extra,
+    });
+  };
+  /** Whether writes sent from now on get acknowledged. */
+  const resumes = async (): Promise<boolean> => {
+    const t = performance.timeOrigin + performance.now();
+    await load.passed(t);
+    await load.passed(performance.timeOrigin + performance.now());
+    return load.acks.some((a) => a.sentAt > t);
+  };
+  /** Stops the load; the acknowledged writes missing from the live database. */
+  const lost = async (): Promise<number[]> => {
+    await load.stop();
+    const live = service.ids();
+    return load.acks.filter((a) => !live.has(a.id)).map((a) => a.id);
+  };
+  return { service, load, checkpoint, resumes, lost, logger, entries };
+}
+
+describe('consistent snapshots under load (simulator)', () => {
+  it('every checkpoint is consistent and no acknowledged write is lost', async () => {
+    const app = await runningService();
+    for (let i = 0; i < 4; i++) {
+      const report = await app.checkpoint();
+      expect(report.error).toBeUndefined();
+      expect(report.verdict).toMatchObject({ integrity: 'ok', missing: [], unexpected: [], ok: true });
+      expect(report.verdict!.expected).toBeGreaterThan(0);
+      expect(report.freeze).toMatchObject({ endedBy: 'thaw', reachedFrozen: true });
+      expect(report.timeline.map((e) => e.event)).toEqual([
+        'identify', 'prepareBackup', 'prepareSnapshot', 'freeze', 'commit', 'thaw', 'postSnapshot', 'backupComplete', 'backupShutdown',
+      ]);
+    }
+    expect(app.service.gate.stats().freezes).toBe(4);
+    expect(await app.lost()).toEqual([]);
+    expect(app.load.acks.length).toBeGreaterThan(0);
+  });
+
+  it('abort at freeze (another writer vetoes): the set fails, the gate reopens, nothing is lost, the service resumes', async () => {
+    const app = await runningService();
+    await recordingWriter('veto', [], { freeze: () => Promise.reject(new WriterFailure('VSS_E_WRITERERROR_RETRYABLE', 'veto')) });
+    const failed = await app.checkpoint();
+    expect(failed.succeeded).toBe(false);
+    expect(failed.error?.code).toBe('VSS_E_WRITERERROR_RETRYABLE');
+    expect(failed.timeline.map((e) => e.event)).toContain('abort');
+    expect(failed.verdict).toBeNull();
+    expect(app.service.gate.state).toBe('open');
+    expect(failed.freeze?.endedBy).toBe('abort');
+    // The service resumed: writes are acknowledged after the failed set.
+    expect(await app.resumes()).toBe(true);
+    expect(await app.lost()).toEqual([]);
+  });
+
+  it('provider failure: the set fails with the provider code, the gate reopens, nothing is lost', async () => {
+    const app = await runningService();
+    const failed = await app.checkpoint({ simulation: { failWith: 'VSS_E_UNEXPECTED_PROVIDER_ERROR' } });
+    expect(failed.error?.code).toBe('VSS_E_UNEXPECTED_PROVIDER_ERROR');
+    expect(app.service.gate.state).toBe('open');
+    expect(await app.resumes()).toBe(true);
+    const good = await app.checkpoint();
+    expect(good.verdict?.ok).toBe(true);
+    expect(await app.lost()).toEqual([]);
+  });
+
+  it('lost thaw: the watchdog reopens the gate during a commit that outlasts it; the service resumes, thaw reports the broken freeze', async () => {
+    const app = await runningService({ maxFrozenMs: 60 });
+    let ackedDuringCommit = 0;
+    const failed = await app.checkpoint({
+      simulation: { holdLimitMs: 20_000 },
+      takeSnapshot: async () => {
+        // The commit waits until the gate's watchdog fired, then until every client got a
+        // write through: the service runs while the freeze window is still open.
+        const gate = app.service.gate;
+        const until = performance.now() + 10_000;
+        while (gate.state !== 'open' && performance.now() < until) await new Promise((r) => setTimeout(r, 5));
+        const reopened = performance.timeOrigin + performance.now();
+        if (await app.resumes()) ackedDuringCommit = app.load.acks.filter((a) => a.ackedAt > reopened).length;
+        return '';
+      },
+    });
+    expect(app.service.gate.lastFreeze?.endedBy).toBe('watchdog');
+    expect(ackedDuringCommit).toBeGreaterThan(0);
+    expect(failed.succeeded).toBe(false);
+    expect(failed.error?.code).toBe('VSS_E_WRITERERROR_TIMEOUT');
+    expect(failed.error?.message).toMatch(/reopened by its watchdog/);
+    expect(app.entries.some((e) => e.level === 'error' && /neither thaw nor abort came/.test(e.message))).toBe(true);
+    expect(await app.lost()).toEqual([]);
+  });
+});
+
+describe('runDemo', () => {
+  it('prints each checkpoint with its timeline and verdict, and zero lost writes', async () => {
+    const output = new PassThrough();
+    let text = '';
+    output.on('data', (c: Buffer) => (text += c.toString()));
+    const report = await runDemo({ checkpoints: 2, intervalMs: 50, output, logger: memoryLogger().logger });
+    expect(report.ok).toBe(true);
+    expect(report.lostWrites).toBe(0);
+    expect(report.checkpoints).toHaveLength(2);
+    expect(text).toMatch(/checkpoint 1\/2 .* succeeded/);
+    expect(text).toMatch(/timeline +identify .* freeze .* commit .* thaw/);
+    expect(text).toMatch(/integrity_check ok; \d+ writes from before the freeze .* all present; \d+ from after: none present +consistent/);
+    expect(text).toMatch(/lost writes: 0, held-write latency p50/);
+  });
+
+  it('json output is one document', async () => {
+    const output = new PassThrough();
+    let text = '';
+    output.on('data', (c: Buffer) => (text += c.toString()));
+    await runDemo({ checkpoints: 1, intervalMs: 0, json: true, output, logger: memoryLogger().logger });
+    expect(JSON.parse(text)).toMatchObject({ ok: true, lostWrites: 0, checkpoints: [{ index: 1, succeeded: true }] });
+  });
+
+  it('rejects bad options naming the field', async () => {
+    await expect(runDemo({ checkpoints: 0 })).rejects.toThrow(/demo options: checkpoints/);
+    await expect(runDemo({ dir: 'relative' })).rejects.toThrow(/dir: must be an absolute path/);
+  });
+});
