@@ -1,0 +1,352 @@
+/**
+ * The app's side of Linux-guest quiesce. While at least one VssWriter of this process is
+ * subscribed, the process listens on a Unix socket in its runtime directory (runtime-dir.ts);
+ * the hook a guest agent runs finds it there and asks it to freeze, thaw or abort
+ * (protocol.ts).
+ *
+ * A freeze runs one snapshot set of the simulated VSS service over every writer of the
+ * process, exactly as createShadowCopy does: prepareBackup, prepareSnapshot, freeze, then the
+ * provider's commit, which here is the guest agent's own file-system freeze. The commit holds
+ * until the hook sends thaw, so the writers' handlers (and their write gates) run in VSS order
+ * and the app answers "frozen" only once every freeze handler has returned. The hold is
+ * bounded by the writers' freeze windows (freezeTimeoutMs): when no thaw arrives in time, the
+ * simulator aborts the writers, which is this app's watchdog; the next thaw request then
+ * reports that the snapshot may not be application-consistent.
+ */
+import { chmodSync, lstatSync, mkdirSync, readdirSync, unlinkSync } from 'node:fs';
+import { createServer, type Server, type Socket } from 'node:net';
+import { join } from 'node:path';
+import { getBackend } from '../backend.js';
+import { VssError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import { runSnapshotSet } from '../requester.js';
+import { parseOptions, shadowCopyOptionsSchema } from '../schemas.js';
+import { writerStateName } from '../types.js';
+import { linuxAddon } from './addon.js';
+import { clip, encodeMessage, LineReader, protocolVersion, requestSchema, type Reply, type Request } from './protocol.js';
+import { registrationDir } from './runtime-dir.js';
+
+/** VSS_BRIDGE_COORDINATOR=off keeps subscribed writers from registering. */
+export const coordinatorVariable = 'VSS_BRIDGE_COORDINATOR';
+
+export interface CoordinatedWriter {
+  readonly label: string;
+  readonly freezeTimeoutMs: number;
+  readonly handlerTimeoutMs: number;
+  readonly logger: Logger;
+}
+
+export interface Registration {
+  /** Where the hook finds this process. */
+  readonly socketPath: string;
+  release(): Promise<void>;
+}
+
+type Phase = 'freezing' | 'frozen' | 'thawing';
+
+interface Operation {
+  readonly id: string;
+  phase: Phase;
+  /** Cancels the snapshot set: the writers get abort. */
+  readonly cancel: AbortController;
+  /** Ends the commit's hold: true to thaw, false to abort. */
+  release(thaw: boolean): void;
+  /** Settles when the snapshot set has ended: null on success, else why it failed. */
+  readonly ended: Promise<{ reason: string; code: string } | null>;
+}
+
+class Coordinator {
+  private readonly members = new Set<CoordinatedWriter>();
+  private server: Server | undefined;
+  private listening: Promise<string> | undefined;
+  private current: Operation | undefined;
+  /** A failure after "frozen" that no thaw or abort has heard about yet (the watchdog). */
+  private unreported: { reason: string; code: string } | undefined;
+
+  async add(member: CoordinatedWriter): Promise<string> {
+    this.members.add(member);
+    try {
+      this.listening ??= this.listen(member.logger);
+      return await this.listening;
+    } catch (error) {
+      this.members.delete(member);
+      this.listening = undefined;
+      throw error;
+    }
+  }
+
+  async remove(member: CoordinatedWriter): Promise<void> {
+    if (!this.members.delete(member) || this.members.size > 0) return;
+    const server = this.server;
+    const listening = this.listening;
+    this.server = undefined;
+    this.listening = undefined;
+    if (!server || !listening) return;
+    const path = await listening.catch(() => undefined);
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    if (path) unlinkQuietly(path);
+  }
+
+  private get logger(): Logger {
+    const first = this.members.values().next();
+    if (first.done) throw new Error('no writer is registered');
+    return first.value.logger;
+  }
+
+  private listen(logger: Logger): Promise<string> {
+    const where = registrationDir();
+    if (where.dir === null) return Promise.reject(new Error(where.reason));
+    const dir = where.dir;
+    const server = createServer((socket) => this.accept(socket));
+    // Private to this user: root (the hook) passes through it anyway.
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    removeStaleSockets(dir);
+    const path = join(dir, `${Date.now()}-${process.pid}.sock`);
+    // A process that exits while subscribed leaves no socket behind.
+    const onExit = (): void => unlinkQuietly(path);
+    process.once('exit', onExit);
+    server.once('close', () => process.off('exit', onExit));
+    this.server = server;
+    return new Promise((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(path, () => {
+        server.off('error', reject);
+        server.on('error', (error) => logger.error(`coordinator socket: ${error.message}`, { socket: path }));
+        chmodSync(path, 0o600);
+        // The socket must never keep the app alive on its own.
+        server.unref();
+        logger.info('registered for Linux guest quiesce', { socket: path });
+        resolve(path);
+      });
+    });
+  }
+
+  private accept(socket: Socket): void {
+    const logger = this.logger;
+    // Only root (the hook the guest agent runs) and this app's own user may drive it.
+    const fd = (socket as unknown as { _handle?: { fd?: unknown } })._handle?.fd;
+    let uid: number;
+    try {
+      if (typeof fd !== 'number' || fd < 0) throw new Error('the connection has no file descriptor');
+      uid = linuxAddon().peerCredentials(fd).uid;
+    } catch (error) {
+      logger.warn(`coordinator: refused a connection whose credentials could not be read: ${(error as Error).message}`);
+      socket.destroy();
+      return;
+    }
+    if (uid !== 0 && uid !== process.getuid?.()) {
+      logger.warn(`coordinator: refused a connection from uid ${uid}`);
+      socket.destroy();
+      return;
+    }
+    const reader = new LineReader(requestSchema, 'request');
+    let answered = false;
+    const answer = (reply: Reply): void => {
+      if (answered) return;
+      answered = true;
+      socket.end(encodeMessage(reply));
+    };
+    socket.setTimeout(10_000, () => {
+      // A peer that connects and says nothing within 10 s is not a hook at work.
+      if (!handling) socket.destroy();
+    });
+    let handling = false;
+    socket.on('data', (chunk) => {
+      if (handling) return;
+      let request: Request | undefined;
+      try {
+        request = reader.push(chunk);
+      } catch (error) {
+        answer({ v: protocolVersion, op: 'failed', reason: clip((error as Error).message), code: 'E_INVALIDARG' });
+        return;
+      }
+      if (request === undefined) return;
+      handling = true;
+      socket.setTimeout(0);
+      this.handle(request, socket).then(answer, (error: unknown) =>
+        answer({ v: protocolVersion, op: 'failed', reason: clip(error instanceof Error ? error.message : String(error)) }),
+      );
+    });
+    socket.on('error', () => undefined);
+  }
+
+  private async handle(request: Request, socket: Socket): Promise<Reply> {
+    switch (request.op) {
+      case 'status':
+        return this.status();
+      case 'freeze':
+        return this.freeze(request, socket);
+      case 'thaw':
+      case 'abort':
+        return this.release(request.op === 'thaw', request.timeoutMs);
+    }
+  }
+
+  private async status(): Promise<Reply> {
+    const writers = await getBackend().listWriters();
+    return {
+      v: protocolVersion,
+      op: 'status',
+      pid: process.pid,
+      phase: this.current?.phase ?? 'idle',
+      writers: writers.map((w) => ({ name: clip(w.name), instanceName: clip(w.instanceName), state: writerStateName(w.state) })),
+    };
+  }
+
+  private async freeze(request: Extract<Request, { op: 'freeze' }>, socket: Socket): Promise<Reply> {
+    const logger = this.logger;
+    if (this.current) {
+      return { v: protocolVersion, op: 'failed', reason: `a freeze is already in progress (${this.current.phase})`, code: 'VSS_E_SNAPSHOT_SET_IN_PROGRESS' };
+    }
+    this.unreported = undefined;
+    const members = [...this.members];
+    const windowMs = Math.max(...members.map((m) => m.freezeTimeoutMs));
+    const handlerMs = Math.max(...members.map((m) => m.handlerTimeoutMs));
+    const cancel = new AbortController();
+    let frozen!: () => void;
+    const reachedFrozen = new Promise<void>((resolve) => (frozen = resolve));
+    let release!: (thaw: boolean) => void;
+    const released = new Promise<boolean>((resolve) => (release = resolve));
+
+    const options = parseOptions(
+      shadowCopyOptionsSchema,
+      {
+        volumes: ['/'],
+        backupType: request.backupType,
+        // Bounds the whole set; the hold itself ends earlier, at the writers' freeze window.
+        timeoutMs: request.timeoutMs + windowMs + 4 * handlerMs,
+        signal: cancel.signal,
+        logger,
+        simulation: { holdLimitMs: Math.min(windowMs, 60_000) },
+        // The commit is the guest agent's file-system freeze: hold until the hook says thaw.
+        onCommit: (ctx: { signal: AbortSignal }) => {
+          operation.phase = 'frozen';
+          frozen();
+          return new Promise<void>((resolve, reject) => {
+            ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason as Error), { once: true });
+            void released.then((thaw) => (thaw ? resolve() : reject(new Error('the hook aborted the snapshot'))));
+          });
+        },
+      },
+      'quiesce options',
+    );
+    // Windows' 10 s provider hold limit does not apply: the writers' freeze windows bound it.
+    if (options.simulation) options.simulation = { ...options.simulation, holdLimitMs: windowMs };
+
+    const set = runSnapshotSet(options, false);
+    const ended = set.then(
+      () => null,
+      (error: unknown) => ({
+        reason: clip(error instanceof Error ? error.message : String(error)),
+        code: error instanceof VssError ? error.code : 'E_FAIL',
+      }),
+    );
+    const operation: Operation = { id: request.id, phase: 'freezing', cancel, release, ended };
+    this.current = operation;
+    void ended.then((failure) => {
+      if (this.current === operation) this.current = undefined;
+      if (failure && operation.phase === 'frozen') {
+        // Ended while holding with no thaw or abort asked for: the watchdog.
+        this.unreported = failure;
+        logger.error(`quiesce ${request.id}: released without a thaw: ${failure.reason}`);
+      }
+    });
+
+    logger.info(`quiesce ${request.id}: freeze requested by ${request.source}`, { timeoutMs: request.timeoutMs });
+    const hookGone = (): void => {
+      if (operation.phase === 'freezing') cancel.abort(new Error('the hook went away before the writers froze'));
+    };
+    socket.once('close', hookGone);
+    const timer = setTimeout(() => {
+      if (operation.phase === 'freezing') cancel.abort(new Error(`the writers did not freeze within ${request.timeoutMs} ms`));
+    }, request.timeoutMs);
+    try {
+      const first = await Promise.race([reachedFrozen.then(() => null), ended]);
+      if (first !== null || operation.phase !== 'frozen') {
+        const failure = first ?? { reason: 'the snapshot set ended before the freeze', code: 'E_UNEXPECTED' };
+        return { v: protocolVersion, op: 'failed', reason: failure.reason, code: failure.code };
+      }
+      return { v: protocolVersion, op: 'frozen', id: request.id, writers: members.map((m) => clip(m.label)) };
+    } finally {
+      clearTimeout(timer);
+      socket.off('close', hookGone);
+    }
+  }
+
+  /** thaw (or abort): end the hold and wait for the snapshot set to finish. */
+  private async release(thaw: boolean, timeoutMs: number): Promise<Reply> {
+    const operation = this.current;
+    if (operation === undefined) {
+      const failure = this.unreported;
+      this.unreported = undefined;
+      if (failure && thaw) return { v: protocolVersion, op: 'failed', reason: `released before thaw: ${failure.reason}`, code: failure.code };
+      return { v: protocolVersion, op: 'thawed', note: 'not frozen' };
+    }
+    if (operation.phase === 'frozen') {
+      operation.phase = 'thawing';
+      operation.release(thaw);
+    } else if (operation.phase === 'freezing' || !thaw) {
+      operation.cancel.abort(new Error(thaw ? 'thaw arrived before the writers froze' : 'the hook aborted the snapshot'));
+    }
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), timeoutMs)));
+    const failure = await Promise.race([operation.ended, late]).finally(() => clearTimeout(timer));
+    if (failure === 'late') return { v: protocolVersion, op: 'failed', reason: `the writers did not finish within ${timeoutMs} ms`, code: 'VSS_E_WRITERERROR_TIMEOUT' };
+    if (!thaw) return { v: protocolVersion, op: 'thawed', note: 'aborted' };
+    if (failure) return { v: protocolVersion, op: 'failed', reason: failure.reason, code: failure.code };
+    return { v: protocolVersion, op: 'thawed' };
+  }
+}
+
+/** Sockets of this user's processes that died without unsubscribing (killed, crashed). */
+function removeStaleSockets(dir: string): void {
+  for (const name of readdirSync(dir)) {
+    const pid = /^\d+-(\d+)\.sock$/.exec(name)?.[1];
+    if (pid === undefined) continue;
+    const path = join(dir, name);
+    if (lstatSync(path, { throwIfNoEntry: false })?.uid !== process.getuid?.()) continue;
+    try {
+      process.kill(Number(pid), 0);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ESRCH') unlinkQuietly(path);
+    }
+  }
+}
+
+function unlinkQuietly(path: string): void {
+  try {
+    unlinkSync(path);
+  } catch {
+    // not there: nothing to remove
+  }
+}
+
+let coordinator: Coordinator | undefined;
+
+/**
+ * Registers a subscribed writer so that guest agents' freezes reach it. Undefined when this
+ * is not Linux or VSS_BRIDGE_COORDINATOR=off. When the process cannot register (no runtime
+ * directory, no permission), the writer still works and the reason is logged as an error:
+ * its handlers will not run when a guest agent freezes.
+ */
+export async function registerWithCoordinator(writer: CoordinatedWriter): Promise<Registration | undefined> {
+  if (process.platform !== 'linux' || process.env[coordinatorVariable] === 'off') return undefined;
+  coordinator ??= new Coordinator();
+  const own = coordinator;
+  let socketPath: string;
+  try {
+    socketPath = await own.add(writer);
+  } catch (error) {
+    writer.logger.error(`${writer.label}: not registered for Linux guest quiesce: ${(error as Error).message}`);
+    return undefined;
+  }
+  let released = false;
+  return {
+    socketPath,
+    release: async () => {
+      if (released) return;
+      released = true;
+      await own.remove(writer);
+    },
+  };
+}
