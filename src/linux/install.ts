@@ -1,0 +1,308 @@
+/**
+ * Installs the hook where each guest agent looks for one, and removes it again. Nothing that
+ * was there before is overwritten: a single pre/post script slot (GCP, Azure) keeps the
+ * existing script and runs it from ours (chained), and uninstall puts it back. Every file we
+ * write carries `marker`, which is how we recognise our own files.
+ *
+ *  qemu-ga  etc/qemu/fsfreeze-hook.d/vss-bridge, plus etc/qemu/vss-bridge-fsfreeze-hook: a
+ *           dispatcher for that directory which, unlike Debian's stock one, fails the
+ *           freeze when a script fails (qemu-ga must be pointed at it with -F to honour vetoes)
+ *  vmware   etc/vmware-tools/backupScripts.d/vss-bridge (freeze, thaw, freezeFail)
+ *  gcp      etc/google/snapshots/pre.sh and post.sh
+ *  azure    etc/azure/vss-bridge-pre.sh and -post.sh, named in VMSnapshotScriptPluginConfig.json
+ *  aws      etc/vss-bridge/aws/pre-script and post-script, run by the SSM document
+ */
+import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+
+export const platforms = ['qemu-ga', 'vmware', 'gcp', 'azure', 'aws'] as const;
+export type Platform = (typeof platforms)[number];
+
+export const marker = '# vss-bridge hook: written by `vss-bridge install-hooks`; remove with `vss-bridge uninstall-hooks`';
+const chainedSuffix = '.vss-bridge-chained';
+const savedSuffix = '.vss-bridge-saved';
+
+export interface InstallOptions {
+  /** Prefix of every path (/ on a real guest; a temp dir in tests). */
+  readonly root: string;
+  /** The shell words that run `vss-bridge`, e.g. '/usr/bin/node' '/opt/app/node_modules/vss-bridge/dist/cli/main.js'. */
+  readonly command: string;
+}
+
+export interface InstallReport {
+  readonly written: string[];
+  readonly removed: string[];
+  readonly restored: string[];
+  /** What the administrator still has to do. */
+  readonly notes: string[];
+}
+
+/** Quotes a word for sh. */
+export const shellQuote = (s: string): string => (/^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
+
+const isOurs = (path: string): boolean => existsSync(path) && readFileSync(path, 'utf8').includes(marker);
+
+class Plan {
+  readonly report: InstallReport = { written: [], removed: [], restored: [], notes: [] };
+  constructor(readonly root: string) {}
+  path(...parts: string[]): string {
+    return join(this.root, ...parts);
+  }
+  /** Writes a file of ours; refuses to replace someone else's. */
+  write(path: string, text: string, mode: number): void {
+    if (existsSync(path) && !isOurs(path)) {
+      throw new Error(`${path} exists and was not written by vss-bridge: refusing to overwrite it`);
+    }
+    mkdirSync(dirname(path), { recursive: true, mode: 0o755 });
+    writeFileSync(path, text, { mode });
+    chmodSync(path, mode);
+    this.report.written.push(path);
+  }
+  /** Moves someone else's script aside so ours can take its slot and run it. */
+  chain(path: string): void {
+    if (existsSync(path) && !isOurs(path)) {
+      if (existsSync(path + chainedSuffix)) throw new Error(`${path + chainedSuffix} already exists: refusing to overwrite it`);
+      renameSync(path, path + chainedSuffix);
+      this.report.written.push(`${path + chainedSuffix} (the previous ${path}, run by ours)`);
+    }
+  }
+  remove(path: string): void {
+    if (!isOurs(path)) return;
+    unlinkSync(path);
+    this.report.removed.push(path);
+  }
+  /** Removes ours and puts back what chain() moved aside. */
+  unchain(path: string): void {
+    this.remove(path);
+    if (existsSync(path + chainedSuffix) && !existsSync(path)) {
+      renameSync(path + chainedSuffix, path);
+      this.report.restored.push(path);
+    }
+  }
+}
+
+const hookLine = (o: InstallOptions, action: string, source: string, timeoutMs: number): string =>
+  `${o.command} hook ${action} --source ${source} --timeout ${timeoutMs}`;
+
+/** A script run with freeze/thaw/freezeFail as $1 that hands it to the hook. */
+function passThroughScript(o: InstallOptions, source: string, timeoutMs: number, why: string): string {
+  return `#!/bin/sh\n${marker}\n# ${why}\nexec ${hookLine(o, '"$1"', source, timeoutMs)}\n`;
+}
+
+/** A pre-snapshot script: freeze the apps, then run the chained script (abort the apps if it fails). */
+function preScript(o: InstallOptions, source: string, timeoutMs: number, chained: string): string {
+  return `#!/bin/sh
+${marker}
+# Before the snapshot: the apps freeze first; a non-zero exit vetoes the snapshot.
+${hookLine(o, 'freeze', source, timeoutMs)} || exit $?
+chained=${shellQuote(chained)}
+if [ -x "$chained" ]; then
+  "$chained" "$@"
+  status=$?
+  if [ $status -ne 0 ]; then
+    ${hookLine(o, 'freezeFail', source, timeoutMs)}
+    exit $status
+  fi
+fi
+exit 0
+`;
+}
+
+/** A post-snapshot script: run the chained script, then thaw the apps (reverse order). */
+function postScript(o: InstallOptions, source: string, timeoutMs: number, chained: string): string {
+  return `#!/bin/sh
+${marker}
+# After the snapshot: the chained script first, then the apps thaw.
+status=0
+chained=${shellQuote(chained)}
+if [ -x "$chained" ]; then
+  "$chained" "$@" || status=$?
+fi
+${hookLine(o, 'thaw', source, timeoutMs)} || status=$?
+exit $status
+`;
+}
+
+const qemuDispatcher = `#!/bin/sh
+${marker}
+# qemu-ga's fsfreeze hook (-F). Runs every executable in fsfreeze-hook.d, as Debian's
+# stock hook does, but a failing freeze script fails the freeze: the scripts that already
+# froze get "thaw" in reverse order and the exit status reaches qemu-ga, which then does
+# not freeze. "thaw" runs the scripts in reverse order and reports the first failure.
+set -f
+IFS='
+'
+dir=$(dirname -- "$0")/fsfreeze-hook.d
+[ -d "$dir" ] || exit 0
+set +f
+scripts=
+for f in "$dir"/*; do
+  case "$f" in
+    *~ | *.bak | *.orig | *.rpmnew | *.rpmorig | *.rpmsave | *.sample | *.dpkg-*) continue ;;
+  esac
+  [ -f "$f" ] && [ -x "$f" ] && scripts="$scripts$f
+"
+done
+set -f
+reversed=
+for f in $scripts; do reversed="$f
+$reversed"; done
+case "$1" in
+  freeze)
+    done=
+    for f in $scripts; do
+      "$f" freeze
+      status=$?
+      if [ $status -ne 0 ]; then
+        for g in $done; do "$g" thaw; done
+        exit $status
+      fi
+      done="$f
+$done"
+    done
+    ;;
+  thaw)
+    result=0
+    for f in $reversed; do
+      "$f" thaw || { status=$?; [ $result -eq 0 ] && result=$status; }
+    done
+    exit $result
+    ;;
+esac
+exit 0
+`;
+
+const azureConfig = 'etc/azure/VMSnapshotScriptPluginConfig.json';
+
+function installAzure(plan: Plan, o: InstallOptions): void {
+  const configPath = plan.path(azureConfig);
+  const pre = plan.path('etc/azure/vss-bridge-pre.sh');
+  const post = plan.path('etc/azure/vss-bridge-post.sh');
+  let previous: Record<string, unknown> = {};
+  if (existsSync(configPath)) {
+    const text = readFileSync(configPath, 'utf8');
+    try {
+      previous = JSON.parse(text) as Record<string, unknown>;
+    } catch {
+      throw new Error(`${configPath} is not JSON: fix or remove it first`);
+    }
+    if (previous['preScriptLocation'] !== pre) {
+      if (existsSync(configPath + savedSuffix)) throw new Error(`${configPath + savedSuffix} already exists: refusing to overwrite it`);
+      writeFileSync(configPath + savedSuffix, text, { mode: 0o600 });
+      plan.report.written.push(`${configPath + savedSuffix} (the previous configuration)`);
+    } else {
+      // A reinstall: chain what was there before our first install.
+      previous = existsSync(configPath + savedSuffix) ? (JSON.parse(readFileSync(configPath + savedSuffix, 'utf8')) as Record<string, unknown>) : {};
+    }
+  }
+  const str = (k: string): string => (typeof previous[k] === 'string' ? (previous[k] as string) : '');
+  const timeoutSeconds = typeof previous['timeoutInSeconds'] === 'number' ? (previous['timeoutInSeconds'] as number) : 30;
+  // The hook must finish inside the extension's own limit.
+  const hookMs = Math.max(1000, (timeoutSeconds - 5) * 1000);
+  plan.write(pre, preScript(o, 'azure', hookMs, str('preScriptLocation')), 0o700);
+  plan.write(post, postScript(o, 'azure', hookMs, str('postScriptLocation')), 0o700);
+  const config = {
+    pluginName: 'ScriptRunner',
+    preScriptLocation: pre,
+    postScriptLocation: post,
+    preScriptParams: previous['preScriptParams'] ?? [],
+    postScriptParams: previous['postScriptParams'] ?? [],
+    preScriptNoOfRetries: previous['preScriptNoOfRetries'] ?? 0,
+    postScriptNoOfRetries: previous['postScriptNoOfRetries'] ?? 0,
+    timeoutInSeconds: timeoutSeconds,
+    // A veto must stop the backup, unless the administrator chose otherwise before.
+    continueBackupOnFailure: previous['continueBackupOnFailure'] ?? false,
+    fsFreezeEnabled: previous['fsFreezeEnabled'] ?? true,
+    vssBridge: marker,
+  };
+  mkdirSync(dirname(configPath), { recursive: true, mode: 0o755 });
+  writeFileSync(configPath, `${JSON.stringify(config, null, 2)}\n`, { mode: 0o600 });
+  chmodSync(configPath, 0o600);
+  plan.report.written.push(configPath);
+}
+
+function uninstallAzure(plan: Plan): void {
+  const configPath = plan.path(azureConfig);
+  plan.remove(plan.path('etc/azure/vss-bridge-pre.sh'));
+  plan.remove(plan.path('etc/azure/vss-bridge-post.sh'));
+  if (!isOurs(configPath)) return;
+  if (existsSync(configPath + savedSuffix)) {
+    renameSync(configPath + savedSuffix, configPath);
+    plan.report.restored.push(configPath);
+  } else {
+    unlinkSync(configPath);
+    plan.report.removed.push(configPath);
+  }
+}
+
+export function installHooks(targets: readonly Platform[], o: InstallOptions): InstallReport {
+  const plan = new Plan(o.root);
+  for (const target of targets) {
+    switch (target) {
+      case 'qemu-ga': {
+        const hook = plan.path('etc/qemu/fsfreeze-hook.d/vss-bridge');
+        plan.write(hook, passThroughScript(o, 'qemu-ga', 60_000, 'qemu-ga runs this with "freeze" before it freezes the file systems and "thaw" after.'), 0o755);
+        const dispatcher = plan.path('etc/qemu/vss-bridge-fsfreeze-hook');
+        plan.write(dispatcher, qemuDispatcher, 0o755);
+        plan.report.notes.push(
+          `qemu-ga runs hooks only with -F. Point it at ${join('/', 'etc/qemu/vss-bridge-fsfreeze-hook')} (fsfreeze-hook=... in [general] of /etc/qemu/qemu-ga.conf, or -F in its unit) so that a veto fails the freeze; Debian's stock /etc/qemu/fsfreeze-hook also runs ${hook} but ignores its exit status.`,
+        );
+        break;
+      }
+      case 'vmware':
+        plan.write(
+          plan.path('etc/vmware-tools/backupScripts.d/vss-bridge'),
+          passThroughScript(o, 'vmware', 60_000, 'vmtoolsd runs this with freeze, thaw or freezeFail around a quiesced snapshot.'),
+          0o755,
+        );
+        break;
+      case 'gcp': {
+        const pre = plan.path('etc/google/snapshots/pre.sh');
+        const post = plan.path('etc/google/snapshots/post.sh');
+        plan.chain(pre);
+        plan.chain(post);
+        plan.write(pre, preScript(o, 'gcp', 50_000, pre + chainedSuffix), 0o755);
+        plan.write(post, postScript(o, 'gcp', 50_000, post + chainedSuffix), 0o755);
+        plan.report.notes.push('Enable guest flush: [Snapshots] enabled = true in /etc/default/instance_configs.cfg, and snapshot with --guest-flush.');
+        break;
+      }
+      case 'azure':
+        installAzure(plan, o);
+        break;
+      case 'aws':
+        plan.write(plan.path('etc/vss-bridge/aws/pre-script'), preScript(o, 'aws', 25_000, ''), 0o755);
+        plan.write(plan.path('etc/vss-bridge/aws/post-script'), postScript(o, 'aws', 25_000, ''), 0o755);
+        plan.report.notes.push('Run /etc/vss-bridge/aws/pre-script and post-script from your DLM pre/post SSM document with executionTimeout of at least 30 (see docs/LINUX.md).');
+        break;
+    }
+  }
+  return plan.report;
+}
+
+export function uninstallHooks(targets: readonly Platform[], root: string): InstallReport {
+  const plan = new Plan(root);
+  for (const target of targets) {
+    switch (target) {
+      case 'qemu-ga':
+        plan.remove(plan.path('etc/qemu/fsfreeze-hook.d/vss-bridge'));
+        plan.remove(plan.path('etc/qemu/vss-bridge-fsfreeze-hook'));
+        plan.report.notes.push('If qemu-ga was pointed at /etc/qemu/vss-bridge-fsfreeze-hook, point it back (or drop -F).');
+        break;
+      case 'vmware':
+        plan.remove(plan.path('etc/vmware-tools/backupScripts.d/vss-bridge'));
+        break;
+      case 'gcp':
+        plan.unchain(plan.path('etc/google/snapshots/pre.sh'));
+        plan.unchain(plan.path('etc/google/snapshots/post.sh'));
+        break;
+      case 'azure':
+        uninstallAzure(plan);
+        break;
+      case 'aws':
+        plan.remove(plan.path('etc/vss-bridge/aws/pre-script'));
+        plan.remove(plan.path('etc/vss-bridge/aws/post-script'));
+        break;
+    }
+  }
+  return plan.report;
+}
