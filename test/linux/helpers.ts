@@ -1,0 +1,144 @@
+/**
+ * Real file systems and real processes for the Linux-guest tests: a loop-mounted ext4 made
+ * for the test (the only thing a test ever freezes), the quiescing app as a child process,
+ * and the commands run through dist/ as the CLI runs them.
+ */
+import { execFileSync, fork, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freezeFileSystem, thawFileSystem } from '../../src/linux/fs-freeze.js';
+
+export const isRoot = process.getuid?.() === 0;
+export const isLinux = process.platform === 'linux';
+export const fixtures = join(__dirname, 'fixtures');
+export const cli = join(fixtures, 'cli.cjs');
+
+const EBUSY = 16;
+const EINVAL = 22;
+
+function hasTool(tool: string): boolean {
+  try {
+    execFileSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Why the real-file-system tests cannot run here, or null when they can. */
+export function cannotFreeze(): string | null {
+  if (!isLinux) return 'needs Linux';
+  if (!isRoot) return 'needs root (FIFREEZE, mount -o loop)';
+  const missing = ['mkfs.ext4', 'mount', 'umount'].filter((t) => !hasTool(t));
+  return missing.length ? `needs ${missing.join(', ')} (apt-get install e2fsprogs mount)` : null;
+}
+
+export interface LoopMount {
+  readonly dir: string;
+  readonly mountPoint: string;
+  /** Its line in /proc/mounts. */
+  readonly procMountsLine: string;
+  /** FIFREEZE answers EBUSY: frozen (and left frozen). */
+  isFrozen(): Promise<boolean>;
+  /** FITHAW answers EINVAL: not frozen (a frozen one is thawed by the probe). */
+  isThawed(): Promise<boolean>;
+  cleanup(): Promise<void>;
+}
+
+export async function makeLoopMount(): Promise<LoopMount> {
+  const dir = mkdtempSync(join(tmpdir(), 'vss-bridge-linux-'));
+  const image = join(dir, 'fs.img');
+  const mountPoint = join(dir, 'mnt');
+  execFileSync('truncate', ['-s', '32M', image]);
+  execFileSync('mkfs.ext4', ['-q', '-F', image]);
+  execFileSync('mkdir', ['-p', mountPoint]);
+  execFileSync('mount', ['-o', 'loop', image, mountPoint]);
+  const { readFileSync } = await import('node:fs');
+  const line = readFileSync('/proc/mounts', 'utf8').split('\n').find((l) => l.split(' ')[1] === mountPoint);
+  if (!line) throw new Error(`${mountPoint} is not in /proc/mounts`);
+  return {
+    dir,
+    mountPoint,
+    procMountsLine: line,
+    isFrozen: async () => {
+      const errno = await freezeFileSystem(mountPoint);
+      if (errno === 0) await thawFileSystem(mountPoint); // it was not frozen: undo the probe
+      return errno === EBUSY;
+    },
+    isThawed: async () => (await thawFileSystem(mountPoint)) === EINVAL,
+    cleanup: async () => {
+      // Never leave it frozen: a process blocked on a frozen file system cannot be killed.
+      await thawFileSystem(mountPoint);
+      try {
+        execFileSync('umount', [mountPoint]);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+  };
+}
+
+export interface AppStatus {
+  counter: number;
+  holding: boolean;
+  inFlight: boolean;
+  pending: number;
+  events: string[];
+}
+
+export interface TestApp {
+  readonly child: ChildProcess;
+  status(): Promise<AppStatus>;
+  /** Stops writing, writes what waited, unsubscribes; resolves with the last record number. */
+  stop(): Promise<number>;
+}
+
+function next<T>(child: ChildProcess, type: string): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const onMessage = (m: { type: string }): void => {
+      if (m.type !== type) return;
+      child.off('message', onMessage);
+      child.off('exit', onExit);
+      resolve(m as T);
+    };
+    const onExit = (code: number | null): void => reject(new Error(`the app exited (${code}) before "${type}"`));
+    child.on('message', onMessage);
+    child.once('exit', onExit);
+  });
+}
+
+export async function startApp(dataFile: string, env: NodeJS.ProcessEnv, mode: 'normal' | 'veto' = 'normal'): Promise<TestApp> {
+  const child = fork(join(fixtures, 'app.cjs'), [dataFile, mode], { env: { ...process.env, ...env }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  await next(child, 'ready');
+  return {
+    child,
+    status: () => {
+      const reply = next<AppStatus>(child, 'status');
+      child.send('status');
+      return reply;
+    },
+    stop: async () => {
+      const reply = next<{ counter: number }>(child, 'stopped');
+      child.send('stop');
+      return (await reply).counter;
+    },
+  };
+}
+
+/** Runs a command of src/linux/commands.ts in a child process, as the CLI would. */
+export function runCli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [cli, ...args], { env: { ...process.env, ...env } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+export function newTempDir(prefix: string): string {
+  return mkdtempSync(join(tmpdir(), prefix));
+}

@@ -1,0 +1,171 @@
+/** The Linux-guest pieces that need no frozen file system: protocol, mount choice, installs, peers. */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { hookCommand, installHooksCommand, uninstallHooksCommand } from '../../src/linux/commands.js';
+import { installHooks, marker, uninstallHooks } from '../../src/linux/install.js';
+import { parseMounts, selectForFreeze } from '../../src/linux/mounts.js';
+import { LineReader, maxMessageBytes, replySchema, requestSchema } from '../../src/linux/protocol.js';
+import { ask, findRegisteredApps } from '../../src/linux/registered-apps.js';
+import { isLinux, isRoot, newTempDir, startApp } from './helpers.js';
+
+const dirs: string[] = [];
+const temp = (prefix: string): string => {
+  const d = newTempDir(prefix);
+  dirs.push(d);
+  return d;
+};
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+const io = () => {
+  const out = { text: '', write: (s: string) => (out.text += s) };
+  const err = { text: '', write: (s: string) => (err.text += s) };
+  return { stdout: out, stderr: err };
+};
+
+describe('protocol', () => {
+  it('refuses an oversized line, a foreign version and a bad field, naming each', () => {
+    expect(() => new LineReader(requestSchema, 'request').push('x'.repeat(maxMessageBytes + 1))).toThrow(/longer than 4096 bytes/);
+    expect(() => new LineReader(requestSchema, 'request').push('{"v":2,"op":"status"}\n')).toThrow(/protocol version 2/);
+    expect(() =>
+      new LineReader(requestSchema, 'request').push('{"v":1,"op":"freeze","id":"not-a-uuid","timeoutMs":5,"backupType":"copy","source":"t"}\n'),
+    ).toThrow(/invalid request: id: must be a UUID/);
+    expect(() => new LineReader(replySchema, 'reply').push('{"v":1,"op":"thawed","extra":1}\n')).toThrow(/invalid reply/);
+    const reader = new LineReader(requestSchema, 'request');
+    expect(reader.push('{"v":1,')).toBeUndefined();
+    expect(reader.push('"op":"status"}\n')).toEqual({ v: 1, op: 'status' });
+  });
+});
+
+describe('file systems a Hyper-V FREEZE freezes', () => {
+  const table = parseMounts(
+    [
+      '/dev/sda1 / ext4 rw,relatime 0 0',
+      'proc /proc proc rw 0 0',
+      '/dev/sda2 /data xfs rw 0 0',
+      '/dev/sda3 /boot/efi vfat rw 0 0',
+      '/dev/sda4 /ro ext4 ro 0 0',
+      '/dev/loop0 /mnt/img ext4 rw 0 0',
+      '/dev/sda5 /with\\040space ext4 rw 0 0',
+    ].join('\n'),
+  );
+  const isLoop = (d: string) => d.startsWith('/dev/loop');
+
+  it('follows hv_vss_daemon: /dev/ only, no loop, read-only or vfat, / last', () => {
+    const s = selectForFreeze(table, { includeLoop: false, isLoop });
+    expect(s.mountPoints).toEqual(['/data', '/with space', '/']);
+    expect(s.skipped.map((x) => x.reason)).toEqual(['vfat', 'read-only', 'loop device']);
+  });
+
+  it('puts loop-backed file systems first when included', () => {
+    expect(selectForFreeze(table, { includeLoop: true, isLoop }).mountPoints).toEqual(['/mnt/img', '/data', '/with space', '/']);
+  });
+});
+
+describe('install-hooks', () => {
+  it('installs for every platform into a root, chains existing scripts, and uninstall restores them', async () => {
+    const root = temp('vss-bridge-install-');
+    mkdirSync(join(root, 'etc/google/snapshots'), { recursive: true });
+    writeFileSync(join(root, 'etc/google/snapshots/pre.sh'), '#!/bin/sh\necho theirs\n', { mode: 0o755 });
+    mkdirSync(join(root, 'etc/azure'), { recursive: true });
+    const azure = join(root, 'etc/azure/VMSnapshotScriptPluginConfig.json');
+    const theirs = JSON.stringify({ pluginName: 'ScriptRunner', preScriptLocation: '/opt/theirs/pre.sh', postScriptLocation: '/opt/theirs/post.sh', timeoutInSeconds: 60, continueBackupOnFailure: true });
+    writeFileSync(azure, theirs);
+
+    const o = io();
+    expect(await installHooksCommand(['all', '--root', root, '--exec', '/usr/bin/node /opt/vss-bridge/cli.js'], o)).toBe(0);
+    const pre = readFileSync(join(root, 'etc/google/snapshots/pre.sh'), 'utf8');
+    expect(pre).toContain(marker);
+    expect(pre).toContain('/usr/bin/node /opt/vss-bridge/cli.js hook freeze --source gcp');
+    expect(readFileSync(join(root, 'etc/google/snapshots/pre.sh.vss-bridge-chained'), 'utf8')).toContain('echo theirs');
+    const config = JSON.parse(readFileSync(azure, 'utf8')) as Record<string, unknown>;
+    expect(config['preScriptLocation']).toBe(join(root, 'etc/azure/vss-bridge-pre.sh'));
+    expect(config['continueBackupOnFailure']).toBe(true);
+    expect(readFileSync(join(root, 'etc/azure/vss-bridge-pre.sh'), 'utf8')).toContain("chained=/opt/theirs/pre.sh");
+    expect(readFileSync(join(root, 'etc/azure/vss-bridge-pre.sh'), 'utf8')).toContain('--timeout 55000');
+    for (const f of ['etc/qemu/fsfreeze-hook.d/vss-bridge', 'etc/qemu/vss-bridge-fsfreeze-hook', 'etc/vmware-tools/backupScripts.d/vss-bridge', 'etc/vss-bridge/aws/pre-script']) {
+      expect(existsSync(join(root, f)), f).toBe(true);
+    }
+    // Installing again replaces our own files and keeps the chain as it was.
+    expect(await installHooksCommand(['gcp', 'azure', '--root', root, '--exec', '/usr/bin/node /opt/vss-bridge/cli.js'], io())).toBe(0);
+    expect(readFileSync(join(root, 'etc/google/snapshots/pre.sh.vss-bridge-chained'), 'utf8')).toContain('echo theirs');
+
+    expect(await uninstallHooksCommand(['all', '--root', root], io())).toBe(0);
+    expect(readFileSync(join(root, 'etc/google/snapshots/pre.sh'), 'utf8')).toBe('#!/bin/sh\necho theirs\n');
+    expect(existsSync(join(root, 'etc/google/snapshots/post.sh'))).toBe(false);
+    expect(readFileSync(azure, 'utf8')).toBe(theirs);
+    expect(existsSync(join(root, 'etc/qemu/fsfreeze-hook.d/vss-bridge'))).toBe(false);
+  });
+
+  it('refuses to overwrite a file it did not write', () => {
+    const root = temp('vss-bridge-install-');
+    mkdirSync(join(root, 'etc/vmware-tools/backupScripts.d'), { recursive: true });
+    writeFileSync(join(root, 'etc/vmware-tools/backupScripts.d/vss-bridge'), '#!/bin/sh\n');
+    expect(() => installHooks(['vmware'], { root, command: 'vss-bridge' })).toThrow(/was not written by vss-bridge: refusing to overwrite/);
+    uninstallHooks(['vmware'], root);
+    expect(readFileSync(join(root, 'etc/vmware-tools/backupScripts.d/vss-bridge'), 'utf8')).toBe('#!/bin/sh\n');
+  });
+
+  it('the qemu-ga dispatcher fails the freeze on a failing script and thaws the ones before it', () => {
+    const root = temp('vss-bridge-install-');
+    installHooks(['qemu-ga'], { root, command: 'true' });
+    const d = join(root, 'etc/qemu/fsfreeze-hook.d');
+    const trace = join(root, 'trace');
+    writeFileSync(join(d, '10-first'), `#!/bin/sh\necho "first $1" >> ${trace}\n`, { mode: 0o755 });
+    writeFileSync(join(d, 'zz-veto'), `#!/bin/sh\necho "veto $1" >> ${trace}\n[ "$1" = thaw ]\n`, { mode: 0o755 });
+    const r = spawnSync(join(root, 'etc/qemu/vss-bridge-fsfreeze-hook'), ['freeze']);
+    expect(r.status).toBe(1);
+    expect(readFileSync(trace, 'utf8')).toBe('first freeze\nveto freeze\nfirst thaw\n');
+  });
+});
+
+describe('usage errors name the option and the rule', () => {
+  it.each([
+    [['freeze', '--timeout', 'soon'], /--timeout must be a number of milliseconds/],
+    [['melt'], /the action must be freeze, thaw or freezeFail/],
+    [['freeze', '--backup-type', 'weekly'], /--backup-type must be one of full, copy/],
+    [['freeze', '--bogus'], /Unknown option '--bogus'/],
+  ])('hook %j', async (args, message) => {
+    const o = io();
+    expect(await hookCommand(args, o)).toBe(2);
+    expect(o.stderr.text).toMatch(message);
+    expect(o.stderr.text).toContain('usage: vss-bridge hook');
+  });
+
+  it('install-hooks names an unknown platform', async () => {
+    const o = io();
+    expect(await installHooksCommand(['openstack', '--root', '/nonexistent'], o)).toBe(2);
+    expect(o.stderr.text).toMatch(/unknown platform "openstack": one of qemu-ga, vmware, gcp, azure, aws, all/);
+  });
+});
+
+const peerSkip = !isLinux ? 'needs Linux' : !isRoot ? 'needs root (to connect as another user)' : null;
+if (peerSkip) console.warn(`peer-credential test skipped: ${peerSkip}`);
+
+describe.skipIf(peerSkip !== null)('the app socket', () => {
+  it('answers root, and refuses a user who is neither root nor the app\'s own', async () => {
+    const dir = temp('vss-bridge-peer-');
+    const run = join(dir, 'run');
+    const app = await startApp(join(dir, 'data.log'), { VSS_BRIDGE_RUNTIME_DIR: run });
+    try {
+      const [registered] = findRegisteredApps(run);
+      expect(registered?.pid).toBe(app.child.pid);
+      const status = await ask(registered!, { v: 1, op: 'status' }, 10_000);
+      expect(status).toMatchObject({ op: 'status', pid: app.child.pid, phase: 'idle' });
+
+      // Let anyone reach the socket, so only the credential check stands in the way.
+      chmodSync(dir, 0o755);
+      chmodSync(run, 0o755);
+      chmodSync(registered!.socketPath, 0o666);
+      const script = `const s=require('net').connect(${JSON.stringify(registered!.socketPath)});let got='';s.on('connect',()=>s.write('{"v":1,"op":"status"}\\n'));s.on('data',d=>got+=d);s.on('close',()=>{process.stdout.write(JSON.stringify(got));});s.on('error',e=>process.stdout.write('error '+e.code));`;
+      const out = execFileSync(process.execPath, ['-e', script], { uid: 65534, gid: 65534 }).toString();
+      expect(out).not.toContain('status');
+      expect(out === '""' || out.startsWith('error')).toBe(true);
+    } finally {
+      await app.stop();
+    }
+  });
+});
