@@ -1,0 +1,102 @@
+/**
+ * What every command is made of: its options (parsed by node:util parseArgs, then checked by a
+ * zod schema so a bad value is reported with the option's name and rule), its help text and
+ * its run function.
+ */
+import { parseArgs } from 'node:util';
+import { z } from 'zod';
+import type { CommandIO } from './io.js';
+
+export interface OptionSpec {
+  readonly type: 'string' | 'boolean';
+  readonly short?: string;
+  readonly multiple?: boolean;
+  /** Shown in --help, e.g. "<ms>". */
+  readonly value?: string;
+  readonly description: string;
+}
+
+export interface Command {
+  readonly name: string;
+  /** One line for the command list. */
+  readonly summary: string;
+  /** e.g. "checkpoint [options] [volumes...]". */
+  readonly usage: string;
+  /** Paragraphs after the usage line. */
+  readonly details?: string;
+  readonly options: Readonly<Record<string, OptionSpec>>;
+  run(args: string[], io: CommandIO): Promise<number>;
+}
+
+/** The command line was wrong: exit code 2, with the message and a pointer to --help. */
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+}
+
+/** A command could not run here (missing module, wrong platform): exit code 6. */
+export class EnvironmentError extends Error {
+  override readonly name = 'EnvironmentError';
+}
+
+export const helpOption: OptionSpec = { type: 'boolean', short: 'h', description: 'show this help' };
+export const jsonOption: OptionSpec = { type: 'boolean', description: 'print the result as JSON on stdout' };
+
+export interface Parsed<T> {
+  readonly values: T;
+  readonly positionals: string[];
+  readonly help: boolean;
+}
+
+/**
+ * Parses `args` against the command's options, then validates the values with `schema`,
+ * whose keys are the option names. Throws UsageError naming the option and the rule.
+ */
+export function parseCommand<S extends z.ZodType>(command: Command, args: string[], schema: S): Parsed<z.output<S>> {
+  const options = Object.fromEntries(
+    Object.entries(command.options).map(([name, o]) => [
+      name,
+      { type: o.type, ...(o.short !== undefined && { short: o.short }), ...(o.multiple === true && { multiple: true }) },
+    ]),
+  );
+  let parsed: ReturnType<typeof parseArgs>;
+  try {
+    parsed = parseArgs({ args, options, allowPositionals: true, strict: true });
+  } catch (error) {
+    throw new UsageError(`${command.name}: ${(error as Error).message.replace(/\. To specify a positional.*$/s, '')}`);
+  }
+  const { help, ...values } = parsed.values as Record<string, unknown>;
+  if (help === true) return { values: undefined as z.output<S>, positionals: parsed.positionals, help: true };
+  const result = schema.safeParse({ ...values, _: parsed.positionals });
+  if (!result.success) {
+    const issues = result.error.issues.map((i) => {
+      const key = i.path[0];
+      const where = key === '_' ? 'arguments' : key === undefined ? command.name : `--${String(key)}`;
+      return `${where}: ${i.message}`;
+    });
+    throw new UsageError(`${command.name}: ${issues.join('; ')}`);
+  }
+  return { values: result.data, positionals: parsed.positionals, help: false };
+}
+
+/** "30s", "1500ms", "2m" or a plain number of seconds, as whole milliseconds. */
+export const durationSchema = z
+  .string()
+  .regex(/^\d+(\.\d+)?(ms|s|m)?$/, { error: 'must be a duration such as 30s, 1500ms or 2m' })
+  .transform((s) => {
+    const [, n = '0', unit = 's'] = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(s) ?? [];
+    return Math.round(Number(n) * (unit === 'ms' ? 1 : unit === 's' ? 1000 : 60_000));
+  })
+  .pipe(z.number().int().min(1, { error: 'must be at least 1ms' }).max(86_400_000, { error: 'must be at most 24 hours' }));
+
+export function helpText(command: Command, bin = 'vss-bridge'): string {
+  const rows = Object.entries(command.options).map(([name, o]) => {
+    const flag = `${o.short ? `-${o.short}, ` : '    '}--${name}${o.value ? ` ${o.value}` : ''}`;
+    return [flag, o.description + (o.multiple ? ' (repeatable)' : '')] as const;
+  });
+  const width = Math.max(...rows.map(([flag]) => flag.length));
+  return (
+    `Usage: ${bin} ${command.usage}\n\n${command.summary}\n` +
+    (command.details ? `\n${command.details.trim()}\n` : '') +
+    `\nOptions:\n${rows.map(([flag, text]) => `  ${flag.padEnd(width)}  ${text}`).join('\n')}\n`
+  );
+}

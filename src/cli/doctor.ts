@@ -1,0 +1,236 @@
+/**
+ * `vss-bridge doctor`: checks what usually breaks a checkpoint and says how to fix it.
+ * Windows: elevation or VssAccessControl, the VSS and Hyper-V VSS requester services, 32-bit
+ * Node, COM security in a writer process (RPC_E_TOO_LATE), writers stuck in a failed state.
+ * Linux: which guest agents and hooks are present (from the Linux-guest module).
+ */
+import { execFileSync } from 'node:child_process';
+import { z } from 'zod';
+import { backend, listWriters, VssWriter, VssError } from '../index.js';
+import { native } from '../native.js';
+import { helpOption, helpText, jsonOption, parseCommand, type Command } from './command.js';
+import { exitCodes } from './exit-codes.js';
+import { json, styleFor } from './io.js';
+import { loadLinuxGuest } from './optional-modules.js';
+import { loadWriters, noWritersNote, writerOptions } from './writer-modules.js';
+
+export type CheckStatus = 'ok' | 'warn' | 'fail' | 'skip';
+
+export interface Check {
+  readonly name: string;
+  readonly status: CheckStatus;
+  readonly detail: string;
+  readonly fix?: string;
+}
+
+/** Runs a Windows tool; never throws, never waits more than 15 s. */
+export type Run = (file: string, args: string[]) => { status: number | null; stdout: string };
+
+const run: Run = (file, args) => {
+  try {
+    return { status: 0, stdout: execFileSync(file, args, { encoding: 'utf8', timeout: 15_000, windowsHide: true, stdio: ['ignore', 'pipe', 'pipe'] }) };
+  } catch (error) {
+    const e = error as { status?: number | null; stdout?: string };
+    return { status: e.status ?? null, stdout: e.stdout ?? '' };
+  }
+};
+
+const windowsOnly = (name: string): Check => ({ name, status: 'skip', detail: 'Windows only' });
+
+export function checkNode(platform: NodeJS.Platform = process.platform, arch: string = process.arch): Check {
+  const detail = `Node ${process.versions.node}, ${arch}, ${platform}`;
+  if (platform === 'win32' && (arch === 'ia32' || arch === 'arm')) {
+    return { name: 'node', status: 'fail', detail: `${detail}: a 32-bit writer or requester does not work on 64-bit Windows`, fix: 'install the x64 (or arm64) build of Node.js' };
+  }
+  return { name: 'node', status: 'ok', detail };
+}
+
+function checkAddon(): Check {
+  try {
+    return { name: 'addon', status: 'ok', detail: `native addon loaded (Node-API ${native().napiVersion})` };
+  } catch (error) {
+    return { name: 'addon', status: 'fail', detail: (error as Error).message.split('\n')[0] ?? '', fix: 'run `npm rebuild vss-bridge` (needs cmake and a C++17 compiler)' };
+  }
+}
+
+function checkBackend(): Check {
+  return backend === 'simulated'
+    ? { name: 'backend', status: 'ok', detail: 'VSS simulator, inside this process (VSS_BRIDGE_BACKEND or a platform without VSS)' }
+    : { name: 'backend', status: 'ok', detail: 'Windows Volume Shadow Copy Service' };
+}
+
+/** `reg query ...\VssAccessControl`: is `account` allowed as a writer (1) or both (3)? */
+export function vssAccessControlAllows(regOutput: string, account: string): boolean {
+  const wanted = account.toLowerCase();
+  return regOutput.split(/\r?\n/).some((line) => {
+    const m = /^\s+(.+?)\s+REG_DWORD\s+0x([0-9a-f]+)\s*$/i.exec(line);
+    return m !== null && m[1]?.toLowerCase() === wanted && [1, 3].includes(parseInt(m[2] ?? '0', 16));
+  });
+}
+
+export function checkElevation(runTool: Run = run, env: NodeJS.ProcessEnv = process.env): Check {
+  const name = 'elevation';
+  if (runTool('net', ['session']).status === 0) return { name, status: 'ok', detail: 'running as Administrator' };
+  const account = `${env['USERDOMAIN'] ?? ''}\\${env['USERNAME'] ?? ''}`;
+  const reg = runTool('reg', ['query', 'HKLM\\SYSTEM\\CurrentControlSet\\Services\\VSS\\VssAccessControl']);
+  if (reg.status === 0 && vssAccessControlAllows(reg.stdout, account)) {
+    return { name, status: 'ok', detail: `not elevated, but ${account} may act as a writer (VssAccessControl)` };
+  }
+  return {
+    name,
+    status: 'fail',
+    detail: `not elevated and ${account} is not listed under VssAccessControl: VSS calls fail with E_ACCESSDENIED`,
+    fix: `run as Administrator or Backup Operator, or: reg add HKLM\\SYSTEM\\CurrentControlSet\\Services\\VSS\\VssAccessControl /v "${account}" /t REG_DWORD /d 1`,
+  };
+}
+
+/** The STATE and START_TYPE lines of `sc query` / `sc qc`, e.g. "RUNNING", "DISABLED". */
+export function scField(output: string, field: 'STATE' | 'START_TYPE'): string | undefined {
+  return new RegExp(`^\\s*${field}\\s*:\\s*\\d+\\s+(\\w+)`, 'm').exec(output)?.[1];
+}
+
+export function checkService(service: 'VSS' | 'vmicvss', runTool: Run = run): Check {
+  const name = service === 'VSS' ? 'VSS service' : 'Hyper-V VSS requester (vmicvss)';
+  const query = runTool('sc', ['query', service]);
+  if (query.status === 1060) {
+    return service === 'VSS'
+      ? { name, status: 'fail', detail: 'the Volume Shadow Copy service is not installed' }
+      : { name, status: 'skip', detail: 'not installed: not a Hyper-V guest (production checkpoints need it)' };
+  }
+  const start = scField(runTool('sc', ['qc', service]).stdout, 'START_TYPE');
+  const state = scField(query.stdout, 'STATE') ?? 'unknown';
+  if (start === 'DISABLED') {
+    return {
+      name,
+      status: 'fail',
+      detail: 'disabled',
+      fix: service === 'VSS' ? 'sc config VSS start= demand' : 'enable "Backup (volume shadow copy)" in the VM\'s Integration Services, then: sc config vmicvss start= demand',
+    };
+  }
+  // Both start on demand: STOPPED is their normal idle state.
+  return { name, status: 'ok', detail: `${state.toLowerCase()}, start ${String(start ?? 'unknown').toLowerCase()}` };
+}
+
+async function checkComSecurity(): Promise<Check> {
+  const name = 'COM security';
+  if (backend === 'simulated') return { name, status: 'skip', detail: 'the simulator uses no COM' };
+  const probe = new VssWriter({ name: 'vss-bridge doctor probe', id: '0b6a3d1e-2f4c-4a5b-8c7d-9e0f1a2b3c4d', usage: 'other', sourceType: 'other' });
+  try {
+    await probe.subscribe();
+    await probe.unsubscribe();
+    return { name, status: 'ok', detail: 'a writer can subscribe in this process' };
+  } catch (error) {
+    const code = error instanceof VssError ? error.code : '';
+    const fix =
+      code === 'RPC_E_TOO_LATE'
+        ? 'something in the process called CoInitializeSecurity before vss-bridge; load vss-bridge first, or make that call allow VSS (authn PKT_PRIVACY, imp IDENTIFY)'
+        : code === 'E_ACCESSDENIED'
+          ? 'run as Administrator or list the account under VssAccessControl'
+          : undefined;
+    return { name, status: 'fail', detail: (error as Error).message, ...(fix && { fix }) };
+  }
+}
+
+async function checkWriters(): Promise<Check> {
+  const name = 'writers';
+  const writers = await listWriters();
+  if (writers.length === 0) return { name, status: backend === 'simulated' ? 'skip' : 'warn', detail: noWritersNote() };
+  const failed = writers.filter((w) => w.state.startsWith('VSS_WS_FAILED'));
+  const comSecurity = writers.filter((w) => ['RPC_E_TOO_LATE', 'E_ACCESSDENIED'].includes(w.lastError?.code ?? ''));
+  if (failed.length === 0) return { name, status: 'ok', detail: `${writers.length} writer(s), none failed` };
+  return {
+    name,
+    status: 'warn',
+    detail: `stuck in a failed state: ${failed.map((w) => `${w.name} (${w.state}, ${w.lastError?.code ?? 'no error'})`).join('; ')}`,
+    fix:
+      comSecurity.length > 0
+        ? 'a writer process has COM security that VSS cannot call into (event 8194): fix its CoInitializeSecurity, then restart it'
+        : 'a failed writer resets at its next backup; if it stays failed, restart the app or service that owns it',
+  };
+}
+
+async function checkLinuxGuest(): Promise<Check[]> {
+  if (process.platform !== 'linux') return [{ name: 'linux guest', status: 'skip', detail: 'Linux only' }];
+  let describe: (() => unknown) | undefined;
+  try {
+    describe = (await loadLinuxGuest()).describeLinuxGuest;
+  } catch (error) {
+    return [{ name: 'linux guest', status: 'skip', detail: (error as Error).message }];
+  }
+  if (typeof describe !== 'function') return [{ name: 'linux guest', status: 'skip', detail: 'Linux-guest support has no describeLinuxGuest' }];
+  return toChecks(await describe());
+}
+
+/** describeLinuxGuest() may answer with text, a list of findings, or an object of them. */
+export function toChecks(found: unknown): Check[] {
+  const statuses: readonly string[] = ['ok', 'warn', 'fail', 'skip'];
+  const one = (value: unknown, key?: string): Check => {
+    if (typeof value === 'string') return { name: key ?? 'linux guest', status: 'ok', detail: value };
+    const o = (value ?? {}) as Record<string, unknown>;
+    const name = String(o['name'] ?? o['agent'] ?? o['title'] ?? key ?? 'linux guest');
+    const present = o['present'] ?? o['found'] ?? o['installed'];
+    const status = (typeof o['status'] === 'string' && statuses.includes(o['status']) ? o['status'] : present === false ? 'skip' : 'ok') as CheckStatus;
+    const detail = String(o['detail'] ?? o['message'] ?? o['description'] ?? (present === undefined ? JSON.stringify(o) : present ? 'present' : 'absent'));
+    return { name, status, detail, ...(typeof o['fix'] === 'string' && { fix: o['fix'] }) };
+  };
+  if (typeof found === 'string') return found.split('\n').filter(Boolean).map((line) => one(line));
+  if (Array.isArray(found)) return found.map((v) => one(v));
+  if (found !== null && typeof found === 'object') {
+    const o = found as Record<string, unknown>;
+    for (const key of ['checks', 'findings', 'agents']) if (Array.isArray(o[key])) return (o[key] as unknown[]).map((v) => one(v));
+    return Object.entries(o).map(([k, v]) => one(v, k));
+  }
+  return [{ name: 'linux guest', status: 'warn', detail: 'describeLinuxGuest() returned nothing' }];
+}
+
+const schema = z.object({
+  json: z.boolean().default(false),
+  'writer-module': z.array(z.string().min(1)).optional(),
+  'with-demo-writer': z.boolean().optional(),
+  _: z.array(z.string()).max(0, { error: 'doctor takes no arguments' }),
+});
+
+export const doctorCommand: Command = {
+  name: 'doctor',
+  summary: 'Check what usually breaks a checkpoint on this machine, and say how to fix it.',
+  usage: 'doctor [--json] [--writer-module <file>]',
+  details: 'Exit code 0 when nothing failed (warnings allowed), 6 when a check failed.',
+  options: { json: jsonOption, ...writerOptions, help: helpOption },
+  async run(args, io) {
+    const { values, help } = parseCommand(this, args, schema);
+    if (help) {
+      io.stdout.write(helpText(this));
+      return 0;
+    }
+    const checks: Check[] = [checkNode(), checkAddon(), checkBackend()];
+    const windows = process.platform === 'win32';
+    checks.push(windows ? checkElevation() : windowsOnly('elevation'));
+    checks.push(windows ? checkService('VSS') : windowsOnly('VSS service'));
+    checks.push(windows ? checkService('vmicvss') : windowsOnly('Hyper-V VSS requester (vmicvss)'));
+    if (checks[1]?.status === 'ok') {
+      checks.push(await checkComSecurity());
+      const cleanup = await loadWriters(values);
+      try {
+        checks.push(await checkWriters());
+      } finally {
+        await cleanup();
+      }
+    }
+    checks.push(...(await checkLinuxGuest()));
+    const failed = checks.some((c) => c.status === 'fail');
+    const exitCode = failed ? exitCodes.environment : exitCodes.success;
+    if (values.json) {
+      json(io, { ok: !failed, exitCode, checks });
+      return exitCode;
+    }
+    const style = styleFor(io.stdout);
+    const mark = { ok: style.green('ok  '), warn: style.yellow('warn'), fail: style.red(style.bold('FAIL')), skip: style.dim('skip') };
+    const width = Math.max(...checks.map((c) => c.name.length));
+    for (const c of checks) {
+      io.stdout.write(`${mark[c.status]}  ${c.name.padEnd(width)}  ${c.detail}\n`);
+      if (c.fix) io.stdout.write(`      ${' '.repeat(width)}  fix: ${c.fix}\n`);
+    }
+    io.stdout.write(failed ? `\n${style.red('problems found')}\n` : `\n${style.green('no problems found')}\n`);
+    return exitCode;
+  },
+};
