@@ -1,0 +1,60 @@
+// 3. A whole snapshot set on the simulator with 1, 8 and 64 writers whose handlers resolve at
+// once: total time and time per phase, as the addon timed them. Events fan out to every
+// writer at once, so 64 writers should cost at most twice what one does. Empty handlers show
+// the bridge's own cost per writer; handlers that wait 5 ms (I/O) show the fan-out.
+import { emptyWriter, figure, library, median, scaled, volume } from '../lib.mjs';
+
+const writerCounts = [1, 8, 64];
+
+async function runSets(lib, count, sets, delayMs = 0) {
+  const writers = Array.from({ length: count }, (_, i) => new lib.VssWriter(emptyWriter('bench-fanout', `instance ${i}`, undefined, delayMs)));
+  await Promise.all(writers.map((w) => w.subscribe()));
+  try {
+    const samples = [];
+    for (let i = 0; i < sets; i++) {
+      const started = performance.now();
+      const result = await lib.createShadowCopy({ volumes: [volume] });
+      samples.push({ wallMs: performance.now() - started, totalMs: result.durationMs, phases: result.phases });
+    }
+    return samples;
+  } finally {
+    await Promise.all(writers.map((w) => w.unsubscribe()));
+  }
+}
+
+export async function run({ scale }) {
+  const lib = library();
+  const rounds = scaled(scale, 6, 1);
+  const setsPerRound = scaled(scale, 25, 2);
+  const samples = Object.fromEntries(writerCounts.map((n) => [n, []]));
+  await runSets(lib, 1, setsPerRound); // warm-up
+  // Interleaved, so that every writer count sees the same machine load.
+  for (let round = 0; round < rounds; round++) {
+    for (const n of writerCounts) samples[n].push(...(await runSets(lib, n, setsPerRound)));
+  }
+  const total = (n) => median(samples[n].map((s) => s.totalMs));
+  const wall = (n) => median(samples[n].map((s) => s.wallMs));
+  const phase = (n, name) => median(samples[n].map((s) => s.phases.find((p) => p.event === name)?.durationMs ?? NaN));
+  const phaseNames = samples[1][0].phases.map((p) => p.event);
+  const figures = [];
+  for (const n of writerCounts) {
+    figures.push(
+      figure(`snapshotSet.total.${n}w`, total(n), 'ms', total(1), {
+        ...(n === 64 && { target: { ratioMax: 2 } }),
+        note: `${samples[n].length} sets; the requester saw ${wall(n).toFixed(2)} ms (1 writer: ${wall(1).toFixed(2)} ms)`,
+      }),
+    );
+  }
+  const slow1 = await runSets(lib, 1, setsPerRound, 5);
+  const slow64 = await runSets(lib, 64, setsPerRound, 5);
+  figures.push(
+    figure('snapshotSet.total.64w.5msHandlers', median(slow64.map((s) => s.totalMs)), 'ms', median(slow1.map((s) => s.totalMs)), {
+      target: { ratioMax: 2 },
+      note: 'every handler waits 5 ms, as for I/O; baseline: one such writer',
+    }),
+  );
+  for (const name of phaseNames) {
+    for (const n of writerCounts.slice(1)) figures.push(figure(`snapshotSet.${name}.${n}w`, phase(n, name), 'ms', phase(1, name)));
+  }
+  return figures;
+}
