@@ -7,6 +7,7 @@
       "sources": [
         "native/addon.cc",
         "native/addon_data.cc",
+        "native/bench_ping.cc",
         "native/call.cc",
         "native/dispatcher.cc",
         "native/js_dispatcher.cc",
@@ -14,11 +15,35 @@
         "native/simulator.cc",
         "native/snapshot_set.cc"
       ],
+      "conditions": [
+        ["OS=='linux'", {
+          "sources": [
+            "native/linux/fs_freeze.cc",
+            "native/linux/hv_vss_channel.cc",
+            "native/linux/hv_vss_msg.cc",
+            "native/linux/linux_addon.cc",
+            "native/linux/peer_credentials.cc"
+          ]
+        }],
+        ["OS=='win'", {
+          "sources": [
+            "native/win/com.cc",
+            "native/win/vss_requester.cc",
+            "native/win/vss_writer.cc",
+            "native/win/wide.cc",
+            "native/win/win_addon.cc",
+            "native/win/writer_shim.cc"
+          ],
+          "defines": ["NOMINMAX"],
+          "libraries": ["vssapi.lib", "ole32.lib", "oleaut32.lib"]
+        }]
+      ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": [
         "NAPI_VERSION=8",
         "NODE_ADDON_API_CPP_EXCEPTIONS",
-        "NODE_ADDON_API_CPP_EXCEPTIONS_ALL"
+        "NODE_ADDON_API_CPP_EXCEPTIONS_ALL",
+        "NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS"
       ],
       "cflags_cc": ["-std=c++17", "-fexceptions", "-Wall", "-Wextra"],
       "cflags_cc!": ["-fno-exceptions"],

@@ -27,10 +27,15 @@ for (const [cmakeVar, gypTarget] of [['VSS_BRIDGE_SOURCES', 'vss_bridge']]) {
     continue;
   }
   compare('sources', cmakeList(cmakeVar), target.sources.filter((s) => typeof s === 'string'));
-  const cmakeDefines = [
-    ...[...cmake.matchAll(/-D(\w+=?\w*)/g)].map((m) => m[1]),
-    ...(cmake.match(/target_compile_definitions\([^)]*PRIVATE([^)]*)\)/)?.[1].split(/\s+/).filter(Boolean) ?? []),
-  ];
+  // Sources built on Linux only: set(VSS_BRIDGE_LINUX_SOURCES ...) and the OS=='linux' condition.
+  const linuxCondition = (target.conditions ?? []).find((c) => c[0] === "OS=='linux'");
+  compare('Linux-only sources', cmakeList('VSS_BRIDGE_LINUX_SOURCES'), linuxCondition?.[1]?.sources ?? []);
+  // Built on Windows only: the VSS_BRIDGE_WINDOWS_* lists and the OS=='win' condition.
+  const win = (target.conditions ?? []).find((c) => c[0] === "OS=='win'")?.[1] ?? {};
+  compare('Windows-only sources', cmakeList('VSS_BRIDGE_WINDOWS_SOURCES'), win.sources ?? []);
+  compare('Windows-only defines', cmakeList('VSS_BRIDGE_WINDOWS_DEFINES'), win.defines ?? []);
+  compare('Windows libraries', cmakeList('VSS_BRIDGE_WINDOWS_LIBS'), (win.libraries ?? []).map((l) => l.replace(/\.lib$/, '')));
+  const cmakeDefines = cmakeList('VSS_BRIDGE_DEFINES');
   compare('defines', cmakeDefines, target.defines);
 }
 if (errors.length) {

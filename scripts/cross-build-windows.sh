@@ -31,6 +31,7 @@ cmake_list() {
 }
 mapfile -t portable < <(cmake_list VSS_BRIDGE_SOURCES)
 mapfile -t windows < <(cmake_list VSS_BRIDGE_WINDOWS_SOURCES)
+mapfile -t portable_defines < <(cmake_list VSS_BRIDGE_DEFINES)
 mapfile -t defines < <(cmake_list VSS_BRIDGE_WINDOWS_DEFINES)
 mapfile -t libs < <(cmake_list VSS_BRIDGE_WINDOWS_LIBS)
 [ "${#portable[@]}" -gt 0 ] && [ "${#windows[@]}" -gt 0 ] || { echo "cross-build-windows: source lists not found in CMakeLists.txt" >&2; exit 2; }
@@ -42,8 +43,8 @@ napi_def=$(cd "$root" && node -p "require('node-api-headers').def_paths.node_api
 # node.exe exports the Node-API functions; the .node links against them by name.
 "$DLLTOOL" -d "$napi_def" -l "$out/libnode.a" -D node.exe
 
-common_defines=(-DNAPI_VERSION=8 -DNODE_ADDON_API_CPP_EXCEPTIONS -DNODE_ADDON_API_CPP_EXCEPTIONS_ALL)
-for d in "${defines[@]}"; do common_defines+=("-D$d"); done
+common_defines=()
+for d in "${portable_defines[@]}" "${defines[@]}"; do common_defines+=("-D$d"); done
 
 objects=()
 pids=()
