@@ -5,9 +5,16 @@
 #include <napi.h>
 
 #include "addon_data.h"
+#include "bench_ping.h"
 #include "js_dispatcher.h"
 #include "simulator.h"
 #include "snapshot_set.h"
+#ifdef __linux__
+#include "linux/linux_addon.h"
+#endif
+#ifdef _WIN32
+#include "win/win_addon.h"
+#endif
 
 namespace vssb {
 namespace {
@@ -46,6 +53,10 @@ std::vector<std::string> StrList(const Napi::Object& o, const char* key) {
     out.push_back(item.As<Napi::String>().Utf8Value());
   }
   return out;
+}
+// Fields newer callers pass; older ones may leave them out.
+uint32_t OptionalUint(const Napi::Object& o, const char* key, uint32_t fallback) {
+  return o.Get(key).IsUndefined() ? fallback : Uint(o, key);
 }
 Napi::Object Obj(const Napi::Value& v, const char* what) {
   if (!v.IsObject()) throw Napi::TypeError::New(v.Env(), std::string(what) + " must be an object");
@@ -88,6 +99,37 @@ Napi::Object StatusToJs(Napi::Env env, const WriterStatus& s) {
   o.Set("state", s.state);
   o.Set("lastError", s.last_error);
   o.Set("lastErrorMessage", s.last_error_message);
+  return o;
+}
+
+Napi::Object MetadataToJs(Napi::Env env, const WriterMetadata& m) {
+  auto o = Napi::Object::New(env);
+  o.Set("id", m.id);
+  o.Set("name", m.name);
+  o.Set("instanceName", m.instance_name);
+  o.Set("usage", m.usage);
+  o.Set("sourceType", m.source_type);
+  o.Set("freezeTimeoutMs", m.freeze_timeout_ms);
+  o.Set("handlerTimeoutMs", m.handler_timeout_ms);
+  auto components = Napi::Array::New(env, m.components.size());
+  for (uint32_t i = 0; i < m.components.size(); i++) {
+    const Component& c = m.components[i];
+    auto co = Napi::Object::New(env);
+    co.Set("logicalPath", c.logical_path);
+    co.Set("name", c.name);
+    co.Set("caption", c.caption);
+    auto files = Napi::Array::New(env, c.files.size());
+    for (uint32_t j = 0; j < c.files.size(); j++) {
+      auto fo = Napi::Object::New(env);
+      fo.Set("path", c.files[j].path);
+      fo.Set("filespec", c.files[j].filespec);
+      fo.Set("recursive", c.files[j].recursive);
+      files.Set(j, fo);
+    }
+    co.Set("files", files);
+    components.Set(i, co);
+  }
+  o.Set("components", components);
   return o;
 }
 
@@ -270,8 +312,14 @@ class SimulatedWriterWrap : public Napi::ObjectWrap<SimulatedWriterWrap> {
   uint64_t teardown_key_ = 0;
 };
 
+// listWriters(): each writer's status, with the metadata it registered as .metadata.
 Napi::Value ListWriters(const Napi::CallbackInfo& info) {
-  return ArrayToJs(info.Env(), Simulator::Get().ListWriters(), StatusToJs);
+  return ArrayToJs(info.Env(), Simulator::Get().ListWritersWithMetadata(),
+                   [](Napi::Env env, const std::pair<WriterStatus, WriterMetadata>& w) {
+                     auto o = StatusToJs(env, w.first);
+                     o.Set("metadata", MetadataToJs(env, w.second));
+                     return o;
+                   });
 }
 
 // runSnapshotSet(config, commitDispatcher | null, sink(kind, payload)) -> cancel()
@@ -290,6 +338,23 @@ Napi::Value RunSnapshotSet(const Napi::CallbackInfo& info) {
   config.provider.commit_delay_ms = Uint(provider, "commitDelayMs");
   config.provider.fail_with = Field(provider, "failWith").As<Napi::Number>().Int32Value();
   config.provider.hold_limit_ms = Uint(provider, "holdLimitMs");
+  config.freeze_window_ms = OptionalUint(o, "freezeWindowMs", 0);
+  config.shadow_copy_number_floor = OptionalUint(o, "shadowCopyNumberFloor", 0);
+  if (!o.Get("writerFailures").IsUndefined()) {
+    auto failures = Field(o, "writerFailures");
+    if (!failures.IsArray()) throw Napi::TypeError::New(env, "writerFailures must be an array");
+    auto array = failures.As<Napi::Array>();
+    for (uint32_t i = 0; i < array.Length(); i++) {
+      auto f = Obj(array.Get(i), "writer failure");
+      InjectedFailure failure;
+      failure.writer_name = Str(f, "writer");
+      failure.match_instance = !f.Get("instanceName").IsUndefined();
+      if (failure.match_instance) failure.instance_name = Str(f, "instanceName");
+      failure.event = Str(f, "event");
+      failure.hr = Field(f, "hresult").As<Napi::Number>().Int32Value();
+      config.writer_failures.push_back(std::move(failure));
+    }
+  }
   if (!info[1].IsNull() && !info[1].IsUndefined()) config.on_commit = DispatcherWrap::From(info[1]);
 
   auto data = AddonData::Get(env);
@@ -361,7 +426,14 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   auto testing = Napi::Object::New(env);
   testing.Set("dispatchFromThread",
               Napi::Function::New(env, DispatchFromThread, "dispatchFromThread"));
+  AddBenchFunctions(env, testing, &DispatcherWrap::From);
   exports.Set("testing", testing);
+#ifdef __linux__
+  RegisterLinux(env, exports);
+#endif
+#ifdef _WIN32
+  RegisterWindowsExports(env, exports, {&DispatcherWrap::From, &ParseMetadata, &StatusToJs, &ResultToJs, &ProgressToJs});
+#endif
   exports.Set("napiVersion", NAPI_VERSION);
   return exports;
 }

@@ -63,6 +63,13 @@ std::vector<WriterStatus> Simulator::ListWriters() {
   return out;
 }
 
+std::vector<std::pair<WriterStatus, WriterMetadata>> Simulator::ListWritersWithMetadata() {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<std::pair<WriterStatus, WriterMetadata>> out;
+  for (const auto& entry : writers_) out.emplace_back(entry.status, entry.writer->meta);
+  return out;
+}
+
 bool Simulator::Status(const SimulatedWriter* writer, WriterStatus* out) {
   std::lock_guard<std::mutex> lock(mu_);
   const Entry* entry = Find(writer);

@@ -5,6 +5,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "dispatcher.h"
@@ -35,6 +36,9 @@ class Simulator {
 
   std::vector<std::shared_ptr<SimulatedWriter>> Subscribed();
   std::vector<WriterStatus> ListWriters();
+  // Status and metadata of every subscribed writer, taken together (GatherWriterMetadata
+  // plus GatherWriterStatus), so the two never describe different sets of writers.
+  std::vector<std::pair<WriterStatus, WriterMetadata>> ListWritersWithMetadata();
   // False when the writer is not subscribed.
   bool Status(const SimulatedWriter* writer, WriterStatus* out);
   void SetState(const SimulatedWriter* writer, int state, hresult_t error = kS_OK,

@@ -12,6 +12,13 @@ Clock::time_point After(Clock::time_point t, uint32_t ms) {
 
 std::atomic<uint64_t> g_shadow_copy_number{0};
 
+uint64_t NextShadowCopyNumber(uint64_t floor) {
+  uint64_t n = g_shadow_copy_number.load();
+  while (!g_shadow_copy_number.compare_exchange_weak(n, std::max(n, floor) + 1)) {
+  }
+  return std::max(n, floor) + 1;
+}
+
 }  // namespace
 
 SnapshotSet::SnapshotSet(SnapshotSetConfig config, ProgressSink progress, Deliver deliver)
@@ -98,8 +105,10 @@ void SnapshotSet::Run() {
     RunBackup();
   }
   Cleanup("backupShutdown", kWsFailedAtBackupShutdown);
-  DeliverOnce();
+  // The set ends before the caller hears of it, so a set started as soon as this one resolves
+  // is not refused with VSS_E_SNAPSHOT_SET_IN_PROGRESS.
   sim.EndSnapshotSet();
+  DeliverOnce();
 }
 
 bool SnapshotSet::RunBackup() {
@@ -112,7 +121,7 @@ bool SnapshotSet::RunBackup() {
   // The freeze window (dwTimeoutFreeze) runs from Freeze to Thaw, per writer.
   const auto freeze_start = Clock::now();
   window_end_.clear();
-  for (const auto& w : writers_) window_end_.push_back(After(freeze_start, w->meta.freeze_timeout_ms));
+  for (size_t i = 0; i < writers_.size(); i++) window_end_.push_back(After(freeze_start, FreezeWindowMs(i)));
   f = Post("freeze", [&](size_t i) {
     return std::min({After(Clock::now(), writers_[i]->meta.handler_timeout_ms), window_end_[i],
                      deadline_});
@@ -124,6 +133,7 @@ bool SnapshotSet::RunBackup() {
   f = PostWithHandlerTimeout("thaw");
   if (!Finish(f, kWsWaitingForPostSnapshot, kWsFailedAtThaw, true)) return false;
 
+  post_snapshot_sent_ = true;
   f = PostWithHandlerTimeout("postSnapshot");
   if (!Finish(f, kWsWaitingForBackupComplete, kWsFailedAtPostSnapshot, false)) return false;
 
@@ -187,7 +197,7 @@ bool SnapshotSet::Commit() {
       for (size_t i = 0; i < writers_.size(); i++) {
         if (window_end_[i] > now) continue;
         const Outcome timeout = Outcome::Timeout(
-            "the freeze window of " + std::to_string(writers_[i]->meta.freeze_timeout_ms) +
+            "the freeze window of " + std::to_string(FreezeWindowMs(i)) +
             " ms ran out before thaw");
         Simulator::Get().SetState(writers_[i].get(), kWsFailedAtFreeze, timeout.hr,
                                   timeout.message);
@@ -212,7 +222,7 @@ bool SnapshotSet::Commit() {
     result_.snapshots.push_back(SnapshotRecord{
         NewGuid(), volume,
         "\\\\?\\GLOBALROOT\\Device\\HarddiskVolumeShadowCopy" +
-            std::to_string(++g_shadow_copy_number)});
+            std::to_string(NextShadowCopyNumber(config_.shadow_copy_number_floor))});
   }
   return true;
 }
@@ -240,7 +250,7 @@ bool SnapshotSet::Finish(Fanout& f, int ok_state, int failed_state, bool abort_o
   bool failed = false;
   for (size_t i = 0; i < f.calls.size(); i++) {
     if (!f.calls[i]->IsSettled()) continue;  // abandoned by a cancel: state unknown
-    const Outcome o = f.calls[i]->GetOutcome();
+    const Outcome o = OutcomeOf(f, i);
     if (o.ok()) {
       sim.SetState(writers_[i].get(), ok_state);
       continue;
@@ -279,13 +289,15 @@ void SnapshotSet::FailByWriter(size_t index, const std::string& event, const Out
 
 // The requester gives up (cancel or its own deadline): the caller learns at once, then
 // the requester's AbortBackup sends Abort, as after any failure past PrepareForBackup.
+// VSS never sends Abort once PostSnapshot went out (OnAbort's documentation), nor during a
+// restore (aborts are not supported there): those writers get BackupShutdown only.
 void SnapshotSet::Interrupt(hresult_t hr, const std::string& message) {
   result_.hr = hr;
   result_.message = message;
   result_.failed_writer.clear();
   result_.failed_event.clear();
   DeliverOnce();
-  Cleanup("abort", -1);
+  if (!config_.restore && !post_snapshot_sent_) Cleanup("abort", -1);
 }
 
 // Abort and BackupShutdown: each writer gets its own handler timeout, not bounded by the
@@ -300,7 +312,7 @@ void SnapshotSet::Cleanup(const std::string& event, int failed_state) {
   Record(f);
   Simulator& sim = Simulator::Get();
   for (size_t i = 0; i < f.calls.size(); i++) {
-    const Outcome o = f.calls[i]->GetOutcome();
+    const Outcome o = OutcomeOf(f, i);
     const int state = sim.State(writers_[i].get());
     const bool writer_failed = state >= kWsFailedAtIdentify;
     if (!o.ok() && failed_state >= 0) {
@@ -319,7 +331,7 @@ void SnapshotSet::Record(Fanout& f) {
     r.start_ms = Since(f.started);
     const bool settled = call->IsSettled();
     if (settled) {
-      const Outcome o = call->GetOutcome();
+      const Outcome o = OutcomeOf(f, i);
       r.outcome = CallResultName(o.result);
       r.hr = o.hr;
       r.message = o.message;
@@ -332,6 +344,24 @@ void SnapshotSet::Record(Fanout& f) {
     EmitProgress(f.event, "writer", writers_[i].get(), r.outcome);
   }
   RecordPhase(f.event, f.started, Outcome::Success());
+}
+
+Outcome SnapshotSet::OutcomeOf(const Fanout& f, size_t index) const {
+  Outcome o = f.calls[index]->GetOutcome();
+  if (!o.ok()) return o;
+  const WriterMetadata& meta = writers_[index]->meta;
+  for (const auto& failure : config_.writer_failures) {
+    if (failure.event == f.event && failure.writer_name == meta.name &&
+        (!failure.match_instance || failure.instance_name == meta.instance_name)) {
+      return Outcome::Failure(failure.hr, "failure injected at " + f.event);
+    }
+  }
+  return o;
+}
+
+uint32_t SnapshotSet::FreezeWindowMs(size_t index) const {
+  return config_.freeze_window_ms != 0 ? config_.freeze_window_ms
+                                       : writers_[index]->meta.freeze_timeout_ms;
 }
 
 void SnapshotSet::RecordPhase(const std::string& phase, Clock::time_point started,

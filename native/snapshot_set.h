@@ -25,6 +25,16 @@ struct ProviderBehaviour {
   uint32_t hold_limit_ms = 10000;  // the kernel cancels a hold after 10 s
 };
 
+// A handler failure the simulator injects to rehearse a veto: the writer's handler runs, then
+// its event fails with `hr`, as if the handler had called SetWriterFailure.
+struct InjectedFailure {
+  std::string writer_name;
+  bool match_instance = false;  // false: every instance of the writer
+  std::string instance_name;
+  std::string event;
+  hresult_t hr = kVSS_E_WRITERERROR_RETRYABLE;
+};
+
 struct SnapshotSetConfig {
   bool restore = false;  // run PreRestore/PostRestore instead of a backup
   std::vector<std::string> volumes;
@@ -32,6 +42,11 @@ struct SnapshotSetConfig {
   std::vector<std::string> components;
   uint32_t timeout_ms = 120000;
   ProviderBehaviour provider;
+  std::vector<InjectedFailure> writer_failures;
+  uint32_t freeze_window_ms = 0;  // 0: each writer's own dwTimeoutFreeze
+  // Shadow copy device numbers continue above this: kept copies of earlier runs hold the
+  // lower ones, as HarddiskVolumeShadowCopyN numbers are never reused while they exist.
+  uint64_t shadow_copy_number_floor = 0;
   std::shared_ptr<Dispatcher> on_commit;  // optional: JS run inside the freeze window
 };
 
@@ -109,6 +124,9 @@ class SnapshotSet {
   void Interrupt(hresult_t hr, const std::string& message);
   void FailByWriter(size_t index, const std::string& event, const Outcome& outcome);
   void Record(Fanout& f);
+  // A settled call's outcome, with any injected failure applied.
+  Outcome OutcomeOf(const Fanout& f, size_t index) const;
+  uint32_t FreezeWindowMs(size_t index) const;
   void RecordPhase(const std::string& phase, Clock::time_point started, const Outcome& outcome);
   void EmitProgress(const std::string& phase, const std::string& status,
                     const SimulatedWriter* writer = nullptr, const std::string& outcome = "");
@@ -126,6 +144,7 @@ class SnapshotSet {
   std::vector<Clock::time_point> window_end_;
   SnapshotSetResult result_;
   bool delivered_ = false;
+  bool post_snapshot_sent_ = false;  // from here on VSS sends no Abort
   std::atomic<bool> cancelled_{false};
   std::atomic<bool> abandoned_{false};
   std::mutex mu_;

@@ -58,6 +58,11 @@ export interface NativeWriterStatus {
   lastErrorMessage: string;
 }
 
+/** listWriters(): the status with the metadata the writer registered at subscribe. */
+export interface NativeWriterListing extends NativeWriterStatus {
+  metadata: NativeWriterMetadata;
+}
+
 export interface NativeEventRecord {
   event: string;
   startMs: number;
@@ -95,6 +100,12 @@ export interface NativeSnapshotSetConfig {
   components: string[];
   timeoutMs: number;
   provider: { commitDelayMs: number; failWith: number; holdLimitMs: number };
+  /** Handler failures to inject (simulator only): the handler runs, then its event fails. */
+  writerFailures?: { writer: string; instanceName?: string; event: string; hresult: number }[];
+  /** Overrides every writer's freeze window; 0 keeps each writer's own. */
+  freezeWindowMs?: number;
+  /** Device numbers of new shadow copies continue above this one. */
+  shadowCopyNumberFloor?: number;
 }
 
 export type NativeSink = (
@@ -116,10 +127,75 @@ export interface NativeDispatchResult {
   pastDeadlineMs: number;
 }
 
+/** The Linux-guest part of the addon (native/linux/linux_addon.cc); absent elsewhere. */
+export interface NativeLinux {
+  /** SO_PEERCRED of a connected Unix socket. Throws an Error with .errno. */
+  peerCredentials(fd: number): { pid: number; uid: number; gid: number };
+  /** FIFREEZE / FITHAW on a native thread; the callback gets 0 or the errno. */
+  freezeFileSystem(path: string, callback: (errno: number) => void): void;
+  thawFileSystem(path: string, callback: (errno: number) => void): void;
+  /** Opens and registers; throws an Error with .errno. See native/linux/hv_vss_channel.h. */
+  openHvVssChannel(
+    path: string,
+    sink: (
+      ...args: ['version', number] | ['message', { operation: number; name: string; flags: number }] | ['closed', number]
+    ) => void,
+  ): { answer(error: number): void; close(): void };
+}
+
+/** One step of a real writer's life (native/win/win_addon.cc). */
+export interface NativeVssStep {
+  hresult: number;
+  message: string;
+  /** e.g. COM security was already set by someone else (RPC_E_TOO_LATE). */
+  warnings: string[];
+}
+
+export interface NativeVssWriter {
+  /** sink hears 'subscribed' once, then 'unsubscribed' once if subscribing succeeded. */
+  subscribe(dispatcher: NativeDispatcher, sink: (kind: 'subscribed' | 'unsubscribed', step: NativeVssStep) => void): void;
+  /** False when not subscribed; otherwise the sink hears 'unsubscribed' when done. */
+  unsubscribe(): boolean;
+  status(): NativeWriterStatus | null;
+}
+
+export interface NativeShadowCopy {
+  id: string;
+  snapshotSetId: string;
+  volume: string;
+  deviceObject: string;
+  providerId: string;
+  /** Unix epoch milliseconds. */
+  createdMs: number;
+  /** VSS_VOLUME_SNAPSHOT_ATTRIBUTES. */
+  attributes: number;
+}
+
+/** The Windows part of the addon (native/win/win_addon.cc). */
+export interface NativeVss {
+  Writer: new (metadata: NativeWriterMetadata) => NativeVssWriter;
+  listWriters(timeoutMs: number, callback: (r: { hresult: number; message: string; writers: NativeWriterStatus[] }) => void): void;
+  runSnapshotSet(
+    config: { volumes: string[]; backupType: string; components: string[]; timeoutMs: number },
+    sink: NativeSink,
+  ): () => void;
+  queryShadowCopies(callback: (r: { hresult: number; message: string; copies: NativeShadowCopy[] }) => void): void;
+  deleteShadowCopies(id: string, wholeSet: boolean, callback: (r: { hresult: number; message: string; deleted: number }) => void): void;
+}
+
+export interface NativeDispatchLoopResult {
+  roundTripNs: Float64Array;
+  pastDeadlineNs: Float64Array;
+  succeeded: number;
+  failed: number;
+  timedOut: number;
+  closed: number;
+}
+
 export interface NativeAddon {
   Dispatcher: new (name: string, router: NativeRouter) => NativeDispatcher;
   SimulatedWriter: new (metadata: NativeWriterMetadata) => NativeSimulatedWriter;
-  listWriters(): NativeWriterStatus[];
+  listWriters(): NativeWriterListing[];
   runSnapshotSet(
     config: NativeSnapshotSetConfig,
     commit: NativeDispatcher | null,
@@ -132,7 +208,23 @@ export interface NativeAddon {
       timeoutMs: number,
       callback: (result: NativeDispatchResult) => void,
     ): void;
+    /** Benchmarks (native/bench_ping.cc): per-iteration ns of a bare thread-safe function ping. */
+    pingFloor(pong: () => void, iterations: number, gapUs: number, timeoutMs: number, callback: (ns: Float64Array | Error) => void): void;
+    /** How late a bare condition_variable::wait_until wakes past its deadline, per iteration (ns). */
+    timedWaitFloor(iterations: number, timeoutMs: number, callback: (lateNs: Float64Array) => void): void;
+    /** `iterations` events through the Dispatcher from one native thread, timed there. */
+    dispatchLoop(
+      dispatcher: NativeDispatcher,
+      event: string,
+      timeoutMs: number,
+      iterations: number,
+      gapUs: number,
+      callback: (result: NativeDispatchLoopResult) => void,
+    ): void;
   };
+  linux?: NativeLinux;
+  /** Windows builds only; a 32-bit build has just the reason it cannot work. */
+  vss?: NativeVss | { unsupported: string };
   napiVersion: number;
 }
 
