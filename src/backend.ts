@@ -4,6 +4,7 @@
  */
 import type { NativeDispatcher, NativeSink, NativeSnapshotSetConfig, NativeWriterMetadata, NativeWriterStatus } from './native.js';
 import { simulatedBackend } from './simulated-backend.js';
+import { vssBackend } from './vss-backend.js';
 
 export type BackendName = 'vss' | 'simulated';
 
@@ -36,6 +37,5 @@ function choose(): BackendName {
 export const backend: BackendName = choose();
 
 export function getBackend(): Backend {
-  if (backend === 'simulated') return simulatedBackend;
-  throw new Error('vss-bridge: the real VSS backend is not part of this build; set VSS_BRIDGE_BACKEND=simulated');
+  return backend === 'simulated' ? simulatedBackend : vssBackend;
 }

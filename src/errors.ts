@@ -37,7 +37,9 @@ export class WriterFailure extends Error {
 
   constructor(code: WriterErrorCode, message: string = code) {
     if (!(writerErrorCodes as readonly string[]).includes(code)) {
-      throw new TypeError(`WriterFailure: code must be one of ${writerErrorCodes.join(', ')}; got ${String(code)}`);
+      // String() itself throws on an object without a prototype: describe such values safely.
+      const got = typeof code === 'object' && code !== null ? Object.prototype.toString.call(code) : String(code);
+      throw new TypeError(`WriterFailure: code must be one of ${writerErrorCodes.join(', ')}; got ${got}`);
     }
     super(message);
     this.name = 'WriterFailure';

@@ -11,6 +11,7 @@ export interface HresultInfo {
 
 const table: readonly (readonly [string, number, boolean, string])[] = [
   ['S_OK', 0x00000000, false, 'success'],
+  ['S_FALSE', 0x00000001, false, 'VSS does not accept writers while Windows runs in safe mode or setup is in progress; restart normally'],
   ['E_ABORT', 0x80004004, false, 'the operation was cancelled'],
   ['E_ACCESSDENIED', 0x80070005, false, 'access denied: run as Administrator or Backup Operator, or list the account under HKLM\\SYSTEM\\CurrentControlSet\\Services\\VSS\\VssAccessControl'],
   ['E_INVALIDARG', 0x80070057, false, 'an argument is invalid'],
@@ -19,7 +20,8 @@ const table: readonly (readonly [string, number, boolean, string])[] = [
   ['E_UNEXPECTED', 0x8000ffff, false, 'unexpected failure'],
   ['E_FAIL', 0x80004005, false, 'unspecified failure'],
   ['ERROR_TIMEOUT', 0x800705b4, true, 'the operation did not finish within its timeout'],
-  ['ERROR_SERVICE_DISABLED', 0x80070422, false, 'the Volume Shadow Copy service is disabled'],
+  ['ERROR_SERVICE_DISABLED', 0x80070422, false, 'the Volume Shadow Copy service is disabled: set its start type to Manual (`sc config vss start= demand`)'],
+  ['ERROR_SERVICE_NOT_ACTIVE', 0x80070426, true, 'the Volume Shadow Copy service is not running: start it (`net start vss`)'],
   ['RPC_E_TOO_LATE', 0x80010119, false, 'COM security was already initialized in this process'],
   ['VSS_E_BAD_STATE', 0x80042301, false, 'the call is not valid in the current state'],
   ['VSS_E_PROVIDER_ALREADY_REGISTERED', 0x80042303, false, 'the provider is already registered'],

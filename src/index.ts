@@ -1,8 +1,15 @@
 export { VssWriter } from './writer.js';
 export type { VssWriterOptions } from './writer.js';
-export { listWriters, createShadowCopy } from './requester.js';
+export { listWriters, gatherWriterMetadata, createShadowCopy } from './requester.js';
+export { listShadowCopies, deleteShadowCopy } from './shadow-copies.js';
 export type { ShadowCopyOptions } from './requester.js';
 export { VssError, WriterFailure, OptionsError } from './errors.js';
+export { WriteGate, GateError } from './gate.js';
+export type { GateState, StoreAdapter, StoreFreezeContext, FreezeReport, WriteGateStats, WriteGateOptions, GateFreezeOptions } from './gate.js';
+export { sqliteStore } from './adapters/sqlite.js';
+export type { SqliteDatabase, SqliteStore, SqliteStoreOptions, CheckpointResult } from './adapters/sqlite.js';
+export { fileStore } from './adapters/file-store.js';
+export type { FileStoreOptions } from './adapters/file-store.js';
 export { backend } from './backend.js';
 export type { BackendName } from './backend.js';
 export { describeHresult, writerErrorCodes, providerErrorCodes } from './hresult.js';
@@ -17,6 +24,10 @@ export type {
   EventOutcome,
   EventRecord,
   WriterInfo,
+  WriterMetadataInfo,
+  ComponentInfo,
+  FileGroupInfo,
+  KeptShadowCopy,
   WriterReport,
   ShadowCopy,
   ShadowCopyResult,

@@ -7,7 +7,15 @@ import { JsDispatcher } from './dispatch.js';
 import { VssError } from './errors.js';
 import { describeHresult, hresultOf } from './hresult.js';
 import { getDefaultLogger } from './logger.js';
-import type { NativeEventRecord, NativeProgress, NativeSnapshotSetResult, NativeWriterStatus } from './native.js';
+import type {
+  NativeEventRecord,
+  NativeProgress,
+  NativeSnapshotSetResult,
+  NativeWriterListing,
+  NativeWriterStatus,
+} from './native.js';
+import { highestKeptDeviceNumber, keepShadowCopies } from './shadow-copies.js';
+import { toVssError } from './writer.js';
 import { parseOptions, shadowCopyOptionsSchema, type ParsedShadowCopyOptions, type ShadowCopyOptions } from './schemas.js';
 import {
   writerStateName,
@@ -17,6 +25,7 @@ import {
   type Progress,
   type ShadowCopyResult,
   type WriterInfo,
+  type WriterMetadataInfo,
 } from './types.js';
 
 export type { ShadowCopyOptions } from './schemas.js';
@@ -25,6 +34,27 @@ export type { ShadowCopyOptions } from './schemas.js';
 export async function listWriters(): Promise<WriterInfo[]> {
   const writers = await getBackend().listWriters();
   return writers.map(toWriterInfo);
+}
+
+/** Every writer with the components and file groups it reports (GatherWriterMetadata). */
+export async function gatherWriterMetadata(): Promise<WriterMetadataInfo[]> {
+  const writers = await getBackend().listWriters();
+  return writers.map((w) => {
+    if (!hasMetadata(w)) throw new VssError(hresultOf('E_NOTIMPL'), `the ${getBackend().name} backend reports no writer metadata`);
+    const m = w.metadata;
+    return {
+      ...toWriterInfo(w),
+      usage: m.usage as WriterMetadataInfo['usage'],
+      sourceType: m.sourceType as WriterMetadataInfo['sourceType'],
+      freezeTimeoutMs: m.freezeTimeoutMs,
+      handlerTimeoutMs: m.handlerTimeoutMs,
+      components: m.components,
+    };
+  });
+}
+
+function hasMetadata(w: NativeWriterStatus): w is NativeWriterListing {
+  return typeof (w as Partial<NativeWriterListing>).metadata === 'object';
 }
 
 /**
@@ -68,6 +98,14 @@ export function runSnapshotSet(opts: ParsedShadowCopyOptions, restore: boolean):
           failWith: simulation?.failWith ? hresultOf(simulation.failWith) | 0 : 0,
           holdLimitMs: simulation?.holdLimitMs ?? 10_000,
         },
+        writerFailures: (simulation?.writerFailures ?? []).map((f) => ({
+          writer: f.writer,
+          ...(f.instanceName !== undefined && { instanceName: f.instanceName }),
+          event: f.event,
+          hresult: hresultOf(f.code) | 0,
+        })),
+        freezeWindowMs: simulation?.freezeWindowMs ?? 0,
+        shadowCopyNumberFloor: highestKeptDeviceNumber(),
       },
       commit?.native ?? null,
       (...message) => {
@@ -82,6 +120,14 @@ export function runSnapshotSet(opts: ParsedShadowCopyOptions, restore: boolean):
         const meta = { snapshotSetId: raw.snapshotSetId, durationMs: Math.round(raw.durationMs) };
         if (raw.hresult === 0) {
           logger.info('snapshot set succeeded', meta);
+          if (opts.keep) {
+            try {
+              keepShadowCopies(result);
+            } catch (error) {
+              reject(toVssError(error, 'the snapshot set succeeded but its shadow copies could not be kept'));
+              return;
+            }
+          }
           resolve(result);
           return;
         }

@@ -5,9 +5,11 @@
 import { isAbsolute as posixIsAbsolute } from 'node:path/posix';
 import { z } from 'zod';
 import { OptionsError } from './errors.js';
-import { providerErrorCodes } from './hresult.js';
+import { providerErrorCodes, writerErrorCodes } from './hresult.js';
 import type { Logger } from './logger.js';
-import { backupTypes, type CommitContext, type Progress, type WriterEventContext } from './types.js';
+import type { SqliteDatabase } from './adapters/sqlite.js';
+import type { StoreAdapter, WriteGate } from './gate.js';
+import { backupTypes, writerEvents, type CommitContext, type Progress, type WriterEventContext } from './types.js';
 
 const GUID = /^(\{[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/i;
 
@@ -88,11 +90,83 @@ export const writerOptionsSchema = z.strictObject({
   /** How long one handler may run before its event fails with VSS_E_WRITERERROR_TIMEOUT. */
   handlerTimeoutMs: ms(10, 3_600_000).default(30_000),
   handlers: handlersSchema.default({}),
+  /** Closed at freeze (before the freeze handler), opened at thaw, abort, backupShutdown, timeout, unsubscribe. */
+  gate: z
+    .custom<WriteGate>((v) => hasMethods(v, ['run', 'freeze', 'thaw']), { error: 'must be a WriteGate' })
+    .optional(),
   logger: loggerSchema.optional(),
 });
 
 export type VssWriterOptions = z.input<typeof writerOptionsSchema>;
 export type ParsedWriterOptions = z.output<typeof writerOptionsSchema>;
+
+function hasMethods(v: unknown, methods: readonly string[]): boolean {
+  return typeof v === 'object' && v !== null && methods.every((m) => typeof (v as Record<string, unknown>)[m] === 'function');
+}
+
+export const storeAdapterSchema = z.custom<StoreAdapter>(
+  (v) => hasMethods(v, ['freeze', 'thaw']) && typeof (v as { name?: unknown }).name === 'string',
+  { error: 'must be a store adapter: an object with a name, freeze() and thaw()' },
+);
+
+export const writeGateOptionsSchema = z
+  .strictObject({
+    /** Names the gate in logs. */
+    name: name.default('write gate'),
+    /** The watchdog: a gate frozen this long reopens by itself and logs an error. */
+    maxFrozenMs: ms(1, 3_600_000).default(60_000),
+    /** How long freeze() waits for the writes in flight, unless the call says otherwise. */
+    drainTimeoutMs: ms(1, 3_600_000).default(5_000),
+    /** Flushed in this order once the writes drained; released in reverse order at thaw. */
+    stores: z.array(storeAdapterSchema).max(64).default([]),
+    logger: loggerSchema.optional(),
+  })
+  .refine((o) => o.drainTimeoutMs < o.maxFrozenMs, {
+    path: ['drainTimeoutMs'],
+    error: 'must be less than maxFrozenMs (the watchdog would end the freeze while it drains)',
+  });
+
+export type WriteGateOptions = z.input<typeof writeGateOptionsSchema>;
+
+export const gateFreezeOptionsSchema = z.strictObject({
+  /** Overrides the gate's drainTimeoutMs for this freeze. */
+  drainTimeoutMs: ms(1, 3_600_000).optional(),
+  /** Cancels the freeze while it drains or flushes: the gate reopens and freeze() rejects. */
+  signal: z.instanceof(AbortSignal, { error: 'must be an AbortSignal' }).optional(),
+});
+
+export type GateFreezeOptions = z.input<typeof gateFreezeOptionsSchema>;
+
+export const sqliteDatabaseSchema = z.custom<SqliteDatabase>(
+  (v) => hasMethods(v, ['pragma', 'exec']) && typeof (v as { open?: unknown }).open === 'boolean',
+  { error: 'must be a better-sqlite3 Database (an object with pragma(), exec() and open)' },
+);
+
+export const sqliteStoreOptionsSchema = z.strictObject({
+  name: name.optional(),
+  /**
+   * A second connection to the same file: freeze takes its write lock (BEGIN IMMEDIATE) so
+   * other processes' writers wait too; thaw releases it.
+   */
+  lockConnection: sqliteDatabaseSchema.optional(),
+  /**
+   * The most the checkpoint waits for another connection (busy_timeout while it runs).
+   * better-sqlite3 waits on the JS thread: this bounds how long freeze stalls the process.
+   */
+  busyTimeoutMs: ms(0, 60_000).default(1_000),
+  logger: loggerSchema.optional(),
+});
+
+export type SqliteStoreOptions = z.input<typeof sqliteStoreOptionsSchema>;
+
+export const fileStoreOptionsSchema = z.strictObject({
+  name: name.default('files'),
+  /** Files and directories the store owns; each is fsynced at freeze (directories: Linux and macOS). */
+  paths: z.array(absolutePath).min(1, { error: 'name at least one file or directory' }).max(4096),
+  logger: loggerSchema.optional(),
+});
+
+export type FileStoreOptions = z.input<typeof fileStoreOptionsSchema>;
 
 export const simulationSchema = z.strictObject({
   /** How long the provider's flush-and-hold takes. */
@@ -101,6 +175,21 @@ export const simulationSchema = z.strictObject({
   failWith: z.enum(providerErrorCodes).optional(),
   /** The hold limit (10 s in Windows); lower it to test hold timeouts quickly. */
   holdLimitMs: ms(1, 60_000).default(10_000),
+  /** Overrides every writer's freeze window (Freeze -> Thaw) for this set. */
+  freezeWindowMs: ms(1, 3_600_000).optional(),
+  /** Make a writer fail an event: its handler runs, then the event fails with `code`. */
+  writerFailures: z
+    .array(
+      z.strictObject({
+        /** Writer name; with instanceName only that instance, else every instance. */
+        writer: name,
+        instanceName: z.string().max(256).optional(),
+        event: z.enum(writerEvents),
+        code: z.enum(writerErrorCodes).default('VSS_E_WRITERERROR_RETRYABLE'),
+      }),
+    )
+    .max(64)
+    .default([]),
 });
 
 export const shadowCopyOptionsSchema = z.strictObject({
@@ -110,6 +199,8 @@ export const shadowCopyOptionsSchema = z.strictObject({
   components: z.array(z.string().max(1024)).max(1024).default([]),
   /** One deadline for the whole snapshot set. */
   timeoutMs: ms(1, 86_400_000).default(120_000),
+  /** Keep the shadow copies after the set ends; see listShadowCopies and deleteShadowCopy. */
+  keep: z.boolean().default(false),
   signal: z.instanceof(AbortSignal, { error: 'must be an AbortSignal' }).optional(),
   onProgress: fn<(progress: Progress) => void>().optional(),
   /** Runs inside the freeze window, while writes are held (simulated backend only). */
@@ -121,6 +212,17 @@ export const shadowCopyOptionsSchema = z.strictObject({
 
 export type ShadowCopyOptions = z.input<typeof shadowCopyOptionsSchema>;
 export type ParsedShadowCopyOptions = z.output<typeof shadowCopyOptionsSchema>;
+
+/** vss-bridge/testing: a snapshot set against this process's writers, with chosen faults. */
+export const rehearsalOptionsSchema = shadowCopyOptionsSchema.omit({ simulation: true, keep: true }).extend({
+  /** Default: the root volume ("/", or "C:\\" on Windows). */
+  volumes: shadowCopyOptionsSchema.shape.volumes.optional(),
+  timeoutMs: ms(1, 86_400_000).default(30_000),
+  /** A failing or slow provider, handler failures at given events, a short freeze window. */
+  faults: simulationSchema.default({ commitDelayMs: 0, holdLimitMs: 10_000, writerFailures: [] }),
+});
+
+export type RehearsalOptions = z.input<typeof rehearsalOptionsSchema>;
 
 function formatPath(path: readonly PropertyKey[]): string {
   return path.reduce<string>(

@@ -85,6 +85,28 @@ export interface WriterInfo {
   readonly lastError: ErrorInfo | null;
 }
 
+export interface FileGroupInfo {
+  readonly path: string;
+  readonly filespec: string;
+  readonly recursive: boolean;
+}
+
+export interface ComponentInfo {
+  readonly logicalPath: string;
+  readonly name: string;
+  readonly caption: string;
+  readonly files: readonly FileGroupInfo[];
+}
+
+/** What a writer reports about itself (GatherWriterMetadata), with its current status. */
+export interface WriterMetadataInfo extends WriterInfo {
+  readonly usage: 'bootableSystemState' | 'systemService' | 'userData' | 'other';
+  readonly sourceType: 'transactedDb' | 'nonTransactedDb' | 'other';
+  readonly freezeTimeoutMs: number;
+  readonly handlerTimeoutMs: number;
+  readonly components: readonly ComponentInfo[];
+}
+
 export interface WriterReport extends WriterInfo {
   readonly events: readonly EventRecord[];
 }
@@ -94,6 +116,14 @@ export interface ShadowCopy {
   readonly volume: string;
   /** Where the shadow copy can be read, e.g. \\?\GLOBALROOT\Device\HarddiskVolumeShadowCopy3. */
   readonly deviceObject: string;
+}
+
+/** A shadow copy kept past its snapshot set (createShadowCopy with keep: true). */
+export interface KeptShadowCopy extends ShadowCopy {
+  readonly snapshotSetId: string;
+  readonly backupType: BackupType;
+  /** ISO 8601. */
+  readonly createdAt: string;
 }
 
 export interface ShadowCopyResult {

@@ -11,6 +11,8 @@ import { isPathOnVolumes } from './paths.js';
 import { parseOptions, writerOptionsSchema, type ParsedWriterOptions, type VssWriterOptions } from './schemas.js';
 import { writerStateName, type WriterEvent, type WriterInfo, type WriterState } from './types.js';
 import { describeHresult } from './hresult.js';
+import { bindGate } from './gate.js';
+import { registerWithCoordinator, type Registration } from './linux/coordinator.js';
 
 export type { VssWriterOptions } from './schemas.js';
 
@@ -23,6 +25,8 @@ export class VssWriter {
   private readonly handle: WriterHandle;
   private dispatcher: JsDispatcher | undefined;
   private pending: Promise<void> = Promise.resolve();
+  /** On Linux: how guest agents' freezes reach this writer (docs/LINUX.md). */
+  private registration: Registration | undefined;
 
   constructor(options: VssWriterOptions) {
     this.options = parseOptions(writerOptionsSchema, options, 'VssWriter options');
@@ -61,10 +65,12 @@ export class VssWriter {
   subscribe(): Promise<void> {
     return this.serialize(async () => {
       if (this.dispatcher) return;
+      const gate = this.options.gate;
+      const handlers = gate ? bindGate(gate, this.options.handlers) : this.options.handlers;
       const dispatcher = new JsDispatcher({
         label: this.label(),
         logger: this.logger,
-        handler: (event) => this.options.handlers[event as WriterEvent],
+        handler: (event) => handlers[event as WriterEvent],
         extendContext: (ctx) => ({
           isPathAffected: (path: string) => isPathOnVolumes(path, ctx.volumes),
         }),
@@ -77,6 +83,12 @@ export class VssWriter {
       }
       this.dispatcher = dispatcher;
       this.logger.info('subscribed', { writer: this.label() });
+      this.registration = await registerWithCoordinator({
+        label: this.label(),
+        freezeTimeoutMs: this.options.freezeTimeoutMs,
+        handlerTimeoutMs: this.options.handlerTimeoutMs,
+        logger: this.logger,
+      });
     });
   }
 
@@ -89,8 +101,16 @@ export class VssWriter {
       const dispatcher = this.dispatcher;
       if (!dispatcher) return;
       this.dispatcher = undefined;
-      await this.handle.unsubscribe();
-      dispatcher.close(`writer "${this.name}" unsubscribed`);
+      const registration = this.registration;
+      this.registration = undefined;
+      try {
+        await registration?.release();
+        await this.handle.unsubscribe();
+      } finally {
+        dispatcher.close(`writer "${this.name}" unsubscribed`);
+        // No thaw or abort will come now: a gate this writer froze must not stay closed.
+        this.options.gate?.thaw('unsubscribe');
+      }
       this.logger.info('unsubscribed', { writer: this.label() });
     });
   }
