@@ -6,7 +6,7 @@ import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 const dist = fileURLToPath(new URL('../dist/', import.meta.url));
-const entries = ['index'];
+const entries = ['index', 'testing'];
 const require = createRequire(import.meta.url);
 for (const entry of entries) {
   const names = Object.keys(require(`${dist}${entry}.js`)).filter((n) => n !== 'default' && n !== '__esModule');
