@@ -317,8 +317,10 @@ void SnapshotSet::Cleanup(const std::string& event, int failed_state) {
     const bool writer_failed = state >= kWsFailedAtIdentify;
     if (!o.ok() && failed_state >= 0) {
       sim.SetState(writers_[i].get(), failed_state, o.hr, o.message);
-    } else if (event == "abort" && !writer_failed) {
-      sim.SetState(writers_[i].get(), kWsStable);  // aborted cleanly: back to stable
+    } else if (!writer_failed) {
+      // Aborted, or the backup is over: a writer that did not fail is stable again, not left
+      // waiting for an event that will never come. A failed one keeps its state and error.
+      sim.SetState(writers_[i].get(), kWsStable);
     }
   }
 }

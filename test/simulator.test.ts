@@ -63,6 +63,30 @@ describe('simulated snapshot set', () => {
     expect(app.events.every((e) => e.outcome === 'succeeded')).toBe(true);
   });
 
+  it('moves each writer through the VSS writer states as the set runs', async () => {
+    const seen: Record<string, string> = {};
+    const writer = await recordingWriter('states', [], Object.fromEntries(
+      ['prepareBackup', 'prepareSnapshot', 'freeze', 'thaw', 'postSnapshot', 'backupComplete', 'backupShutdown'].map((event) => [
+        event,
+        () => {
+          seen[event] = writer.state;
+        },
+      ]),
+    ));
+    await createShadowCopy({ volumes: ['/data'], ...quiet });
+    // The state while a handler runs is the one the previous event left.
+    expect(seen).toEqual({
+      prepareBackup: 'VSS_WS_STABLE',
+      prepareSnapshot: 'VSS_WS_STABLE',
+      freeze: 'VSS_WS_WAITING_FOR_FREEZE',
+      thaw: 'VSS_WS_WAITING_FOR_THAW',
+      postSnapshot: 'VSS_WS_WAITING_FOR_POST_SNAPSHOT',
+      backupComplete: 'VSS_WS_WAITING_FOR_BACKUP_COMPLETE',
+      backupShutdown: 'VSS_WS_STABLE',
+    });
+    expect(writer.state).toBe('VSS_WS_STABLE');
+  });
+
   it('gives handlers the context of the set', async () => {
     const seen: unknown[] = [];
     const calls: Calls = [];
@@ -140,10 +164,14 @@ describe('simulated snapshot set', () => {
         throw new Error('not ready');
       },
     });
+    await recordingWriter('good', calls);
     const error = await failingSet({ volumes: ['/data'], ...quiet });
     expect(error.code).toBe('VSS_E_WRITERERROR_RETRYABLE');
     expect(eventsOf(calls, 'bad')).toEqual(['prepareBackup', 'prepareSnapshot', 'backupShutdown']);
+    expect(eventsOf(calls, 'good')).toEqual(['prepareBackup', 'prepareSnapshot', 'backupShutdown']);
     expect(writerOf(error.result, 'bad').state).toBe('VSS_WS_FAILED_AT_PREPARE_SNAPSHOT');
+    // No Abort came, but BackupShutdown ended the backup: the healthy writer is not left waiting.
+    expect(writerOf(error.result, 'good').state).toBe('VSS_WS_STABLE');
   });
 
   it('aborts every writer after a failure in freeze, and never thaws', async () => {

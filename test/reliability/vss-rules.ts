@@ -16,10 +16,6 @@ export type MatrixEvent = (typeof matrixEvents)[number];
 type PhaseEvent = (typeof backupEvents)[number] | (typeof restoreEvents)[number];
 
 export interface PhaseRule {
-  /** Each writer's state while the event is in flight. */
-  readonly before: WriterState;
-  /** After a writer answered it successfully. */
-  readonly ok: WriterState;
   /** After a writer failed it. */
   readonly failed: WriterState;
   /** A writer's failure here sends Abort to every writer. */
@@ -29,14 +25,14 @@ export interface PhaseRule {
 }
 
 export const phaseRules: Record<PhaseEvent, PhaseRule> = {
-  prepareBackup: { before: 'VSS_WS_STABLE', ok: 'VSS_WS_STABLE', failed: 'VSS_WS_FAILED_AT_PREPARE_BACKUP', abortOnFailure: true, abortOnCancel: true },
-  prepareSnapshot: { before: 'VSS_WS_STABLE', ok: 'VSS_WS_WAITING_FOR_FREEZE', failed: 'VSS_WS_FAILED_AT_PREPARE_SNAPSHOT', abortOnFailure: false, abortOnCancel: true },
-  freeze: { before: 'VSS_WS_WAITING_FOR_FREEZE', ok: 'VSS_WS_WAITING_FOR_THAW', failed: 'VSS_WS_FAILED_AT_FREEZE', abortOnFailure: true, abortOnCancel: true },
-  thaw: { before: 'VSS_WS_WAITING_FOR_THAW', ok: 'VSS_WS_WAITING_FOR_POST_SNAPSHOT', failed: 'VSS_WS_FAILED_AT_THAW', abortOnFailure: true, abortOnCancel: true },
-  postSnapshot: { before: 'VSS_WS_WAITING_FOR_POST_SNAPSHOT', ok: 'VSS_WS_WAITING_FOR_BACKUP_COMPLETE', failed: 'VSS_WS_FAILED_AT_POST_SNAPSHOT', abortOnFailure: false, abortOnCancel: false },
-  backupComplete: { before: 'VSS_WS_WAITING_FOR_BACKUP_COMPLETE', ok: 'VSS_WS_STABLE', failed: 'VSS_WS_FAILED_AT_BACKUP_COMPLETE', abortOnFailure: false, abortOnCancel: false },
-  preRestore: { before: 'VSS_WS_STABLE', ok: 'VSS_WS_STABLE', failed: 'VSS_WS_FAILED_AT_PRE_RESTORE', abortOnFailure: false, abortOnCancel: false },
-  postRestore: { before: 'VSS_WS_STABLE', ok: 'VSS_WS_STABLE', failed: 'VSS_WS_FAILED_AT_POST_RESTORE', abortOnFailure: false, abortOnCancel: false },
+  prepareBackup: { failed: 'VSS_WS_FAILED_AT_PREPARE_BACKUP', abortOnFailure: true, abortOnCancel: true },
+  prepareSnapshot: { failed: 'VSS_WS_FAILED_AT_PREPARE_SNAPSHOT', abortOnFailure: false, abortOnCancel: true },
+  freeze: { failed: 'VSS_WS_FAILED_AT_FREEZE', abortOnFailure: true, abortOnCancel: true },
+  thaw: { failed: 'VSS_WS_FAILED_AT_THAW', abortOnFailure: true, abortOnCancel: true },
+  postSnapshot: { failed: 'VSS_WS_FAILED_AT_POST_SNAPSHOT', abortOnFailure: false, abortOnCancel: false },
+  backupComplete: { failed: 'VSS_WS_FAILED_AT_BACKUP_COMPLETE', abortOnFailure: false, abortOnCancel: false },
+  preRestore: { failed: 'VSS_WS_FAILED_AT_PRE_RESTORE', abortOnFailure: false, abortOnCancel: false },
+  postRestore: { failed: 'VSS_WS_FAILED_AT_POST_RESTORE', abortOnFailure: false, abortOnCancel: false },
 };
 
 /**
@@ -102,8 +98,8 @@ export function expectedOutcome(event: MatrixEvent, fault: Fault): Expected {
     return { code: null, blamesFaulty: false, abortToFaulty: false, abortToHealthy: false, shutdownToFaulty: true, faultyState: ['VSS_WS_STABLE'], healthyState: ['VSS_WS_STABLE'] };
   }
   if (fault === 'cancel') {
-    // The faulty writer's call is abandoned: its state stays as the event found it. The
-    // healthy writer's answer may or may not have landed before the cancel.
+    // The faulty writer's call is abandoned and fails nobody: once the set is over, both
+    // writers are stable again.
     const aborted = rule.abortOnCancel;
     return {
       code: 'E_ABORT',
@@ -111,8 +107,8 @@ export function expectedOutcome(event: MatrixEvent, fault: Fault): Expected {
       abortToFaulty: aborted,
       abortToHealthy: aborted,
       shutdownToFaulty: true,
-      faultyState: [aborted ? 'VSS_WS_STABLE' : rule.before],
-      healthyState: aborted ? ['VSS_WS_STABLE'] : [rule.ok, rule.before],
+      faultyState: ['VSS_WS_STABLE'],
+      healthyState: ['VSS_WS_STABLE'],
     };
   }
   const aborted = rule.abortOnFailure;
@@ -123,6 +119,7 @@ export function expectedOutcome(event: MatrixEvent, fault: Fault): Expected {
     abortToHealthy: aborted,
     shutdownToFaulty: !gone,
     faultyState: gone ? ['VSS_WS_UNKNOWN'] : [rule.failed],
-    healthyState: [aborted ? 'VSS_WS_STABLE' : rule.ok],
+    // BackupShutdown ends the set: a writer that did not fail is stable again.
+    healthyState: ['VSS_WS_STABLE'],
   };
 }
