@@ -90,8 +90,10 @@ async function main() {
     assert.deepEqual(warnings.filter((w) => w.code === 'VSS_BRIDGE_COM_SECURITY'), []);
   });
 
-  await check('queryShadowCopies (not exported publicly yet) fails cleanly too', () =>
-    expectNotImplemented(require(path.join(process.env.VSS_BRIDGE_DIST, 'vss-backend.js')).queryShadowCopies(), 'query'));
+  await check('listShadowCopies and deleteShadowCopy reach IVssBackupComponents and fail cleanly too', async () => {
+    await expectNotImplemented(lib.listShadowCopies(), 'listShadowCopies');
+    await expectNotImplemented(lib.deleteShadowCopy('c6e4a54e-8a2c-4d3b-9f0e-1a2b3c4d5e6f'), 'deleteShadowCopy');
+  });
 
   console.log(checks.join('\n'));
   const failed = checks.filter((c) => c.startsWith('FAIL')).length;

@@ -14,7 +14,7 @@ import type {
   NativeWriterListing,
   NativeWriterStatus,
 } from './native.js';
-import { highestKeptDeviceNumber, keepShadowCopies } from './shadow-copies.js';
+import { highestKeptDeviceNumber, settleShadowCopies } from './shadow-copies.js';
 import { toVssError } from './writer.js';
 import { parseOptions, shadowCopyOptionsSchema, type ParsedShadowCopyOptions, type ShadowCopyOptions } from './schemas.js';
 import {
@@ -120,15 +120,10 @@ export function runSnapshotSet(opts: ParsedShadowCopyOptions, restore: boolean):
         const meta = { snapshotSetId: raw.snapshotSetId, durationMs: Math.round(raw.durationMs) };
         if (raw.hresult === 0) {
           logger.info('snapshot set succeeded', meta);
-          if (opts.keep) {
-            try {
-              keepShadowCopies(result);
-            } catch (error) {
-              reject(toVssError(error, 'the snapshot set succeeded but its shadow copies could not be kept'));
-              return;
-            }
-          }
-          resolve(result);
+          settleShadowCopies(result, opts.keep, logger).then(
+            () => resolve(result),
+            (error: unknown) => reject(toVssError(error, 'the snapshot set succeeded but its shadow copies could not be kept')),
+          );
           return;
         }
         const failed = raw.writers.find((w) => w.instanceId === raw.failedWriter);

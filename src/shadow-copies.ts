@@ -1,9 +1,13 @@
 /**
- * Shadow copies kept past their snapshot set. Real VSS keeps them machine-wide until deleted;
- * the simulator lives inside one process, so it keeps them in a state file that every process
- * of this user reads: $VSS_BRIDGE_STATE_DIR, else $XDG_STATE_HOME/vss-bridge, else
- * ~/.local/state/vss-bridge. A simulated shadow copy is a record only: no data lies behind
- * its device path.
+ * Shadow copies kept past their snapshot set, per backend.
+ * - Real VSS keeps them machine-wide until deleted: listing and deleting ask VSS
+ *   (IVssBackupComponents::Query / DeleteSnapshots). createShadowCopy makes persistent copies
+ *   (a non-persistent one would vanish before the caller could read it), so a set that was not
+ *   asked to keep its copies deletes them as it ends.
+ * - The simulator lives inside one process, so it keeps them in a state file that every
+ *   process of this user reads: $VSS_BRIDGE_STATE_DIR, else $XDG_STATE_HOME/vss-bridge, else
+ *   ~/.local/state/vss-bridge. A simulated shadow copy is a record only: no data lies behind
+ *   its device path.
  */
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
@@ -12,6 +16,9 @@ import { z } from 'zod';
 import { backend } from './backend.js';
 import { VssError } from './errors.js';
 import { hresultOf } from './hresult.js';
+import type { Logger } from './logger.js';
+import type { NativeShadowCopy } from './native.js';
+import { deleteShadowCopies, queryShadowCopies } from './vss-backend.js';
 import { guidSchema, parseOptions } from './schemas.js';
 import { backupTypes, type KeptShadowCopy, type ShadowCopyResult } from './types.js';
 
@@ -34,12 +41,6 @@ export function simulatorStateDir(): string {
 
 function storePath(): string {
   return join(simulatorStateDir(), 'simulated-shadow-copies.json');
-}
-
-function requireSimulator(what: string): void {
-  if (backend !== 'simulated') {
-    throw new VssError(hresultOf('E_NOTIMPL'), `${what}: the real VSS backend is not part of this build`);
-  }
 }
 
 function read(): KeptShadowCopy[] {
@@ -78,21 +79,43 @@ export function highestKeptDeviceNumber(): number {
   return copies.reduce((max, c) => Math.max(max, Number(/(\d+)$/.exec(c.deviceObject)?.[1] ?? 0)), 0);
 }
 
-export function keepShadowCopies(result: ShadowCopyResult): KeptShadowCopy[] {
-  const createdAt = new Date().toISOString();
-  const kept = result.snapshots.map((s) => ({
-    ...s,
-    snapshotSetId: result.snapshotSetId,
-    backupType: result.backupType,
-    createdAt,
-  }));
-  write([...read(), ...kept]);
-  return kept;
+/**
+ * What becomes of a successful set's shadow copies: when `keep`, the simulator records them
+ * (real VSS already keeps them); otherwise real VSS deletes them.
+ */
+export async function settleShadowCopies(result: ShadowCopyResult, keep: boolean, logger: Logger): Promise<void> {
+  if (backend === 'simulated') {
+    if (!keep) return;
+    const createdAt = new Date().toISOString();
+    const copies = result.snapshots.map((s) => ({ ...s, snapshotSetId: result.snapshotSetId, backupType: result.backupType, createdAt }));
+    write([...read(), ...copies]);
+    return;
+  }
+  if (keep || result.snapshots.length === 0) return;
+  try {
+    await deleteShadowCopies(result.snapshotSetId, { wholeSet: true });
+  } catch (error) {
+    // The set itself succeeded; what is left behind must be said loudly, with the way out.
+    logger.error(
+      `the shadow copies of snapshot set ${result.snapshotSetId} could not be deleted (${(error as Error).message}); ` +
+        `delete them with: vss-bridge snapshots delete ${result.snapshotSetId}`,
+    );
+  }
+}
+
+function fromMachine(c: NativeShadowCopy): KeptShadowCopy {
+  return {
+    id: c.id,
+    volume: c.volume,
+    deviceObject: c.deviceObject,
+    snapshotSetId: c.snapshotSetId,
+    createdAt: new Date(c.createdMs).toISOString(),
+  };
 }
 
 /** Every kept shadow copy, oldest first (vssadmin list shadows). */
 export async function listShadowCopies(): Promise<KeptShadowCopy[]> {
-  requireSimulator('listShadowCopies');
+  if (backend === 'vss') return (await queryShadowCopies()).map(fromMachine).sort((a, b) => a.createdAt.localeCompare(b.createdAt));
   return read();
 }
 
@@ -101,13 +124,16 @@ export async function listShadowCopies(): Promise<KeptShadowCopy[]> {
  * Resolves with what was deleted; rejects with VSS_E_OBJECT_NOT_FOUND when nothing matches.
  */
 export async function deleteShadowCopy(id: string): Promise<KeptShadowCopy[]> {
-  requireSimulator('deleteShadowCopy');
   const wanted = parseOptions(guidSchema, id, 'deleteShadowCopy id');
-  const copies = read();
+  const copies = await listShadowCopies();
   const deleted = copies.filter((c) => c.id === wanted || c.snapshotSetId === wanted);
   if (deleted.length === 0) {
     throw new VssError(hresultOf('VSS_E_OBJECT_NOT_FOUND'), `no shadow copy or snapshot set with id ${wanted}`);
   }
-  write(copies.filter((c) => !deleted.includes(c)));
+  if (backend === 'vss') {
+    await deleteShadowCopies(wanted, { wholeSet: !deleted.some((c) => c.id === wanted) });
+  } else {
+    write(copies.filter((c) => !deleted.includes(c)));
+  }
   return deleted;
 }

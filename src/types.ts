@@ -38,7 +38,8 @@ export const writerEvents = [
 ] as const;
 export type WriterEvent = (typeof writerEvents)[number];
 
-export const backupTypes = ['full', 'copy', 'incremental', 'differential', 'log'] as const;
+/** VSS_BACKUP_TYPE. Hyper-V's guest requester does not document which it asks for: read it. */
+export const backupTypes = ['full', 'copy', 'incremental', 'differential', 'log', 'other'] as const;
 export type BackupType = (typeof backupTypes)[number];
 
 /** What a handler receives. */
@@ -121,7 +122,8 @@ export interface ShadowCopy {
 /** A shadow copy kept past its snapshot set (createShadowCopy with keep: true). */
 export interface KeptShadowCopy extends ShadowCopy {
   readonly snapshotSetId: string;
-  readonly backupType: BackupType;
+  /** Known for copies this library made; VSS does not record it. */
+  readonly backupType?: BackupType;
   /** ISO 8601. */
   readonly createdAt: string;
 }

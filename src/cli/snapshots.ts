@@ -51,7 +51,7 @@ The simulator keeps its shadow copies in $VSS_BRIDGE_STATE_DIR (default ~/.local
         io.stdout.write(
           table(
             ['SHADOW COPY ID', 'VOLUME', 'DEVICE', 'SNAPSHOT SET', 'TYPE', 'CREATED'],
-            copies.map((c) => [c.id, c.volume, c.deviceObject, c.snapshotSetId, c.backupType, c.createdAt]),
+            copies.map((c) => [c.id, c.volume, c.deviceObject, c.snapshotSetId, c.backupType ?? '-', c.createdAt]),
             style,
           ),
         );

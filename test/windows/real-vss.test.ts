@@ -9,7 +9,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, parse } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { VssError, VssWriter, WriterFailure, createShadowCopy, listWriters } from '../../src/index.js';
+import { VssError, VssWriter, WriterFailure, createShadowCopy, deleteShadowCopy, listShadowCopies, listWriters } from '../../src/index.js';
 import type { WriterEventContext } from '../../src/types.js';
 import { deleteShadowCopies } from '../../src/vss-backend.js';
 
@@ -119,6 +119,19 @@ describe.skipIf(reason !== '')(`real VSS writer and requester${reason ? ` (skipp
     } finally {
       await writer.unsubscribe();
     }
+  });
+
+  it('deletes the shadow copies of a set not asked to keep them, and keeps them until deleted when asked', async () => {
+    const transient = await createShadowCopy({ volumes: [volume] });
+    sets.push(transient.snapshotSetId);
+    expect((await listShadowCopies()).filter((c) => c.snapshotSetId === transient.snapshotSetId)).toEqual([]);
+
+    const kept = await createShadowCopy({ volumes: [volume], keep: true });
+    sets.push(kept.snapshotSetId);
+    const listed = (await listShadowCopies()).filter((c) => c.snapshotSetId === kept.snapshotSetId);
+    expect(listed.map((c) => c.deviceObject)).toEqual(kept.snapshots.map((c) => c.deviceObject));
+    expect((await deleteShadowCopy(kept.snapshotSetId)).map((c) => c.id)).toEqual(listed.map((c) => c.id));
+    expect((await listShadowCopies()).filter((c) => c.snapshotSetId === kept.snapshotSetId)).toEqual([]);
   });
 
   it('fails the set when a freeze handler fails, with the writer listed as failed at freeze', async () => {
