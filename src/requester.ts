@@ -157,7 +157,7 @@ function reportProgress(opts: ParsedShadowCopyOptions, p: NativeProgress, logger
   }
 }
 
-function toWriterInfo(s: NativeWriterStatus): WriterInfo {
+export function toWriterInfo(s: NativeWriterStatus): WriterInfo {
   return {
     name: s.name,
     id: s.id,

@@ -8,9 +8,9 @@ import { VssError } from './errors.js';
 import { getDefaultLogger, type Logger } from './logger.js';
 import type { NativeWriterMetadata } from './native.js';
 import { isPathOnVolumes } from './paths.js';
+import { toWriterInfo } from './requester.js';
 import { parseOptions, writerOptionsSchema, type ParsedWriterOptions, type VssWriterOptions } from './schemas.js';
 import { writerStateName, type WriterEvent, type WriterInfo, type WriterState } from './types.js';
-import { describeHresult } from './hresult.js';
 import { bindGate } from './gate.js';
 import { registerWithCoordinator, type Registration } from './linux/coordinator.js';
 
@@ -49,16 +49,8 @@ export class VssWriter {
 
   /** Name, ids, state and last error; null while not subscribed. */
   info(): WriterInfo | null {
-    const s = this.handle.status();
-    if (s === null) return null;
-    return {
-      name: s.name,
-      id: s.id,
-      instanceName: s.instanceName,
-      instanceId: s.instanceId,
-      state: writerStateName(s.state),
-      lastError: s.lastError === 0 ? null : { hresult: s.lastError >>> 0, code: describeHresult(s.lastError).code, message: s.lastErrorMessage },
-    };
+    const status = this.handle.status();
+    return status === null ? null : toWriterInfo(status);
   }
 
   /** Starts receiving VSS events. Rejects with a VssError when VSS refuses. */

@@ -355,10 +355,12 @@ describe('simulated snapshot set', () => {
     expect(info).toMatchObject({ name: 'listed', id: writer.id, state: 'VSS_WS_FAILED_AT_FREEZE' });
     expect(info?.lastError).toMatchObject({ code: 'VSS_E_WRITERERROR_RETRYABLE', message: 'nope' });
     expect(writer.state).toBe('VSS_WS_FAILED_AT_FREEZE');
+    expect(writer.info()).toEqual(info);
     // A new set starts from a clean state.
     await createShadowCopy({ volumes: ['/data'], ...quiet }).catch(() => undefined);
     await writer.unsubscribe();
     expect(writer.state).toBe('VSS_WS_UNKNOWN');
+    expect(writer.info()).toBeNull();
     expect(await listWriters()).toEqual([]);
   });
 
