@@ -18,7 +18,7 @@ import {
   type ShadowCopyResult,
 } from '../index.js';
 import { getDefaultLogger } from '../logger.js';
-import { durationSchema, helpOption, helpText, jsonOption, parseCommand, type Command } from './command.js';
+import { durationSchema, helpOption, jsonOption, defineCommand, type Command } from './command.js';
 import { exitCodeOf, verdictOf, type Verdict } from './exit-codes.js';
 import { formatMs, json, styleFor, table, type CommandIO, type Style } from './io.js';
 import { fixedVolumes } from './volumes.js';
@@ -103,7 +103,7 @@ function progressPrinter(io: CommandIO, style: Style): (p: Progress) => void {
   };
 }
 
-export const checkpointCommand: Command = {
+export const checkpointCommand: Command = defineCommand({
   name: 'checkpoint',
   summary: "Run the snapshot set a host's production checkpoint runs, and show what every writer did.",
   usage: 'checkpoint [volumes...] [options]',
@@ -129,12 +129,8 @@ Exit codes: 0 succeeded, 3 writer veto, 4 timeout, 5 provider failure, 6 environ
     ...writerOptions,
     help: helpOption,
   },
-  async run(args, io) {
-    const { values, help } = parseCommand(this, args, schema);
-    if (help) {
-      io.stdout.write(helpText(this));
-      return 0;
-    }
+  schema,
+  async run(values, io) {
     const notes: string[] = [];
     let volumes = values._;
     if (volumes.length === 0) {
@@ -221,4 +217,4 @@ Exit codes: 0 succeeded, 3 writer veto, 4 timeout, 5 provider failure, 6 environ
       await cleanup();
     }
   },
-};
+});

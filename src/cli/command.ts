@@ -78,6 +78,31 @@ export function parseCommand<S extends z.ZodType>(command: Command, args: string
   return { values: result.data, positionals: parsed.positionals, help: false };
 }
 
+/**
+ * A command from its options' schema and a run function that gets the validated values:
+ * parsing, --help and usage errors are handled here, once for every command.
+ */
+export function defineCommand<S extends z.ZodType>(
+  spec: Omit<Command, 'run'> & { readonly schema: S; run(values: z.output<S>, io: CommandIO): Promise<number> },
+): Command {
+  const command: Command = {
+    name: spec.name,
+    summary: spec.summary,
+    usage: spec.usage,
+    ...(spec.details !== undefined && { details: spec.details }),
+    options: spec.options,
+    async run(args, io) {
+      const { values, help } = parseCommand(command, args, spec.schema);
+      if (help) {
+        io.stdout.write(helpText(command));
+        return 0;
+      }
+      return spec.run(values, io);
+    },
+  };
+  return command;
+}
+
 /** "30s", "1500ms", "2m" or a plain number of seconds, as whole milliseconds. */
 export const durationSchema = z
   .string()

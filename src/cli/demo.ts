@@ -1,6 +1,6 @@
 /** `vss-bridge demo`: the consistent-snapshot demo (src/demo), run from the command line. */
 import { z } from 'zod';
-import { durationSchema, EnvironmentError, helpOption, helpText, jsonOption, parseCommand, type Command } from './command.js';
+import { durationSchema, helpOption, jsonOption, defineCommand, type Command } from './command.js';
 import { exitCodes } from './exit-codes.js';
 import { loadDemo } from './optional-modules.js';
 
@@ -21,7 +21,7 @@ const schema = z.object({
   _: z.array(z.string()).max(0, { error: 'demo takes no arguments' }),
 });
 
-export const demoCommand: Command = {
+export const demoCommand: Command = defineCommand({
   name: 'demo',
   summary: 'Run the consistent-snapshot demo: a SQLite service under load while checkpoints are taken.',
   usage: 'demo [--checkpoints <n>] [--clients <n>] [--interval <duration>] [--dir <path>] [--keep] [--json]',
@@ -39,15 +39,10 @@ consistency. Exit code 0 when every snapshot was consistent and no acknowledged 
     json: jsonOption,
     help: helpOption,
   },
-  async run(args, io) {
-    const { values, help } = parseCommand(this, args, schema);
-    if (help) {
-      io.stdout.write(helpText(this));
-      return 0;
-    }
+  schema,
+  async run(values, io) {
     const { runDemo } = await loadDemo();
-    if (typeof runDemo !== 'function') throw new EnvironmentError('the consistent-snapshot demo is not available in this build (no runDemo)');
-    const report = (await runDemo({
+    const report = await runDemo({
       ...(values.checkpoints !== undefined && { checkpoints: values.checkpoints }),
       ...(values.clients !== undefined && { clients: values.clients }),
       ...(values.interval !== undefined && { intervalMs: values.interval }),
@@ -55,7 +50,7 @@ consistency. Exit code 0 when every snapshot was consistent and no acknowledged 
       ...(values.keep !== undefined && { keep: values.keep }),
       ...(values.json !== undefined && { json: values.json }),
       output: io.stdout,
-    })) as { ok?: unknown } | undefined;
-    return report?.ok === true ? exitCodes.success : exitCodes.failure;
+    });
+    return report.ok ? exitCodes.success : exitCodes.failure;
   },
-};
+});

@@ -8,7 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { z } from 'zod';
 import { backend, listWriters, VssWriter, VssError } from '../index.js';
 import { native } from '../native.js';
-import { helpOption, helpText, jsonOption, parseCommand, type Command } from './command.js';
+import { helpOption, jsonOption, defineCommand, type Command } from './command.js';
 import { exitCodes } from './exit-codes.js';
 import { json, styleFor } from './io.js';
 import { loadLinuxGuest } from './optional-modules.js';
@@ -151,36 +151,7 @@ async function checkWriters(): Promise<Check> {
 
 async function checkLinuxGuest(): Promise<Check[]> {
   if (process.platform !== 'linux') return [{ name: 'linux guest', status: 'skip', detail: 'Linux only' }];
-  let describe: (() => unknown) | undefined;
-  try {
-    describe = (await loadLinuxGuest()).describeLinuxGuest;
-  } catch (error) {
-    return [{ name: 'linux guest', status: 'skip', detail: (error as Error).message }];
-  }
-  if (typeof describe !== 'function') return [{ name: 'linux guest', status: 'skip', detail: 'Linux-guest support has no describeLinuxGuest' }];
-  return toChecks(await describe());
-}
-
-/** describeLinuxGuest() may answer with text, a list of findings, or an object of them. */
-export function toChecks(found: unknown): Check[] {
-  const statuses: readonly string[] = ['ok', 'warn', 'fail', 'skip'];
-  const one = (value: unknown, key?: string): Check => {
-    if (typeof value === 'string') return { name: key ?? 'linux guest', status: 'ok', detail: value };
-    const o = (value ?? {}) as Record<string, unknown>;
-    const name = String(o['name'] ?? o['agent'] ?? o['title'] ?? key ?? 'linux guest');
-    const present = o['present'] ?? o['found'] ?? o['installed'];
-    const status = (typeof o['status'] === 'string' && statuses.includes(o['status']) ? o['status'] : present === false ? 'skip' : 'ok') as CheckStatus;
-    const detail = String(o['detail'] ?? o['message'] ?? o['description'] ?? (present === undefined ? JSON.stringify(o) : present ? 'present' : 'absent'));
-    return { name, status, detail, ...(typeof o['fix'] === 'string' && { fix: o['fix'] }) };
-  };
-  if (typeof found === 'string') return found.split('\n').filter(Boolean).map((line) => one(line));
-  if (Array.isArray(found)) return found.map((v) => one(v));
-  if (found !== null && typeof found === 'object') {
-    const o = found as Record<string, unknown>;
-    for (const key of ['checks', 'findings', 'agents']) if (Array.isArray(o[key])) return (o[key] as unknown[]).map((v) => one(v));
-    return Object.entries(o).map(([k, v]) => one(v, k));
-  }
-  return [{ name: 'linux guest', status: 'warn', detail: 'describeLinuxGuest() returned nothing' }];
+  return (await loadLinuxGuest()).describeLinuxGuest().checks;
 }
 
 const schema = z.object({
@@ -190,18 +161,14 @@ const schema = z.object({
   _: z.array(z.string()).max(0, { error: 'doctor takes no arguments' }),
 });
 
-export const doctorCommand: Command = {
+export const doctorCommand: Command = defineCommand({
   name: 'doctor',
   summary: 'Check what usually breaks a checkpoint on this machine, and say how to fix it.',
   usage: 'doctor [--json] [--writer-module <file>]',
   details: 'Exit code 0 when nothing failed (warnings allowed), 6 when a check failed.',
   options: { json: jsonOption, ...writerOptions, help: helpOption },
-  async run(args, io) {
-    const { values, help } = parseCommand(this, args, schema);
-    if (help) {
-      io.stdout.write(helpText(this));
-      return 0;
-    }
+  schema,
+  async run(values, io) {
     const checks: Check[] = [checkNode(), checkAddon(), checkBackend()];
     const windows = process.platform === 'win32';
     checks.push(windows ? checkElevation() : windowsOnly('elevation'));
@@ -233,4 +200,4 @@ export const doctorCommand: Command = {
     io.stdout.write(failed ? `\n${style.red('problems found')}\n` : `\n${style.green('no problems found')}\n`);
     return exitCode;
   },
-};
+});

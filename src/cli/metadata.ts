@@ -1,7 +1,7 @@
 /** `vss-bridge metadata [writer]`: the components and file groups writers report. */
 import { z } from 'zod';
 import { gatherWriterMetadata, type WriterMetadataInfo } from '../index.js';
-import { helpOption, helpText, jsonOption, parseCommand, UsageError, type Command } from './command.js';
+import { helpOption, jsonOption, UsageError, defineCommand, type Command } from './command.js';
 import { json, styleFor, type Style } from './io.js';
 import { loadWriters, noWritersNote, writerOptions } from './writer-modules.js';
 import { styledState } from './writers.js';
@@ -34,18 +34,14 @@ function describe(w: WriterMetadataInfo, style: Style): string {
   return lines.join('\n') + '\n';
 }
 
-export const metadataCommand: Command = {
+export const metadataCommand: Command = defineCommand({
   name: 'metadata',
   summary: 'Show the components and file groups each writer reports (GatherWriterMetadata).',
   usage: 'metadata [writer] [--json] [--writer-module <file>] [--with-demo-writer]',
   details: 'With a writer name (or writer id), only that writer; exit code 2 when no writer matches.',
   options: { json: jsonOption, ...writerOptions, help: helpOption },
-  async run(args, io) {
-    const { values, help } = parseCommand(this, args, schema);
-    if (help) {
-      io.stdout.write(helpText(this));
-      return 0;
-    }
+  schema,
+  async run(values, io) {
     const cleanup = await loadWriters(values);
     try {
       const all = await gatherWriterMetadata();
@@ -68,4 +64,4 @@ export const metadataCommand: Command = {
       await cleanup();
     }
   },
-};
+});

@@ -1,7 +1,7 @@
 /** `vss-bridge snapshots list|delete`: the shadow copies kept by `checkpoint --keep`. */
 import { z } from 'zod';
 import { backend, deleteShadowCopy, listShadowCopies, type KeptShadowCopy } from '../index.js';
-import { helpOption, helpText, jsonOption, parseCommand, UsageError, type Command } from './command.js';
+import { helpOption, jsonOption, UsageError, defineCommand, type Command } from './command.js';
 import { exitCodes } from './exit-codes.js';
 import { json, styleFor, table } from './io.js';
 
@@ -24,7 +24,7 @@ const schema = z
     }
   });
 
-export const snapshotsCommand: Command = {
+export const snapshotsCommand: Command = defineCommand({
   name: 'snapshots',
   summary: 'List or delete the shadow copies kept by `checkpoint --keep` (vssadmin list/delete shadows).',
   usage: 'snapshots list [--json] | snapshots delete <id...> | snapshots delete --all',
@@ -33,12 +33,8 @@ delete takes shadow copy ids or snapshot set ids (deleting every copy of that se
 Exit code 1 when an id names no shadow copy (VSS_E_OBJECT_NOT_FOUND); the others are still deleted.
 The simulator keeps its shadow copies in $VSS_BRIDGE_STATE_DIR (default ~/.local/state/vss-bridge).`,
   options: { json: jsonOption, all: { type: 'boolean', description: 'delete: every kept shadow copy' }, help: helpOption },
-  async run(args, io) {
-    const { values, help } = parseCommand(this, args, schema);
-    if (help) {
-      io.stdout.write(helpText(this));
-      return 0;
-    }
+  schema,
+  async run(values, io) {
     const [action, ...ids] = values._;
     const style = styleFor(io.stdout);
     if (action === 'list') {
@@ -78,4 +74,4 @@ The simulator keeps its shadow copies in $VSS_BRIDGE_STATE_DIR (default ~/.local
     for (const id of missing) io.stderr.write(`${styleFor(io.stderr).red('not found:')} no shadow copy or snapshot set with id ${id}\n`);
     return missing.length > 0 ? exitCodes.failure : exitCodes.success;
   },
-};
+});

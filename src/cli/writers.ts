@@ -1,7 +1,7 @@
 /** `vss-bridge writers`: like `vssadmin list writers`, one line a writer, failures highlighted. */
 import { z } from 'zod';
 import { listWriters, type WriterInfo } from '../index.js';
-import { helpOption, helpText, jsonOption, parseCommand, type Command } from './command.js';
+import { helpOption, jsonOption, defineCommand, type Command } from './command.js';
 import { json, styleFor, table, type Style } from './io.js';
 import { loadWriters, noWritersNote, writerOptions } from './writer-modules.js';
 
@@ -35,18 +35,14 @@ function row(w: WriterInfo, style: Style): string[] {
   ];
 }
 
-export const writersCommand: Command = {
+export const writersCommand: Command = defineCommand({
   name: 'writers',
   summary: 'List the writers with their state and last error (vssadmin list writers, one line each).',
   usage: 'writers [--json] [--writer-module <file>] [--with-demo-writer]',
   details: 'Failed writers are shown in red on a terminal. Exit code 0 even when a writer has failed:\nthe list is the answer; `vss-bridge doctor` judges it.',
   options: { json: jsonOption, ...writerOptions, help: helpOption },
-  async run(args, io) {
-    const { values, help } = parseCommand(this, args, schema);
-    if (help) {
-      io.stdout.write(helpText(this));
-      return 0;
-    }
+  schema,
+  async run(values, io) {
     const cleanup = await loadWriters(values);
     try {
       const writers = await listWriters();
@@ -65,4 +61,4 @@ export const writersCommand: Command = {
       await cleanup();
     }
   },
-};
+});

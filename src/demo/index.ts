@@ -7,7 +7,6 @@
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import winston from 'winston';
 import { z } from 'zod';
@@ -30,8 +29,9 @@ export const demoOptionsSchema = z.strictObject({
   clients: whole.min(1).max(64).default(4),
   /** One JSON document instead of text. */
   json: z.boolean().default(false),
-  output: z.custom<NodeJS.WritableStream>((v) => v instanceof Writable || (typeof v === 'object' && v !== null && typeof (v as { write?: unknown }).write === 'function'), {
-    error: 'must be a writable stream',
+  /** Where the report goes: anything with write(text), such as a stream. */
+  output: z.custom<{ write(text: string): unknown }>((v) => typeof v === 'object' && v !== null && typeof (v as { write?: unknown }).write === 'function', {
+    error: 'must be a writable stream (an object with a write method)',
   }).optional(),
   /** Where the database and the snapshots go; default a new temporary directory, removed at the end. */
   dir: z.string().refine((p) => isAbsoluteForPlatform(p), { error: 'must be an absolute path' }).optional(),
