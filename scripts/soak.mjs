@@ -45,7 +45,10 @@ function prng(a) {
 const random = prng(seed);
 const pick = (items) => items[Math.floor(random() * items.length)];
 
-const HANDLER_TIMEOUT_MS = 40;
+// Long enough that a healthy handler never misses it on a loaded machine or under
+// AddressSanitizer (40 ms did, once, under both), short enough that hanging handlers keep the
+// soak quick.
+const HANDLER_TIMEOUT_MS = 150;
 const events = ['prepareBackup', 'prepareSnapshot', 'freeze', 'thaw', 'postSnapshot', 'backupComplete', 'abort', 'backupShutdown'];
 const handlerFaults = ['throws', 'rejects', 'hangs', 'settlesLate'];
 const quiet = { error() {}, warn() {}, info() {}, debug() {} };
@@ -72,7 +75,7 @@ class App {
       usage: 'userData',
       sourceType: 'transactedDb',
       handlerTimeoutMs: HANDLER_TIMEOUT_MS,
-      freezeTimeoutMs: 400,
+      freezeTimeoutMs: 1000,
       logger: quiet,
       handlers,
     });

@@ -24,5 +24,5 @@ describe('soak (short)', () => {
     // The faults really happened: the seed gives successes and several kinds of failure.
     expect(summary.outcomes['succeeded']).toBeGreaterThan(0);
     expect(Object.keys(summary.outcomes).length).toBeGreaterThan(3);
-  });
+  }, 120_000);
 });
