@@ -13,7 +13,7 @@
  * simulator aborts the writers, which is this app's watchdog; the next thaw request then
  * reports that the snapshot may not be application-consistent.
  */
-import { chmodSync, lstatSync, mkdirSync, readdirSync, unlinkSync } from 'node:fs';
+import { chmodSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, unlinkSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { getBackend } from '../backend.js';
@@ -24,10 +24,13 @@ import { parseOptions, shadowCopyOptionsSchema } from '../schemas.js';
 import { writerStateName } from '../types.js';
 import { linuxAddon } from './addon.js';
 import { clip, encodeMessage, LineReader, protocolVersion, requestSchema, type Reply, type Request } from './protocol.js';
-import { registrationDir } from './runtime-dir.js';
+import { registrationDir, registrationDirProblem } from './runtime-dir.js';
 
 /** VSS_BRIDGE_COORDINATOR=off keeps subscribed writers from registering. */
 export const coordinatorVariable = 'VSS_BRIDGE_COORDINATOR';
+
+/** How long a connected peer has to send its whole request. */
+const requestDeadlineMs = 10_000;
 
 export interface CoordinatedWriter {
   readonly label: string;
@@ -97,28 +100,46 @@ class Coordinator {
     const where = registrationDir();
     if (where.dir === null) return Promise.reject(new Error(where.reason));
     const dir = where.dir;
-    const server = createServer((socket) => this.accept(socket));
-    // Private to this user: root (the hook) passes through it anyway.
+    // Private to this user: root (the hook) passes through it anyway. mkdir leaves the mode
+    // of a directory that already exists as it is, so check what is there either way.
     mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const problem = registrationDirProblem(dir);
+    if (problem !== null) {
+      return Promise.reject(new Error(`registration directory ${dir} is ${problem}: make it a directory of this user's that only it can change (chmod 700)`));
+    }
     removeStaleSockets(dir);
     const path = join(dir, `${Date.now()}-${process.pid}.sock`);
+    // bind() creates the socket with the umask's mode, connectable by others until a chmod.
+    // The umask is process-wide (other code of the app creates files meanwhile), so instead
+    // the socket is bound in a directory of its own that mkdtemp makes 0700, made 0600 there,
+    // then renamed into place: at its public name it is never more than 0600.
+    const staging = mkdtempSync(join(dir, `.bind-${process.pid}-`));
+    const bound = join(staging, 's');
+    const server = createServer((socket) => this.accept(socket));
     // A process that exits while subscribed leaves no socket behind.
     const onExit = (): void => unlinkQuietly(path);
     process.once('exit', onExit);
     server.once('close', () => process.off('exit', onExit));
     this.server = server;
-    return new Promise((resolve, reject) => {
+    return new Promise<string>((resolve, reject) => {
       server.once('error', reject);
-      server.listen(path, () => {
+      server.listen(bound, () => {
         server.off('error', reject);
+        try {
+          chmodSync(bound, 0o600);
+          renameSync(bound, path);
+        } catch (error) {
+          server.close();
+          reject(error as Error);
+          return;
+        }
         server.on('error', (error) => logger.error(`coordinator socket: ${error.message}`, { socket: path }));
-        chmodSync(path, 0o600);
         // The socket must never keep the app alive on its own.
         server.unref();
         logger.info('registered for Linux guest quiesce', { socket: path });
         resolve(path);
       });
-    });
+    }).finally(() => rmSync(staging, { recursive: true, force: true }));
   }
 
   private accept(socket: Socket): void {
@@ -141,18 +162,22 @@ class Coordinator {
     }
     const reader = new LineReader(requestSchema, 'request');
     let answered = false;
+    // One request, one reply: once it is sent the connection is closed, so a peer that goes
+    // on sending is cut off rather than read (or buffered) for as long as it likes.
     const answer = (reply: Reply): void => {
       if (answered) return;
       answered = true;
-      socket.end(encodeMessage(reply));
+      socket.end(encodeMessage(reply), () => socket.destroy());
     };
-    socket.setTimeout(10_000, () => {
-      // A peer that connects and says nothing within 10 s is not a hook at work.
+    // A hook at work sends its request at once: a peer that has not within 10 s of
+    // connecting (silent, or dribbling bytes) is dropped.
+    const deadline = setTimeout(() => {
       if (!handling) socket.destroy();
-    });
+    }, requestDeadlineMs).unref();
+    socket.once('close', () => clearTimeout(deadline));
     let handling = false;
     socket.on('data', (chunk) => {
-      if (handling) return;
+      if (handling || answered) return;
       let request: Request | undefined;
       try {
         request = reader.push(chunk);
@@ -162,7 +187,7 @@ class Coordinator {
       }
       if (request === undefined) return;
       handling = true;
-      socket.setTimeout(0);
+      clearTimeout(deadline);
       this.handle(request, socket).then(answer, (error: unknown) =>
         answer({ v: protocolVersion, op: 'failed', reason: clip(error instanceof Error ? error.message : String(error)) }),
       );
@@ -298,17 +323,21 @@ class Coordinator {
   }
 }
 
-/** Sockets of this user's processes that died without unsubscribing (killed, crashed). */
+/**
+ * Sockets (and binding directories) of this user's processes that died without unsubscribing
+ * (killed, crashed).
+ */
 function removeStaleSockets(dir: string): void {
   for (const name of readdirSync(dir)) {
-    const pid = /^\d+-(\d+)\.sock$/.exec(name)?.[1];
+    const match = /^(?:\d+-(\d+)\.sock|\.bind-(\d+)-\w+)$/.exec(name);
+    const pid = match?.[1] ?? match?.[2];
     if (pid === undefined) continue;
     const path = join(dir, name);
     if (lstatSync(path, { throwIfNoEntry: false })?.uid !== process.getuid?.()) continue;
     try {
       process.kill(Number(pid), 0);
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ESRCH') unlinkQuietly(path);
+      if ((error as NodeJS.ErrnoException).code === 'ESRCH') rmSync(path, { recursive: true, force: true });
     }
   }
 }

@@ -36,10 +36,30 @@ export interface RegistrationDir {
   readonly ownerUid: number;
 }
 
-/** Whether `st` is a directory only its owner can change; the reason when not. */
+/**
+ * Whether `st` (from lstat) is a directory only its owner can change; the reason when not.
+ * The one rule both sides apply: the hook before it trusts a directory's sockets, the app
+ * (registrationDirProblem) before it listens there.
+ */
 export function untrustedReason(st: Stats): string | null {
   if (!st.isDirectory()) return 'not a directory (or a symbolic link)';
   if ((st.mode & 0o022) !== 0) return `writable by group or others (mode ${(st.mode & 0o777).toString(8)})`;
+  return null;
+}
+
+/**
+ * Why this process must not register in `dir`, or null. Besides the hook's rule, the
+ * directory must be this user's or root's: in anyone else's, that user could replace the
+ * app's socket with one of their own, and the hook would skip the directory anyway (its
+ * owner is the only user it accepts answers from), leaving the app silently out of every
+ * snapshot.
+ */
+export function registrationDirProblem(dir: string): string | null {
+  const st = lstatSync(dir);
+  const reason = untrustedReason(st);
+  if (reason !== null) return reason;
+  const uid = process.getuid?.();
+  if (st.uid !== uid && st.uid !== 0) return `owned by uid ${st.uid}, not by this user (uid ${String(uid)}) or root`;
   return null;
 }
 
