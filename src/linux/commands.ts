@@ -14,7 +14,7 @@ import { z } from 'zod';
 import { backupTypes } from '../types.js';
 import { defaultHookLog, hookLog } from './hook-log.js';
 import { runHvVssDaemon } from './hv-vss-daemon.js';
-import { installHooks, platforms, shellQuote, uninstallHooks, type InstallReport, type Platform } from './install.js';
+import { hookCommandProblem, installHooks, platforms, uninstallHooks, type InstallReport, type Platform } from './install.js';
 import { freezeApps, thawApps } from './registered-apps.js';
 import { runtimeDirVariable } from './runtime-dir.js';
 
@@ -159,7 +159,8 @@ export function hvVssDaemonCommand(args: string[], io: CommandIO): Promise<numbe
 
 const installUsage = `vss-bridge install-hooks <${platforms.join('|')}|all>... [--root DIR] [--exec COMMAND] [--uninstall]
   --root     prefix of every path written (default /)
-  --exec     the command that runs vss-bridge, as the hooks will run it (default: this node and this CLI)
+  --exec     the command that runs vss-bridge, as the hooks will run it: absolute paths separated by spaces,
+             e.g. '/usr/bin/node /usr/lib/node_modules/vss-bridge/dist/cli/main.js' (default: this node and this CLI)
   --uninstall  remove what install-hooks wrote and put chained scripts back`;
 
 function targets(positionals: string[]): Platform[] {
@@ -189,10 +190,19 @@ export function installHooksCommand(args: string[], io: CommandIO): Promise<numb
       printReport(uninstallHooks(list, root), io);
       return 0;
     }
-    const script = process.argv[1];
-    if (values.exec === undefined && script === undefined) throw new UsageError('--exec is needed: this process has no script path');
-    // Absolute paths: agents run hooks with a minimal PATH.
-    const command = values.exec ?? [process.execPath, realpathSync(script as string)].map(shellQuote).join(' ');
+    let command: string[];
+    if (values.exec !== undefined) {
+      // Split on blanks only: a newline or anything else stays in its word and is refused there.
+      command = values.exec.split(/[ \t]+/).filter((word) => word !== '');
+      const problem = hookCommandProblem(command);
+      if (problem !== null) throw new UsageError(`--exec: ${problem}`);
+    } else {
+      const script = process.argv[1];
+      if (script === undefined) throw new UsageError('--exec is needed: this process has no script path');
+      command = [process.execPath, realpathSync(script)];
+      const problem = hookCommandProblem(command);
+      if (problem !== null) throw new UsageError(`--exec is needed: this node and this CLI cannot run from root's hooks: ${problem}`);
+    }
     printReport(installHooks(list, { root, command }), io);
     return 0;
   });

@@ -12,8 +12,8 @@
  *  azure    etc/azure/vss-bridge-pre.sh and -post.sh, named in VMSnapshotScriptPluginConfig.json
  *  aws      etc/vss-bridge/aws/pre-script and post-script, run by the SSM document
  */
-import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { chmodSync, existsSync, lstatSync, mkdirSync, readFileSync, realpathSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { dirname, isAbsolute, join } from 'node:path';
 
 export const platforms = ['qemu-ga', 'vmware', 'gcp', 'azure', 'aws'] as const;
 export type Platform = (typeof platforms)[number];
@@ -25,8 +25,11 @@ const savedSuffix = '.vss-bridge-saved';
 export interface InstallOptions {
   /** Prefix of every path (/ on a real guest; a temp dir in tests). */
   readonly root: string;
-  /** The shell words that run `vss-bridge`, e.g. '/usr/bin/node' '/opt/app/node_modules/vss-bridge/dist/cli/main.js'. */
-  readonly command: string;
+  /**
+   * The program that runs `vss-bridge` and the files it is given, each an absolute path, e.g.
+   * ['/usr/bin/node', '/usr/lib/node_modules/vss-bridge/dist/cli/main.js'] (see hookCommandProblem).
+   */
+  readonly command: readonly string[];
 }
 
 export interface InstallReport {
@@ -37,8 +40,50 @@ export interface InstallReport {
   readonly notes: string[];
 }
 
+/** Characters that mean nothing special to sh: a word of only these needs no quotes. */
+const plainWord = /^[\w@%+=:,./-]+$/;
+
 /** Quotes a word for sh. */
-export const shellQuote = (s: string): string => (/^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
+export const shellQuote = (s: string): string => (plainWord.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
+
+/** The first of `path` and the directories above it that someone besides its owner may change. */
+function changeableByOthers(path: string): string | null {
+  for (let p = path; ; p = dirname(p)) {
+    const st = lstatSync(p);
+    // A link's own mode means nothing (its target is checked through the real path); in a
+    // sticky directory (/tmp) no one may rename or remove another user's entry.
+    const sticky = st.isDirectory() && (st.mode & 0o1000) !== 0;
+    if (!st.isSymbolicLink() && !sticky && (st.mode & 0o022) !== 0) return `${p} is writable by group or others (mode ${(st.mode & 0o777).toString(8)})`;
+    if (dirname(p) === p) return null;
+  }
+}
+
+/**
+ * Why `words` may not be written into hook scripts that root runs, or null. Each word is an
+ * absolute path (agents run hooks with a minimal PATH) of plain characters only, so nothing
+ * in it can end the command or start another, whatever the quoting; the first is an
+ * executable and the others files it is given (node and the CLI script). Neither they nor a
+ * directory above them may be writable by anyone but their owner: whoever can change them
+ * runs as root at the next snapshot.
+ */
+export function hookCommandProblem(words: readonly string[]): string | null {
+  if (words.length === 0) return 'name the program that runs vss-bridge, e.g. /usr/bin/node /usr/lib/node_modules/vss-bridge/dist/cli/main.js';
+  for (const [i, word] of words.entries()) {
+    if (!plainWord.test(word)) return `${JSON.stringify(word)} may hold only letters, digits and _@%+=:,./- (no spaces, quotes, newlines or shell metacharacters)`;
+    if (!isAbsolute(word)) return `${JSON.stringify(word)} is not an absolute path (agents run hooks with a minimal PATH)`;
+    let real: string;
+    try {
+      real = realpathSync(word);
+    } catch {
+      return `${word} does not exist`;
+    }
+    const st = statSync(real);
+    if (i === 0 ? !st.isFile() || (st.mode & 0o111) === 0 : !st.isFile()) return `${word} is not ${i === 0 ? 'an executable file' : 'a file'}`;
+    const loose = changeableByOthers(word) ?? changeableByOthers(real);
+    if (loose !== null) return `${loose}: whoever can change it would run as root`;
+  }
+  return null;
+}
 
 const isOurs = (path: string): boolean => existsSync(path) && readFileSync(path, 'utf8').includes(marker);
 
@@ -82,7 +127,7 @@ class Plan {
 }
 
 const hookLine = (o: InstallOptions, action: string, source: string, timeoutMs: number): string =>
-  `${o.command} hook ${action} --source ${source} --timeout ${timeoutMs}`;
+  `${o.command.map(shellQuote).join(' ')} hook ${action} --source ${source} --timeout ${timeoutMs}`;
 
 /** A script run with freeze/thaw/freezeFail as $1 that hands it to the hook. */
 function passThroughScript(o: InstallOptions, source: string, timeoutMs: number, why: string): string {
@@ -179,6 +224,8 @@ function installAzure(plan: Plan, o: InstallOptions): void {
   const pre = plan.path('etc/azure/vss-bridge-pre.sh');
   const post = plan.path('etc/azure/vss-bridge-post.sh');
   let previous: Record<string, unknown> = {};
+  /** The configuration to keep for uninstall, written once the new one is known to be sound. */
+  let toSave: string | undefined;
   if (existsSync(configPath)) {
     const text = readFileSync(configPath, 'utf8');
     try {
@@ -188,17 +235,24 @@ function installAzure(plan: Plan, o: InstallOptions): void {
     }
     if (previous['preScriptLocation'] !== pre) {
       if (existsSync(configPath + savedSuffix)) throw new Error(`${configPath + savedSuffix} already exists: refusing to overwrite it`);
-      writeFileSync(configPath + savedSuffix, text, { mode: 0o600 });
-      plan.report.written.push(`${configPath + savedSuffix} (the previous configuration)`);
+      toSave = text;
     } else {
       // A reinstall: chain what was there before our first install.
       previous = existsSync(configPath + savedSuffix) ? (JSON.parse(readFileSync(configPath + savedSuffix, 'utf8')) as Record<string, unknown>) : {};
     }
   }
   const str = (k: string): string => (typeof previous[k] === 'string' ? (previous[k] as string) : '');
-  const timeoutSeconds = typeof previous['timeoutInSeconds'] === 'number' ? (previous['timeoutInSeconds'] as number) : 30;
+  const timeoutSeconds = previous['timeoutInSeconds'] ?? 30;
+  // It reaches the scripts as --timeout: a number the hook accepts, or no install at all.
+  if (typeof timeoutSeconds !== 'number' || !Number.isInteger(timeoutSeconds) || timeoutSeconds < 6 || timeoutSeconds > 3600) {
+    throw new Error(`${configPath}: timeoutInSeconds must be a whole number of seconds from 6 to 3600 (found ${typeof timeoutSeconds === 'number' ? String(timeoutSeconds) : JSON.stringify(timeoutSeconds)})`);
+  }
+  if (toSave !== undefined) {
+    writeFileSync(configPath + savedSuffix, toSave, { mode: 0o600 });
+    plan.report.written.push(`${configPath + savedSuffix} (the previous configuration)`);
+  }
   // The hook must finish inside the extension's own limit.
-  const hookMs = Math.max(1000, (timeoutSeconds - 5) * 1000);
+  const hookMs = (timeoutSeconds - 5) * 1000;
   plan.write(pre, preScript(o, 'azure', hookMs, str('preScriptLocation')), 0o700);
   plan.write(post, postScript(o, 'azure', hookMs, str('postScriptLocation')), 0o700);
   const config = {
@@ -236,6 +290,8 @@ function uninstallAzure(plan: Plan): void {
 }
 
 export function installHooks(targets: readonly Platform[], o: InstallOptions): InstallReport {
+  const problem = hookCommandProblem(o.command);
+  if (problem !== null) throw new Error(`command: ${problem}`);
   const plan = new Plan(o.root);
   for (const target of targets) {
     switch (target) {

@@ -8,7 +8,7 @@ import { installHooks, marker, uninstallHooks } from '../../src/linux/install.js
 import { parseMounts, selectForFreeze } from '../../src/linux/mounts.js';
 import { LineReader, maxMessageBytes, replySchema, requestSchema } from '../../src/linux/protocol.js';
 import { ask, findRegisteredApps } from '../../src/linux/registered-apps.js';
-import { isLinux, isRoot, newTempDir, startApp } from './helpers.js';
+import { cli, isLinux, isRoot, newTempDir, startApp } from './helpers.js';
 
 const dirs: string[] = [];
 const temp = (prefix: string): string => {
@@ -75,11 +75,12 @@ describe('install-hooks', () => {
     const theirs = JSON.stringify({ pluginName: 'ScriptRunner', preScriptLocation: '/opt/theirs/pre.sh', postScriptLocation: '/opt/theirs/post.sh', timeoutInSeconds: 60, continueBackupOnFailure: true });
     writeFileSync(azure, theirs);
 
+    const exec = `${process.execPath} ${cli}`;
     const o = io();
-    expect(await installHooksCommand(['all', '--root', root, '--exec', '/usr/bin/node /opt/vss-bridge/cli.js'], o)).toBe(0);
+    expect(await installHooksCommand(['all', '--root', root, '--exec', exec], o)).toBe(0);
     const pre = readFileSync(join(root, 'etc/google/snapshots/pre.sh'), 'utf8');
     expect(pre).toContain(marker);
-    expect(pre).toContain('/usr/bin/node /opt/vss-bridge/cli.js hook freeze --source gcp');
+    expect(pre).toContain(`${exec} hook freeze --source gcp`);
     expect(readFileSync(join(root, 'etc/google/snapshots/pre.sh.vss-bridge-chained'), 'utf8')).toContain('echo theirs');
     const config = JSON.parse(readFileSync(azure, 'utf8')) as Record<string, unknown>;
     expect(config['preScriptLocation']).toBe(join(root, 'etc/azure/vss-bridge-pre.sh'));
@@ -90,7 +91,7 @@ describe('install-hooks', () => {
       expect(existsSync(join(root, f)), f).toBe(true);
     }
     // Installing again replaces our own files and keeps the chain as it was.
-    expect(await installHooksCommand(['gcp', 'azure', '--root', root, '--exec', '/usr/bin/node /opt/vss-bridge/cli.js'], io())).toBe(0);
+    expect(await installHooksCommand(['gcp', 'azure', '--root', root, '--exec', exec], io())).toBe(0);
     expect(readFileSync(join(root, 'etc/google/snapshots/pre.sh.vss-bridge-chained'), 'utf8')).toContain('echo theirs');
 
     expect(await uninstallHooksCommand(['all', '--root', root], io())).toBe(0);
@@ -104,14 +105,14 @@ describe('install-hooks', () => {
     const root = temp('vss-bridge-install-');
     mkdirSync(join(root, 'etc/vmware-tools/backupScripts.d'), { recursive: true });
     writeFileSync(join(root, 'etc/vmware-tools/backupScripts.d/vss-bridge'), '#!/bin/sh\n');
-    expect(() => installHooks(['vmware'], { root, command: 'vss-bridge' })).toThrow(/was not written by vss-bridge: refusing to overwrite/);
+    expect(() => installHooks(['vmware'], { root, command: [process.execPath] })).toThrow(/was not written by vss-bridge: refusing to overwrite/);
     uninstallHooks(['vmware'], root);
     expect(readFileSync(join(root, 'etc/vmware-tools/backupScripts.d/vss-bridge'), 'utf8')).toBe('#!/bin/sh\n');
   });
 
   it('the qemu-ga dispatcher fails the freeze on a failing script and thaws the ones before it', () => {
     const root = temp('vss-bridge-install-');
-    installHooks(['qemu-ga'], { root, command: 'true' });
+    installHooks(['qemu-ga'], { root, command: ['/bin/true'] });
     const d = join(root, 'etc/qemu/fsfreeze-hook.d');
     const trace = join(root, 'trace');
     writeFileSync(join(d, '10-first'), `#!/bin/sh\necho "first $1" >> ${trace}\n`, { mode: 0o755 });
