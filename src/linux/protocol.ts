@@ -69,20 +69,50 @@ export function clip(s: string): string {
  * Collects one line from a stream of chunks. Returns the parsed message once a newline
  * arrives; throws on more than maxMessageBytes without one, on bad JSON or on a message
  * the schema refuses (naming the field), and on a version other than ours.
+ *
+ * Bytes are kept as they arrive and decoded once the line is whole, so a character split
+ * between chunks reads as it was sent. It never holds more than maxMessageBytes: a chunk
+ * that would take it past the limit is refused, not kept. After a failure every push fails
+ * the same way, and after the message (one per connection) anything more is ignored.
  */
 export class LineReader<T> {
-  private buffered = '';
+  private chunks: Buffer[] = [];
+  private held = 0;
+  private failure: Error | undefined;
+  private done = false;
   constructor(private readonly schema: z.ZodType<T>, private readonly what: string) {}
 
+  /** Bytes kept while waiting for the newline: never more than maxMessageBytes. */
+  get heldBytes(): number {
+    return this.held;
+  }
+
   push(chunk: Buffer | string): T | undefined {
-    this.buffered += chunk.toString();
-    const end = this.buffered.indexOf('\n');
+    if (this.failure) throw this.failure;
+    if (this.done) return undefined;
+    try {
+      return this.take(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
+    } catch (error) {
+      this.failure = error as Error;
+      throw error;
+    } finally {
+      if (this.failure || this.done) {
+        this.chunks = [];
+        this.held = 0;
+      }
+    }
+  }
+
+  private take(chunk: Buffer): T | undefined {
+    const end = chunk.indexOf(0x0a);
+    if (this.held + (end < 0 ? chunk.length : end) > maxMessageBytes) throw new Error(`${this.what} longer than ${maxMessageBytes} bytes`);
     if (end < 0) {
-      if (Buffer.byteLength(this.buffered) > maxMessageBytes) throw new Error(`${this.what} longer than ${maxMessageBytes} bytes`);
+      this.chunks.push(chunk);
+      this.held += chunk.length;
       return undefined;
     }
-    const line = this.buffered.slice(0, end);
-    if (Buffer.byteLength(line) > maxMessageBytes) throw new Error(`${this.what} longer than ${maxMessageBytes} bytes`);
+    this.done = true;
+    const line = Buffer.concat([...this.chunks, chunk.subarray(0, end)]).toString('utf8');
     let raw: unknown;
     try {
       raw = JSON.parse(line);
@@ -90,7 +120,7 @@ export class LineReader<T> {
       throw new Error(`${this.what} is not JSON`);
     }
     const version = (raw as { v?: unknown } | null)?.v;
-    if (version !== protocolVersion) throw new Error(`${this.what} speaks protocol version ${String(version)}; this side speaks ${protocolVersion}`);
+    if (version !== protocolVersion) throw new Error(`${this.what} speaks protocol version ${describe(version)}; this side speaks ${protocolVersion}`);
     const parsed = this.schema.safeParse(raw);
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
@@ -98,4 +128,12 @@ export class LineReader<T> {
     }
     return parsed.data;
   }
+}
+
+/** A received value, short enough for an error message whatever the peer sent. */
+function describe(value: unknown): string {
+  // Never String() an object: {"toString": 1} would throw rather than be refused.
+  if (typeof value === 'object' && value !== null) return Array.isArray(value) ? '(an array)' : '(an object)';
+  const text = typeof value === 'string' ? JSON.stringify(value) : String(value);
+  return text.length > 40 ? `${text.slice(0, 40)}...` : text;
 }
