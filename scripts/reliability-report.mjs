@@ -49,12 +49,30 @@ lines.push('');
 const passed = rows.filter((r) => r.passed).length;
 lines.push(`**Fault matrix: ${rows.length} cases, ${passed} as VSS's rules expect, ${rows.length - passed} not.**`);
 lines.push('');
-lines.push('| event | fault | set result | blamed | Abort to faulty / healthy | faulty ends | healthy ends | note | as expected |');
-lines.push('| --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+// Both writers' applications, summed: what the gate column and the writes column say.
+const gates = rows.flatMap((r) => (r.gate ? [r.gate.faulty, r.gate.healthy] : []));
+const sum = (outcomes, key) => outcomes.reduce((n, g) => n + (Array.isArray(g[key]) ? g[key].length : g[key]), 0);
+const gateCases = rows.filter((r) => r.gate).length;
+lines.push(
+  `**Write gate: ${gateCases} cases with two gated writers (the ${rows.length - gateCases} others ended the process), ` +
+    `${gates.filter((g) => g.state === 'open').length} of ${gates.length} gates open afterwards, ${sum(gates, 'watchdogThaws')} reopened by the watchdog; ` +
+    `${sum(gates, 'acknowledged')} of ${sum(gates, 'issued')} writes acknowledged, ${sum(gates, 'held')} of them held while a gate was closed; ` +
+    `${sum(gates, 'lost')} lost, ${sum(gates, 'appliedTwice')} applied twice, ${sum(gates, 'outOfOrder')} out of order, ` +
+    `${sum(gates, 'appliedWhileClosed')} applied while closed, ${sum(gates, 'closedAt')} events that found a gate closed out of turn ` +
+    `(and ${sum(gates, 'closedPastDeadline')} that found it closed just past a hung Thaw or Abort handler's deadline).**`,
+);
+lines.push('');
+lines.push(
+  '| event | fault | set result | blamed | Abort to faulty / healthy | faulty ends | healthy ends | gate faulty / healthy | writes acknowledged / held / lost | note | as expected |',
+);
+lines.push('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
 for (const r of rows) {
   const exit = r.fault === 'exit';
+  const both = r.gate ? [r.gate.faulty, r.gate.healthy] : [];
+  const gate = r.gate ? `${r.gate.faulty.state} / ${r.gate.healthy.state}` : '';
+  const writes = r.gate ? `${sum(both, 'acknowledged')} / ${sum(both, 'held')} / ${sum(both, 'lost')}` : '';
   lines.push(
-    `| ${r.event} | ${r.fault} | ${exit ? '(process ended)' : (r.code ?? 'success')} | ${exit ? '' : (r.blamed ?? '')} | ${exit ? '' : `${yes(r.abortDelivered.faulty)} / ${yes(r.abortDelivered.healthy)}`} | ${exit ? '' : short(r.faultyState)} | ${exit ? '' : short(r.healthyState)} | ${r.note ?? ''} | ${r.passed ? 'yes' : '**no**'} |`,
+    `| ${r.event} | ${r.fault} | ${exit ? '(process ended)' : (r.code ?? 'success')} | ${exit ? '' : (r.blamed ?? '')} | ${exit ? '' : `${yes(r.abortDelivered.faulty)} / ${yes(r.abortDelivered.healthy)}`} | ${exit ? '' : short(r.faultyState)} | ${exit ? '' : short(r.healthyState)} | ${gate} | ${writes} | ${r.note ?? ''} | ${r.passed ? 'yes' : '**no**'} |`,
   );
 }
 lines.push('');

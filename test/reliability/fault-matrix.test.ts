@@ -3,8 +3,11 @@
  * throw at it, against the outcome VSS's rules give (vss-rules.ts): the set's result and error
  * code, who is blamed, Abort and BackupShutdown delivered or not, each writer's final state.
  * Two writers take part: "faulty" misbehaves at the event under test, "healthy" answers
- * everything. The helpers' afterEach then unsubscribes both and starts a fresh snapshot set,
- * which proves the process and the simulated service are still usable.
+ * everything. Each has an application behind a bound WriteGate (gated-app.ts) writing during
+ * the whole set; after the set both gates must be open and no write lost, run twice, run out of
+ * order or run while its gate was closed. The helpers' afterEach then unsubscribes both and
+ * starts a fresh snapshot set, which proves the process and the simulated service are still
+ * usable.
  *
  * With VSS_BRIDGE_MATRIX_OUT=<file> the observed rows are written there as JSON, for
  * scripts/reliability-report.mjs to turn into docs/RELIABILITY.md's table.
@@ -15,11 +18,21 @@ import { join } from 'node:path';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createShadowCopy, VssError, WriterFailure, type VssWriter, type WriterEventContext, type WriterState } from '../../src/index.js';
+import {
+  createShadowCopy,
+  VssError,
+  WriterFailure,
+  type VssWriter,
+  type VssWriterOptions,
+  type WriterEventContext,
+  type WriterState,
+} from '../../src/index.js';
+import type { Logger } from '../../src/logger.js';
 import { runSnapshotSet } from '../../src/requester.js';
 import { parseOptions, shadowCopyOptionsSchema, type ShadowCopyOptions } from '../../src/schemas.js';
 import { memoryLogger } from '../helpers/memory-logger.js';
 import { eventsOf, recordingWriter, sleep, type Calls } from '../helpers/writers.js';
+import { GatedApp, type GateOutcome } from './gated-app.js';
 import { expectedOutcome, faults, matrixEvents, restoreEvents, type Fault, type MatrixEvent } from './vss-rules.js';
 
 // The faulty writer's deadlines: short, so a hang costs little, yet long enough that a GC
@@ -46,6 +59,8 @@ export interface MatrixRow {
   abortDelivered: { faulty: boolean; healthy: boolean };
   faultyState: WriterState;
   healthyState: WriterState;
+  /** Each writer's gate and writes once the set is over; null where the process ended. */
+  gate: { faulty: GateOutcome; healthy: GateOutcome } | null;
   note?: string;
   passed: boolean;
 }
@@ -61,6 +76,47 @@ async function eventually<T>(read: () => T, accept: (value: T) => boolean): Prom
   let value = read();
   for (const deadline = Date.now() + 10_000; !accept(value) && Date.now() < deadline; value = read()) await sleep(10);
   return value;
+}
+
+type Apps = Record<'faulty' | 'healthy', GatedApp>;
+type EventHandler = (ctx: WriterEventContext) => unknown;
+
+function gatedApps(logger: Logger): Apps {
+  return { faulty: new GatedApp('faulty', logger), healthy: new GatedApp('healthy', logger) };
+}
+
+/** Handlers that let `app` see every event (it writes through its gate) and run the override. */
+function writingAtEvery(app: GatedApp, overrides: Partial<Record<MatrixEvent, EventHandler>> = {}): VssWriterOptions['handlers'] {
+  return Object.fromEntries(
+    matrixEvents.map((event) => [event, (ctx: WriterEventContext) => app.handle(event, ctx.deadline, () => overrides[event]?.(ctx))]),
+  );
+}
+
+/** Waits until both gates are open (or 10 s pass), then stops the writes and reports them. */
+async function gatesAfterTheSet(apps: Apps): Promise<NonNullable<MatrixRow['gate']>> {
+  await eventually(
+    () => apps.faulty.gate.state === 'open' && apps.healthy.gate.state === 'open',
+    (open) => open,
+  );
+  const [faulty, healthy] = await Promise.all([apps.faulty.outcome(), apps.healthy.outcome()]);
+  return { faulty, healthy };
+}
+
+/**
+ * The gate's promises: open again (and not by its watchdog), every write issued acknowledged
+ * and applied once, in order, none while closed; where the writer got Freeze, writes arrived
+ * while its gate was closed and were held, then ran.
+ */
+function expectGatesKept(gate: MatrixRow['gate'], calls: Calls): void {
+  for (const name of ['faulty', 'healthy'] as const) {
+    const g = gate?.[name];
+    expect(g?.state, `${name}'s gate`).toBe('open');
+    expect(g).toMatchObject({ watchdogThaws: 0, lost: 0, appliedTwice: 0, outOfOrder: 0, appliedWhileClosed: 0, closedAt: [] });
+    expect(g?.acknowledged, `${name}'s writes acknowledged`).toBe(g?.issued);
+    expect(g?.issued, `${name}'s writes issued`).toBeGreaterThan(0);
+    expect(g?.held, `${name}'s writes held`).toBe(g?.gateHeld);
+    if (eventsOf(calls, name).includes('freeze')) expect(g?.held, `${name}'s writes held while frozen`).toBeGreaterThan(0);
+  }
 }
 
 const untilSignal = (ctx: WriterEventContext): Promise<void> =>
@@ -115,17 +171,22 @@ async function runCase(event: MatrixEvent, fault: Fault): Promise<void> {
       return untilSignal(ctx);
     },
   };
-  faulty = await recordingWriter('faulty', calls, { [event]: behaviours[fault] }, {
+  const apps = gatedApps(log.logger);
+  faulty = await recordingWriter('faulty', calls, writingAtEvery(apps.faulty, { [event]: behaviours[fault] }), {
     handlerTimeoutMs: HANDLER_TIMEOUT_MS,
     freezeTimeoutMs: FREEZE_TIMEOUT_MS,
+    gate: apps.faulty.gate,
     logger: log.logger,
   });
   const writer = faulty;
-  const healthy = await recordingWriter('healthy', calls, fault === 'blocksLoop' ? { [event]: () => loopFree } : {}, {
+  const healthy = await recordingWriter('healthy', calls, writingAtEvery(apps.healthy, fault === 'blocksLoop' ? { [event]: () => loopFree } : {}), {
     ...HEALTHY_TIMEOUTS,
+    gate: apps.healthy.gate,
     logger: log.logger,
   });
 
+  apps.faulty.startPump();
+  apps.healthy.startPump();
   const outcome = await runSet(event, { volumes: ['/data'], timeoutMs: 10_000, signal: controller.signal, logger: log.logger }).then(
     () => ({ code: null, blamed: null }),
     (e: unknown) => {
@@ -144,8 +205,9 @@ async function runCase(event: MatrixEvent, fault: Fault): Promise<void> {
     (s) => expected.faultyState.includes(s.faulty) && expected.healthyState.includes(s.healthy),
   );
   const abortDelivered = { faulty: eventsOf(calls, 'faulty').includes('abort'), healthy: eventsOf(calls, 'healthy').includes('abort') };
+  const gate = await gatesAfterTheSet(apps);
 
-  const row: MatrixRow = { event, fault, ...outcome, abortDelivered, faultyState: states.faulty, healthyState: states.healthy, passed: false };
+  const row: MatrixRow = { event, fault, ...outcome, abortDelivered, faultyState: states.faulty, healthyState: states.healthy, gate, passed: false };
   if (fault === 'secondSet') row.note = `second set: ${secondSet}`;
   if (fault === 'settlesLate') {
     const logged = await eventually(() => log.entries.some((e) => /settled after its deadline/.test(e.message)), (seen) => seen);
@@ -164,6 +226,7 @@ async function runCase(event: MatrixEvent, fault: Fault): Promise<void> {
   expect([states.faulty, states.healthy]).not.toContain('VSS_WS_WAITING_FOR_THAW');
   if (fault === 'secondSet') expect(secondSet).toBe('VSS_E_SNAPSHOT_SET_IN_PROGRESS');
   if (fault === 'settlesLate') expect(row.note).toBe('late answer logged and ignored');
+  expectGatesKept(gate, calls);
   row.passed = true;
 }
 
@@ -190,6 +253,7 @@ describe('fault matrix: process.exit inside a handler', () => {
         abortDelivered: { faulty: false, healthy: false },
         faultyState: 'VSS_WS_UNKNOWN',
         healthyState: 'VSS_WS_UNKNOWN',
+        gate: null,
         note: `exit code ${String(child.status)}, signal ${String(child.signal)}`,
         passed: false,
       };
@@ -211,13 +275,17 @@ describe('fault matrix: provider and service faults', () => {
   ): Promise<void> => {
     const calls: Calls = [];
     const log = memoryLogger();
+    const apps = gatedApps(log.logger);
     const timeouts = { handlerTimeoutMs: HANDLER_TIMEOUT_MS, freezeTimeoutMs: FREEZE_TIMEOUT_MS, logger: log.logger };
-    const faulty = await recordingWriter('faulty', calls, {}, timeouts);
-    const healthy = await recordingWriter('healthy', calls, {}, { ...HEALTHY_TIMEOUTS, logger: log.logger });
+    const faulty = await recordingWriter('faulty', calls, writingAtEvery(apps.faulty), { ...timeouts, gate: apps.faulty.gate });
+    const healthy = await recordingWriter('healthy', calls, writingAtEvery(apps.healthy), { ...HEALTHY_TIMEOUTS, gate: apps.healthy.gate, logger: log.logger });
+    apps.faulty.startPump();
+    apps.healthy.startPump();
     const error = await createShadowCopy({ volumes: ['/data'], simulation, logger: log.logger }).then(
       () => null,
       (e: unknown) => e as VssError,
     );
+    const gate = await gatesAfterTheSet(apps);
     const row: MatrixRow = {
       event: 'commit',
       fault,
@@ -226,6 +294,7 @@ describe('fault matrix: provider and service faults', () => {
       abortDelivered: { faulty: eventsOf(calls, 'faulty').includes('abort'), healthy: eventsOf(calls, 'healthy').includes('abort') },
       faultyState: faulty.state,
       healthyState: healthy.state,
+      gate,
       passed: false,
     };
     rows.push(row);
@@ -234,6 +303,7 @@ describe('fault matrix: provider and service faults', () => {
     expect(row.faultyState).toBe(faultyState);
     expect(row.healthyState).toBe('VSS_WS_STABLE');
     expect(eventsOf(calls, 'healthy')).not.toContain('thaw');
+    expectGatesKept(gate, calls);
     row.passed = true;
   };
 
@@ -249,8 +319,11 @@ describe('fault matrix: provider and service faults', () => {
   it('the requester cancels inside the commit: E_ABORT, Abort to every writer', async () => {
     const calls: Calls = [];
     const log = memoryLogger();
-    const faulty = await recordingWriter('faulty', calls, {}, { logger: log.logger });
-    const healthy = await recordingWriter('healthy', calls, {}, { logger: log.logger });
+    const apps = gatedApps(log.logger);
+    const faulty = await recordingWriter('faulty', calls, writingAtEvery(apps.faulty), { gate: apps.faulty.gate, logger: log.logger });
+    const healthy = await recordingWriter('healthy', calls, writingAtEvery(apps.healthy), { gate: apps.healthy.gate, logger: log.logger });
+    apps.faulty.startPump();
+    apps.healthy.startPump();
     const controller = new AbortController();
     const error = await createShadowCopy({ volumes: ['/data'], signal: controller.signal, logger: log.logger, onCommit: () => controller.abort() }).then(
       () => null,
@@ -261,6 +334,7 @@ describe('fault matrix: provider and service faults', () => {
       () => [faulty.state, healthy.state],
       (s) => s.every((x) => x === 'VSS_WS_STABLE'),
     );
+    const gate = await gatesAfterTheSet(apps);
     const row: MatrixRow = {
       event: 'commit',
       fault: 'cancel',
@@ -269,12 +343,14 @@ describe('fault matrix: provider and service faults', () => {
       abortDelivered: { faulty: eventsOf(calls, 'faulty').includes('abort'), healthy: eventsOf(calls, 'healthy').includes('abort') },
       faultyState: states[0] as WriterState,
       healthyState: states[1] as WriterState,
+      gate,
       passed: false,
     };
     rows.push(row);
     expect(row.code).toBe('E_ABORT');
     expect(row.abortDelivered).toEqual({ faulty: true, healthy: true });
     expect(states).toEqual(['VSS_WS_STABLE', 'VSS_WS_STABLE']);
+    expectGatesKept(gate, calls);
     row.passed = true;
   });
 
