@@ -58,8 +58,7 @@ lines.push(
     `${gates.filter((g) => g.state === 'open').length} of ${gates.length} gates open afterwards, ${sum(gates, 'watchdogThaws')} reopened by the watchdog; ` +
     `${sum(gates, 'acknowledged')} of ${sum(gates, 'issued')} writes acknowledged, ${sum(gates, 'held')} of them held while a gate was closed; ` +
     `${sum(gates, 'lost')} lost, ${sum(gates, 'appliedTwice')} applied twice, ${sum(gates, 'outOfOrder')} out of order, ` +
-    `${sum(gates, 'appliedWhileClosed')} applied while closed, ${sum(gates, 'closedAt')} events that found a gate closed out of turn ` +
-    `(and ${sum(gates, 'closedPastDeadline')} that found it closed just past a hung Thaw or Abort handler's deadline).**`,
+    `${sum(gates, 'appliedWhileClosed')} applied while closed, ${sum(gates, 'closedAt')} events that found a gate closed out of turn.**`,
 );
 lines.push('');
 lines.push(

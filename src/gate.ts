@@ -141,15 +141,8 @@ export class WriteGate {
   private last: FreezeReport | undefined;
   private nextId = 1;
   private totals = { freezes: 0, failedFreezes: 0, watchdogThaws: 0, heldWrites: 0, longestHoldMs: 0, frozenMs: 0, longestFreezeMs: 0 };
-  // Bound once: run() on an open gate allocates nothing but the promise it returns.
-  private readonly settledValue = (value: unknown): unknown => {
-    this.settle();
-    return value;
-  };
-  private readonly settledError = (error: unknown): never => {
-    this.settle();
-    throw error;
-  };
+  // Bound once: run() on an open gate allocates nothing but the reaction that counts the write.
+  private readonly settled = (): void => this.settle();
 
   constructor(options: WriteGateOptions = {}) {
     const o = parseOptions(writeGateOptionsSchema, options, 'WriteGate options');
@@ -255,7 +248,12 @@ export class WriteGate {
       this.settle();
       return Promise.resolve(result);
     }
-    return Promise.resolve(result).then(this.settledValue, this.settledError);
+    // The caller gets fn's own promise, not one chained to it: a chained promise costs the
+    // caller an extra turn of the microtask queue on every write. The gate's reaction is
+    // registered first, so the write is counted out before the caller's await resumes.
+    const promise = Promise.resolve(result);
+    promise.then(this.settled, this.settled);
+    return promise;
   }
 
   private settle(): void {
@@ -409,10 +407,12 @@ type Handlers = ParsedWriterOptions['handlers'];
 /**
  * A writer's handlers with `gate` bound to its events. Freeze closes the gate first (new writes
  * stop, those in flight finish, the stores flush), then the writer's own freeze handler runs on
- * a quiet store. Thaw, abort and backupShutdown run the writer's handler first, then reopen the
- * gate, whatever the handler did, also when it times out. If the watchdog reopened the gate
- * before thaw came, thaw fails with VSS_E_WRITERERROR_TIMEOUT: the snapshot may hold writes
- * from after the freeze, and the requester must not keep it.
+ * a quiet store. Thaw and abort run the writer's handler first, then reopen the gate, whatever
+ * the handler did, also when it times out. BackupShutdown reopens it before the writer's
+ * handler runs: no snapshot is in progress then, so nothing may hold the app's writes, not even
+ * for the moment a hung thaw or abort handler's deadline takes to reach the JS thread. If the
+ * watchdog reopened the gate before thaw came, thaw fails with VSS_E_WRITERERROR_TIMEOUT: the
+ * snapshot may hold writes from after the freeze, and the requester must not keep it.
  */
 export function bindGate(gate: WriteGate, handlers: Handlers): Handlers {
   let frozenId: number | undefined;
@@ -424,7 +424,7 @@ export function bindGate(gate: WriteGate, handlers: Handlers): Handlers {
   };
 
   const thenReopen =
-    (event: 'thaw' | 'abort' | 'backupShutdown'): Handler =>
+    (event: 'thaw' | 'abort'): Handler =>
     async (ctx) => {
       const done = reopenOnTimeout(ctx, 'timeout');
       try {
@@ -466,6 +466,9 @@ export function bindGate(gate: WriteGate, handlers: Handlers): Handlers {
       }
     },
     abort: thenReopen('abort'),
-    backupShutdown: thenReopen('backupShutdown'),
+    backupShutdown: async (ctx) => {
+      gate.thaw('backupShutdown');
+      await handlers.backupShutdown?.(ctx);
+    },
   };
 }

@@ -88,7 +88,7 @@ function gatedApps(logger: Logger): Apps {
 /** Handlers that let `app` see every event (it writes through its gate) and run the override. */
 function writingAtEvery(app: GatedApp, overrides: Partial<Record<MatrixEvent, EventHandler>> = {}): VssWriterOptions['handlers'] {
   return Object.fromEntries(
-    matrixEvents.map((event) => [event, (ctx: WriterEventContext) => app.handle(event, ctx.deadline, () => overrides[event]?.(ctx))]),
+    matrixEvents.map((event) => [event, (ctx: WriterEventContext) => app.handle(event, () => overrides[event]?.(ctx))]),
   );
 }
 

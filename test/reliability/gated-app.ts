@@ -26,7 +26,6 @@ const SETTLE_MS = 10_000;
 // The bound Freeze handler runs on a closed gate, and Thaw's and Abort's before they reopen it;
 // every other event comes before a freeze or after the Thaw or Abort that ended it.
 const closedAtEventAllowed: ReadonlySet<string> = new Set(['freeze', 'thaw', 'abort']);
-const reopeningEvents: ReadonlySet<string> = new Set(['thaw', 'abort']);
 
 export interface GateOutcome {
   /** The gate's state once the set is over. */
@@ -47,14 +46,8 @@ export interface GateOutcome {
   /** Applied after a write issued later. */
   readonly outOfOrder: number;
   readonly appliedWhileClosed: number;
-  /**
-   * Events other than Freeze, Thaw and Abort whose handler found the gate closed, except while
-   * a Thaw or Abort handler still runs past its deadline: the gate reopens at that deadline, on
-   * a JS timer that fires a moment after the native side's, which may post the next event first.
-   */
+  /** Events other than Freeze, Thaw and Abort whose handler found the gate closed. */
   readonly closedAt: readonly string[];
-  /** Events that found the gate closed just past such a deadline. */
-  readonly closedPastDeadline: number;
 }
 
 export class GatedApp {
@@ -66,9 +59,6 @@ export class GatedApp {
   private held = 0;
   private appliedWhileClosed = 0;
   private readonly closedAt: string[] = [];
-  private closedPastDeadline = 0;
-  /** The deadline (Date.now()) of a Thaw or Abort handler still running: it reopens the gate by then. */
-  private reopenBy = Infinity;
   private pump: Promise<void> | undefined;
   private pumping = false;
 
@@ -77,29 +67,13 @@ export class GatedApp {
   }
 
   /**
-   * The writer's handler for `event` (deadline: its context's): notes a gate closed out of
+   * The writer's handler for `event`: notes a gate closed out of
    * turn, issues a write, then runs `handler`, the fault under test or nothing.
    */
-  handle(event: string, deadline: number, handler: () => unknown): unknown {
-    if (this.gate.state !== 'open' && !closedAtEventAllowed.has(event)) {
-      // Date.now() has a millisecond's grain; the handler's deadline does not.
-      if (Date.now() + 1 >= this.reopenBy) this.closedPastDeadline++;
-      else this.closedAt.push(event);
-    }
+  handle(event: string, handler: () => unknown): unknown {
+    if (this.gate.state !== 'open' && !closedAtEventAllowed.has(event)) this.closedAt.push(event);
     this.write();
-    if (!reopeningEvents.has(event)) return handler();
-    this.reopenBy = deadline;
-    const settled = (): void => {
-      this.reopenBy = Infinity;
-    };
-    try {
-      const result = handler();
-      void Promise.resolve(result).then(settled, settled);
-      return result;
-    } catch (error) {
-      settled();
-      throw error;
-    }
+    return handler();
   }
 
   /** Issues the next write through the gate. */
@@ -160,7 +134,6 @@ export class GatedApp {
       outOfOrder,
       appliedWhileClosed: this.appliedWhileClosed,
       closedAt: [...this.closedAt],
-      closedPastDeadline: this.closedPastDeadline,
     };
   }
 }
