@@ -432,7 +432,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   RegisterLinux(env, exports);
 #endif
 #ifdef _WIN32
-  RegisterWindowsExports(env, exports, {&DispatcherWrap::From, &ParseMetadata, &StatusToJs, &ResultToJs, &ProgressToJs});
+  RegisterWindowsExports(env, exports,
+                         {&DispatcherWrap::From, &ParseMetadata, &StatusToJs, &MetadataToJs, &ResultToJs, &ProgressToJs});
 #endif
   exports.Set("napiVersion", NAPI_VERSION);
   return exports;

@@ -46,8 +46,10 @@ async function main() {
     });
   };
 
-  await check('listWriters turns E_NOTIMPL from CreateVssBackupComponents into a VssError', () =>
-    expectNotImplemented(lib.listWriters(), 'listWriters'));
+  await check('listWriters and gatherWriterMetadata turn E_NOTIMPL from CreateVssBackupComponents into a VssError', async () => {
+    await expectNotImplemented(lib.listWriters(), 'listWriters');
+    await expectNotImplemented(lib.gatherWriterMetadata(), 'gatherWriterMetadata');
+  });
 
   await check('createShadowCopy fails with a VssError and reports no snapshot', async () => {
     const progress = [];

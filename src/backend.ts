@@ -2,7 +2,7 @@
  * The backend behind the public API: real VSS on Windows, the simulator everywhere else.
  * VSS_BRIDGE_BACKEND=simulated selects the simulator on Windows too (for tests).
  */
-import type { NativeDispatcher, NativeSink, NativeSnapshotSetConfig, NativeWriterMetadata, NativeWriterStatus } from './native.js';
+import type { NativeDispatcher, NativeSink, NativeSnapshotSetConfig, NativeWriterListing, NativeWriterMetadata, NativeWriterStatus } from './native.js';
 import { simulatedBackend } from './simulated-backend.js';
 import { vssBackend } from './vss-backend.js';
 
@@ -19,7 +19,7 @@ export interface WriterHandle {
 export interface Backend {
   readonly name: BackendName;
   createWriter(metadata: NativeWriterMetadata): WriterHandle;
-  listWriters(): Promise<NativeWriterStatus[]>;
+  listWriters(): Promise<NativeWriterListing[]>;
   /** Runs one snapshot set; returns cancel(). The sink gets progress, then done once. */
   runSnapshotSet(config: NativeSnapshotSetConfig, commit: NativeDispatcher | null, sink: NativeSink): () => void;
 }

@@ -58,9 +58,13 @@ export interface NativeWriterStatus {
   lastErrorMessage: string;
 }
 
-/** listWriters(): the status with the metadata the writer registered at subscribe. */
+/**
+ * listWriters(): the status with the metadata the writer described: what it registered at
+ * subscribe (simulator), or what GatherWriterMetadata returned (VSS; absent for a writer that
+ * failed at Identify, and with timeouts of 0: another process's writer does not report them).
+ */
 export interface NativeWriterListing extends NativeWriterStatus {
-  metadata: NativeWriterMetadata;
+  metadata?: NativeWriterMetadata;
 }
 
 export interface NativeEventRecord {
@@ -174,7 +178,7 @@ export interface NativeShadowCopy {
 /** The Windows part of the addon (native/win/win_addon.cc). */
 export interface NativeVss {
   Writer: new (metadata: NativeWriterMetadata) => NativeVssWriter;
-  listWriters(timeoutMs: number, callback: (r: { hresult: number; message: string; writers: NativeWriterStatus[] }) => void): void;
+  listWriters(timeoutMs: number, callback: (r: { hresult: number; message: string; writers: NativeWriterListing[] }) => void): void;
   runSnapshotSet(
     config: { volumes: string[]; backupType: string; components: string[]; timeoutMs: number },
     sink: NativeSink,

@@ -36,25 +36,24 @@ export async function listWriters(): Promise<WriterInfo[]> {
   return writers.map(toWriterInfo);
 }
 
-/** Every writer with the components and file groups it reports (GatherWriterMetadata). */
+/**
+ * Every writer with the components and file groups it reports (GatherWriterMetadata). A writer
+ * that failed at Identify reports none; another process's writer does not report its timeouts.
+ */
 export async function gatherWriterMetadata(): Promise<WriterMetadataInfo[]> {
   const writers = await getBackend().listWriters();
   return writers.map((w) => {
-    if (!hasMetadata(w)) throw new VssError(hresultOf('E_NOTIMPL'), `the ${getBackend().name} backend reports no writer metadata`);
     const m = w.metadata;
     return {
       ...toWriterInfo(w),
-      usage: m.usage as WriterMetadataInfo['usage'],
-      sourceType: m.sourceType as WriterMetadataInfo['sourceType'],
-      freezeTimeoutMs: m.freezeTimeoutMs,
-      handlerTimeoutMs: m.handlerTimeoutMs,
-      components: m.components,
+      ...(m && {
+        usage: m.usage as WriterMetadataInfo['usage'],
+        sourceType: m.sourceType as WriterMetadataInfo['sourceType'],
+      }),
+      ...(m && m.freezeTimeoutMs > 0 && { freezeTimeoutMs: m.freezeTimeoutMs, handlerTimeoutMs: m.handlerTimeoutMs }),
+      components: m?.components ?? [],
     };
   });
-}
-
-function hasMetadata(w: NativeWriterStatus): w is NativeWriterListing {
-  return typeof (w as Partial<NativeWriterListing>).metadata === 'object';
 }
 
 /**

@@ -101,10 +101,12 @@ export interface ComponentInfo {
 
 /** What a writer reports about itself (GatherWriterMetadata), with its current status. */
 export interface WriterMetadataInfo extends WriterInfo {
-  readonly usage: 'bootableSystemState' | 'systemService' | 'userData' | 'other';
-  readonly sourceType: 'transactedDb' | 'nonTransactedDb' | 'other';
-  readonly freezeTimeoutMs: number;
-  readonly handlerTimeoutMs: number;
+  /** Absent when the writer failed at Identify and described nothing. */
+  readonly usage?: 'bootableSystemState' | 'systemService' | 'userData' | 'other';
+  readonly sourceType?: 'transactedDb' | 'nonTransactedDb' | 'other';
+  /** Known for writers of this process's simulator; VSS does not report another process's. */
+  readonly freezeTimeoutMs?: number;
+  readonly handlerTimeoutMs?: number;
   readonly components: readonly ComponentInfo[];
 }
 

@@ -70,7 +70,7 @@ struct WriterComponent {
   VSS_COMPONENT_TYPE type;
   std::wstring logical_path;
   std::wstring name;
-  std::vector<std::wstring> paths;  // every file group, database and log path
+  std::vector<FileGroup> files;  // every file group, database and log file
 };
 
 std::string PathOf(const WriterComponent& c) {
@@ -78,24 +78,33 @@ std::string PathOf(const WriterComponent& c) {
   return c.logical_path.empty() ? name : Narrow(c.logical_path) + "\\" + name;
 }
 
-void AppendFilePaths(IVssWMComponent* component, UINT count,
-                     HRESULT (STDMETHODCALLTYPE IVssWMComponent::*get)(UINT, IVssWMFiledesc**),
-                     std::vector<std::wstring>* out) {
+void AppendFiles(IVssWMComponent* component, UINT count,
+                 HRESULT (STDMETHODCALLTYPE IVssWMComponent::*get)(UINT, IVssWMFiledesc**),
+                 std::vector<FileGroup>* out) {
   for (UINT i = 0; i < count; i++) {
     ComPtr<IVssWMFiledesc> file;
     if (FAILED((component->*get)(i, file.Put())) || !file) continue;
     BSTR path = nullptr;
-    if (SUCCEEDED(file->GetPath(&path)) && path != nullptr) out->push_back(path);
+    BSTR spec = nullptr;
+    boolean recursive = false;  // the SDK's one-byte boolean, not bool
+    if (SUCCEEDED(file->GetPath(&path)) && path != nullptr) {
+      file->GetFilespec(&spec);
+      file->GetRecursive(&recursive);
+      out->push_back(FileGroup{Narrow(path), spec != nullptr ? Narrow(spec) : "*", recursive != 0});
+    }
     SysFreeString(path);
+    SysFreeString(spec);
   }
 }
 
-// Reads every writer's components after GatherWriterMetadata.
-HRESULT ReadComponents(IVssBackupComponents* bc, std::vector<WriterComponent>* out) {
-  UINT writers = 0;
-  HRESULT hr = bc->GetWriterMetadataCount(&writers);
+// Reads every writer's components after GatherWriterMetadata, and, when `writers` is given,
+// what each writer instance says of itself (what `vss-bridge metadata` shows).
+HRESULT ReadComponents(IVssBackupComponents* bc, std::vector<WriterComponent>* out,
+                       std::vector<std::pair<std::string, WriterMetadata>>* writers = nullptr) {
+  UINT count = 0;
+  HRESULT hr = bc->GetWriterMetadataCount(&count);
   if (FAILED(hr)) return hr;
-  for (UINT w = 0; w < writers; w++) {
+  for (UINT w = 0; w < count; w++) {
     GUID instance_id;
     ComPtr<IVssExamineWriterMetadata> metadata;
     hr = bc->GetWriterMetadata(w, &instance_id, metadata.Put());
@@ -105,8 +114,18 @@ HRESULT ReadComponents(IVssBackupComponents* bc, std::vector<WriterComponent>* o
     VSS_USAGE_TYPE usage;
     VSS_SOURCE_TYPE source;
     hr = metadata->GetIdentity(&instance_again, &writer_id, &writer_name, &usage, &source);
+    if (FAILED(hr)) {
+      SysFreeString(writer_name);
+      return hr;
+    }
+    WriterMetadata described;
+    described.id = GuidString(writer_id);
+    described.name = Narrow(writer_name);
+    described.usage = UsageTypeName(usage);
+    described.source_type = SourceTypeName(source);
+    described.freeze_timeout_ms = 0;
+    described.handler_timeout_ms = 0;
     SysFreeString(writer_name);
-    if (FAILED(hr)) return hr;
     UINT includes = 0, excludes = 0, components = 0;
     hr = metadata->GetFileCounts(&includes, &excludes, &components);
     if (FAILED(hr)) return hr;
@@ -119,12 +138,15 @@ HRESULT ReadComponents(IVssBackupComponents* bc, std::vector<WriterComponent>* o
                             info->bstrLogicalPath != nullptr ? info->bstrLogicalPath : L"",
                             info->bstrComponentName != nullptr ? info->bstrComponentName : L"",
                             {}};
-      AppendFilePaths(component.Get(), info->cFileCount, &IVssWMComponent::GetFile, &entry.paths);
-      AppendFilePaths(component.Get(), info->cDatabases, &IVssWMComponent::GetDatabaseFile, &entry.paths);
-      AppendFilePaths(component.Get(), info->cLogFiles, &IVssWMComponent::GetDatabaseLogFile, &entry.paths);
+      AppendFiles(component.Get(), info->cFileCount, &IVssWMComponent::GetFile, &entry.files);
+      AppendFiles(component.Get(), info->cDatabases, &IVssWMComponent::GetDatabaseFile, &entry.files);
+      AppendFiles(component.Get(), info->cLogFiles, &IVssWMComponent::GetDatabaseLogFile, &entry.files);
+      described.components.push_back(Component{Narrow(entry.logical_path), Narrow(entry.name),
+                                               Narrow(info->bstrCaption), entry.files});
       component->FreeComponentInfo(info);
       out->push_back(std::move(entry));
     }
+    if (writers != nullptr) writers->emplace_back(GuidString(instance_id), std::move(described));
   }
   return S_OK;
 }
@@ -272,8 +294,8 @@ class Backup {
         select = it != wanted.end();
         if (select) wanted.erase(it);
       } else {
-        select = !c.paths.empty() && std::all_of(c.paths.begin(), c.paths.end(), [&](const std::wstring& p) {
-          const std::wstring v = VolumeOf(p);
+        select = !c.files.empty() && std::all_of(c.files.begin(), c.files.end(), [&](const FileGroup& f) {
+          const std::wstring v = VolumeOf(Widen(f.path));
           return !v.empty() && std::find(volumes.begin(), volumes.end(), v) != volumes.end();
         });
       }
@@ -444,6 +466,11 @@ WriterList ListWriters(uint32_t timeout_ms) {
     hr = step == 0 ? bc->GatherWriterMetadata(async.Put()) : bc->GatherWriterStatus(async.Put());
     if (SUCCEEDED(hr)) hr = WaitForAsync(async.Get(), deadline, nullptr);
     if (FAILED(hr)) out.message = DescribeFailure(step == 0 ? "GatherWriterMetadata" : "GatherWriterStatus", hr);
+  }
+  if (SUCCEEDED(hr)) {
+    std::vector<WriterComponent> components;
+    hr = ReadComponents(bc.Get(), &components, &out.metadata);
+    if (FAILED(hr)) out.message = DescribeFailure("reading the writers' metadata", hr);
   }
   if (SUCCEEDED(hr)) {
     hr = ReadWriterStatus(bc.Get(), &out.writers);

@@ -33,6 +33,9 @@ struct WriterList {
   hresult_t hr = kS_OK;
   std::string message;
   std::vector<WriterStatus> writers;
+  // What each writer instance (by instance id) described in GatherWriterMetadata. The freeze
+  // and handler timeouts of another process's writer are not in its metadata: they are 0.
+  std::vector<std::pair<std::string, WriterMetadata>> metadata;
 };
 // GatherWriterMetadata then GatherWriterStatus: what `vssadmin list writers` shows.
 WriterList ListWriters(uint32_t timeout_ms);

@@ -28,19 +28,6 @@ const char* EventName(vssb_event event) {
   return "unknown";
 }
 
-VSS_USAGE_TYPE UsageType(const std::string& usage) {
-  if (usage == "bootableSystemState") return VSS_UT_BOOTABLESYSTEMSTATE;
-  if (usage == "systemService") return VSS_UT_SYSTEMSERVICE;
-  if (usage == "userData") return VSS_UT_USERDATA;
-  return VSS_UT_OTHER;
-}
-
-VSS_SOURCE_TYPE SourceType(const std::string& source) {
-  if (source == "transactedDb") return VSS_ST_TRANSACTEDDB;
-  if (source == "nonTransactedDb") return VSS_ST_NONTRANSACTEDDB;
-  return VSS_ST_OTHER;
-}
-
 // SetWriterFailure accepts only the VSS_E_WRITERERROR_* codes.
 hresult_t WriterFailureCode(hresult_t hr) {
   switch (hr) {
@@ -189,8 +176,10 @@ WriterStepResult WindowsWriter::Subscribe(vssb_writer* writer) {
   }
   const std::wstring name = Widen(metadata_.name);
   const std::wstring instance = Widen(metadata_.instance_name);
-  HRESULT hr = vssb_writer_initialize(writer, &id, name.c_str(), instance.c_str(), UsageType(metadata_.usage),
-                                      SourceType(metadata_.source_type), metadata_.freeze_timeout_ms);
+  const auto usage = static_cast<VSS_USAGE_TYPE>(UsageTypeValue(metadata_.usage));
+  const auto source = static_cast<VSS_SOURCE_TYPE>(SourceTypeValue(metadata_.source_type));
+  HRESULT hr = vssb_writer_initialize(writer, &id, name.c_str(), instance.c_str(), usage, source,
+                                      metadata_.freeze_timeout_ms);
   if (hr == S_FALSE) {
     result.hr = S_FALSE;
     result.message =

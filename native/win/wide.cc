@@ -1,6 +1,7 @@
 #include "wide.h"
 
 #include <vss.h>
+#include <vswriter.h>  // VSS_USAGE_TYPE, VSS_SOURCE_TYPE
 
 #include <cstdio>
 
@@ -51,28 +52,44 @@ bool ParseGuid(const std::string& text, GUID* guid) {
 }
 
 namespace {
-struct BackupTypeEntry {
+struct NamedValue {
   const char* name;
   int value;
 };
-const BackupTypeEntry kBackupTypes[] = {
+const NamedValue kBackupTypes[] = {
     {"full", VSS_BT_FULL},   {"incremental", VSS_BT_INCREMENTAL}, {"differential", VSS_BT_DIFFERENTIAL},
     {"log", VSS_BT_LOG},     {"copy", VSS_BT_COPY},               {"other", VSS_BT_OTHER},
 };
-}  // namespace
+const NamedValue kUsageTypes[] = {
+    {"bootableSystemState", VSS_UT_BOOTABLESYSTEMSTATE}, {"systemService", VSS_UT_SYSTEMSERVICE},
+    {"userData", VSS_UT_USERDATA},                       {"other", VSS_UT_OTHER},
+};
+const NamedValue kSourceTypes[] = {
+    {"transactedDb", VSS_ST_TRANSACTEDDB}, {"nonTransactedDb", VSS_ST_NONTRANSACTEDDB}, {"other", VSS_ST_OTHER},
+};
 
-const char* BackupTypeName(int value) {
-  for (const auto& entry : kBackupTypes) {
+template <size_t N>
+const char* NameOf(const NamedValue (&table)[N], int value) {
+  for (const auto& entry : table) {
     if (entry.value == value) return entry.name;
   }
   return "other";
 }
 
-int BackupTypeValue(const std::string& name) {
-  for (const auto& entry : kBackupTypes) {
+template <size_t N>
+int ValueOf(const NamedValue (&table)[N], const std::string& name, int fallback) {
+  for (const auto& entry : table) {
     if (name == entry.name) return entry.value;
   }
-  return VSS_BT_UNDEFINED;
+  return fallback;
 }
+}  // namespace
+
+const char* BackupTypeName(int value) { return NameOf(kBackupTypes, value); }
+int BackupTypeValue(const std::string& name) { return ValueOf(kBackupTypes, name, VSS_BT_UNDEFINED); }
+const char* UsageTypeName(int value) { return NameOf(kUsageTypes, value); }
+int UsageTypeValue(const std::string& name) { return ValueOf(kUsageTypes, name, VSS_UT_OTHER); }
+const char* SourceTypeName(int value) { return NameOf(kSourceTypes, value); }
+int SourceTypeValue(const std::string& name) { return ValueOf(kSourceTypes, name, VSS_ST_OTHER); }
 
 }  // namespace vssb

@@ -19,4 +19,10 @@ bool ParseGuid(const std::string& text, GUID* guid);
 const char* BackupTypeName(int vss_backup_type);
 int BackupTypeValue(const std::string& name);  // VSS_BT_UNDEFINED when unknown
 
+// VSS_USAGE_TYPE and VSS_SOURCE_TYPE <-> the names of the TypeScript API ('other' for the rest).
+const char* UsageTypeName(int vss_usage_type);
+int UsageTypeValue(const std::string& name);
+const char* SourceTypeName(int vss_source_type);
+int SourceTypeValue(const std::string& name);
+
 }  // namespace vssb

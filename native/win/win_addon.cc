@@ -141,7 +141,14 @@ Napi::Value ListWritersJs(const Napi::CallbackInfo& info) {
     return [list](Napi::Env env) -> Napi::Value {
       auto o = Failure(env, list.hr, list.message);
       auto writers = Napi::Array::New(env, list.writers.size());
-      for (uint32_t i = 0; i < list.writers.size(); i++) writers.Set(i, helpers.status_to_js(env, list.writers[i]));
+      for (uint32_t i = 0; i < list.writers.size(); i++) {
+        const WriterStatus& status = list.writers[i];
+        auto w = helpers.status_to_js(env, status);
+        for (const auto& described : list.metadata) {
+          if (described.first == status.instance_id) w.Set("metadata", helpers.metadata_to_js(env, described.second));
+        }
+        writers.Set(i, w);
+      }
       o.Set("writers", writers);
       return o;
     };

@@ -15,6 +15,7 @@ struct AddonHelpers {
   std::shared_ptr<Dispatcher> (*dispatcher_from)(const Napi::Value& value);
   WriterMetadata (*parse_metadata)(const Napi::Object& object);
   Napi::Object (*status_to_js)(Napi::Env env, const WriterStatus& status);
+  Napi::Object (*metadata_to_js)(Napi::Env env, const WriterMetadata& metadata);
   Napi::Object (*result_to_js)(Napi::Env env, const SnapshotSetResult& result);
   Napi::Object (*progress_to_js)(Napi::Env env, const Progress& progress);
 };

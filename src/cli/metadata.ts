@@ -19,9 +19,9 @@ function describe(w: WriterMetadataInfo, style: Style): string {
     `  writer id:      ${w.id}`,
     `  instance id:    ${w.instanceId}`,
     `  state:          ${styledState(w.state, style)}`,
-    `  usage:          ${w.usage}`,
-    `  source type:    ${w.sourceType}`,
-    `  freeze window:  ${w.freezeTimeoutMs} ms; handler deadline ${w.handlerTimeoutMs} ms`,
+    `  usage:          ${w.usage ?? 'not reported (the writer described nothing)'}`,
+    `  source type:    ${w.sourceType ?? 'not reported'}`,
+    `  freeze window:  ${w.freezeTimeoutMs !== undefined ? `${w.freezeTimeoutMs} ms; handler deadline ${w.handlerTimeoutMs} ms` : 'not reported by VSS'}`,
   ];
   if (w.components.length === 0) {
     lines.push('  components:     none (the writer is backed up as a whole, with no files of its own)');

@@ -9,7 +9,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, parse } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { VssError, VssWriter, WriterFailure, createShadowCopy, deleteShadowCopy, listShadowCopies, listWriters } from '../../src/index.js';
+import { VssError, VssWriter, WriterFailure, createShadowCopy, deleteShadowCopy, gatherWriterMetadata, listShadowCopies, listWriters } from '../../src/index.js';
 import type { WriterEventContext } from '../../src/types.js';
 import { deleteShadowCopies } from '../../src/vss-backend.js';
 
@@ -88,6 +88,15 @@ describe.skipIf(reason !== '')(`real VSS writer and requester${reason ? ` (skipp
       expect(listed, 'the writer is in the list (OnIdentify answered natively)').toBeDefined();
       expect(listed?.state).toBe('VSS_WS_STABLE');
       expect(listed?.id).toBe(writer.id);
+      const described = (await gatherWriterMetadata()).find((w) => w.name === writer.name);
+      expect(described).toMatchObject({ usage: 'userData', sourceType: 'nonTransactedDb' });
+      expect(described?.components).toHaveLength(1);
+      const [component] = described?.components ?? [];
+      expect(component).toMatchObject({ logicalPath: 'vss-bridge', name: 'orders' });
+      // VSS may hand the path back with a trailing backslash, in its own case.
+      expect(component?.files.map((f) => [f.path.replace(/\\$/, '').toLowerCase(), f.filespec, f.recursive])).toEqual([
+        [join(dataDir, 'db').toLowerCase(), '*.db', false],
+      ]);
     } finally {
       await writer.unsubscribe();
     }
