@@ -29,7 +29,7 @@ bool PendingCall::TrySettle(Outcome outcome) {
     settled_at_ = Clock::now();
     outcome_ = std::move(outcome);
   }
-  notifier->Notify();
+  notifier->Settled();
   return true;
 }
 
@@ -61,21 +61,31 @@ bool WaitAll(const std::vector<std::shared_ptr<PendingCall>>& calls,
     if (stop()) return false;
     const auto now = Clock::now();
     if (now >= stop_deadline) return false;
+    // Read before the scan, with the lock held until the wait: a call seen unsettled below can
+    // only count its settlement after this, so `wake_at` is never past the last one.
+    const uint64_t settled_before = notifier->settled;
     auto next_wake = stop_deadline;
-    bool all_settled = true;
+    uint64_t unsettled = 0;
+    std::shared_ptr<PendingCall> expired;
     for (const auto& call : calls) {
       if (call->IsSettled()) continue;
       if (now >= call->deadline) {
-        // Settling notifies under notifier->mu, which we hold: release it around the call.
-        lock.unlock();
-        call->TrySettle(Outcome::Timeout("the handler did not answer before its deadline"));
-        lock.lock();
-        continue;
+        expired = call;
+        break;
       }
-      all_settled = false;
+      unsettled++;
       next_wake = std::min(next_wake, call->deadline);
     }
-    if (all_settled) return true;
+    if (expired) {
+      // Settling takes notifier->mu, which we hold: release it around the call, then scan again
+      // (what was read before no longer holds).
+      lock.unlock();
+      expired->TrySettle(Outcome::Timeout("the handler did not answer before its deadline"));
+      lock.lock();
+      continue;
+    }
+    if (unsettled == 0) return true;
+    notifier->wake_at = settled_before + unsettled;
     notifier->cv.wait_until(lock, next_wake);
   }
 }

@@ -47,12 +47,23 @@ struct Outcome {
 };
 
 // Wakes whoever waits on a group of calls (one call, or one phase's fan-out).
+//
+// A settlement wakes the waiter only once it has seen as many as the waiter still expects
+// (`wake_at`), not on every one: a phase of 64 writers then wakes its thread once instead of
+// 64 times, each of which would rescan every call. Anything else a waiter checks (a stop
+// flag) goes through Notify(), which always wakes. One thread waits on a notifier at a time.
 struct Notifier {
   std::mutex mu;
   std::condition_variable cv;
+  uint64_t settled = 0;  // settlements of calls on this notifier, under mu
+  uint64_t wake_at = 0;  // the waiter's target for `settled`, under mu
   void Notify() {
     std::lock_guard<std::mutex> lock(mu);
     cv.notify_all();
+  }
+  void Settled() {
+    std::lock_guard<std::mutex> lock(mu);
+    if (++settled >= wake_at) cv.notify_all();
   }
 };
 
