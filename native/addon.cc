@@ -359,9 +359,11 @@ Napi::Value RunSnapshotSet(const Napi::CallbackInfo& info) {
 
   auto data = AddonData::Get(env);
   auto queue = JsQueue::Create(env, info[2].As<Napi::Function>(), "vss-bridge:snapshot-set");
-  auto progress = [queue](const Progress& p) {
-    queue->Post([p](Napi::Env env, Napi::Function sink) {
-      sink.Call({Napi::String::New(env, "progress"), ProgressToJs(env, p)});
+  auto progress = [queue](std::vector<Progress> batch) {
+    queue->Post([batch = std::move(batch)](Napi::Env env, Napi::Function sink) {
+      for (const Progress& p : batch) {
+        sink.Call({Napi::String::New(env, "progress"), ProgressToJs(env, p)});
+      }
     });
   };
   auto deliver = [queue](const SnapshotSetResult& r) {
@@ -370,19 +372,28 @@ Napi::Value RunSnapshotSet(const Napi::CallbackInfo& info) {
     });
   };
   auto set = std::make_shared<SnapshotSet>(std::move(config), progress, deliver);
+  auto cancel = Napi::Function::New(env, [set](const Napi::CallbackInfo&) { set->Cancel(); }, "cancel");
+  // Claimed here, on the JS thread, so that a set refused because another one runs is
+  // answered at once, not after the one ahead of it on the set thread.
+  if (!set->Begin()) {
+    queue->Close();  // the refusal is queued; nothing follows it
+    return cancel;
+  }
   std::weak_ptr<SnapshotSet> weak = set;
   const uint64_t teardown_key = data->OnTeardown([weak] {
     if (auto s = weak.lock()) s->Abandon();
   });
-  data->StartThread([data, queue, set, teardown_key](uint64_t id) {
+  auto job = [data, queue, set, teardown_key] {
     set->Run();
     data->Forget(teardown_key);
-    queue->Post([data, queue, id](Napi::Env, Napi::Function) {
-      data->JoinThread(id);
-      queue->Close();
-    });
-  });
-  return Napi::Function::New(env, [set](const Napi::CallbackInfo&) { set->Cancel(); }, "cancel");
+    queue->Close();  // after the last message: what is queued still reaches JS
+  };
+  if (!data->RunOnSetThread(job)) {
+    // The environment is going away: nobody will hear the result; release the service.
+    set->Abandon();
+    job();
+  }
+  return cancel;
 }
 
 // testing.dispatchFromThread(dispatcher, ctx, timeoutMs, callback): calls Dispatch from a

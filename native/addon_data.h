@@ -4,6 +4,8 @@
 #pragma once
 #include <napi.h>
 
+#include <condition_variable>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -26,14 +28,27 @@ class AddonData {
   uint64_t StartThread(std::function<void(uint64_t id)> body);
   void JoinThread(uint64_t id);
 
+  // Runs `job` on the environment's snapshot-set thread, after the jobs queued before it.
+  // Snapshot sets run one at a time, so one long-lived thread serves them all instead of a
+  // thread created for each; once no set is waiting, it returns freed memory to the system.
+  // A job must not wait for a later one. At teardown the queued jobs still run (the hooks
+  // have abandoned them, so they end at once), then the thread is joined. False, and `job`
+  // is not kept, once teardown has begun.
+  bool RunOnSetThread(std::function<void()> job);
+
  private:
   void Teardown();
+  void SetThreadLoop();
 
   std::mutex mu_;
   uint64_t next_key_ = 1;
   bool torn_down_ = false;
   std::map<uint64_t, std::function<void()>> hooks_;
   std::map<uint64_t, std::thread> threads_;
+  std::thread set_thread_;
+  std::condition_variable set_cv_;
+  std::deque<std::function<void()>> set_jobs_;
+  bool set_thread_stop_ = false;
 };
 
 // Runs `body` on an environment-owned thread (never the libuv pool: VSS waits are long and

@@ -55,9 +55,8 @@ EventContext SnapshotSet::MakeContext(const std::string& event) const {
   return ctx;
 }
 
-void SnapshotSet::EmitProgress(const std::string& phase, const std::string& status,
-                               const SimulatedWriter* writer, const std::string& outcome) {
-  if (!progress_) return;
+Progress SnapshotSet::MakeProgress(const std::string& phase, const std::string& status,
+                                   const SimulatedWriter* writer, const std::string& outcome) const {
   Progress p;
   p.phase = phase;
   p.status = status;
@@ -67,20 +66,38 @@ void SnapshotSet::EmitProgress(const std::string& phase, const std::string& stat
   }
   p.outcome = outcome;
   p.elapsed_ms = Since(Clock::now());
-  progress_(p);
+  return p;
 }
 
-void SnapshotSet::Run() {
+void SnapshotSet::EmitProgress(const std::string& phase, const std::string& status,
+                               const std::string& outcome) {
+  if (progress_) unsent_progress_.push_back(MakeProgress(phase, status, nullptr, outcome));
+}
+
+void SnapshotSet::FlushProgress() {
+  if (unsent_progress_.empty()) return;
+  std::vector<Progress> batch;
+  batch.swap(unsent_progress_);
+  progress_(std::move(batch));
+}
+
+bool SnapshotSet::Begin() {
   start_ = Clock::now();
   deadline_ = After(start_, config_.timeout_ms);
   result_.snapshot_set_id = NewGuid();
-  Simulator& sim = Simulator::Get();
-  if (!sim.TryBeginSnapshotSet()) {
+  if (!Simulator::Get().TryBeginSnapshotSet()) {
     result_.hr = kVSS_E_SNAPSHOT_SET_IN_PROGRESS;
     result_.message = "another snapshot set is in progress";
     DeliverOnce();
-    return;
+    return false;
   }
+  begun_ = true;
+  return true;
+}
+
+void SnapshotSet::Run() {
+  if (!begun_ && (delivered_ || !Begin())) return;  // refused: already answered
+  Simulator& sim = Simulator::Get();
   // Writers that subscribe from here on take no part, as in VSS.
   writers_ = sim.Subscribed();
   for (const auto& w : writers_) {
@@ -108,6 +125,7 @@ void SnapshotSet::Run() {
   // The set ends before the caller hears of it, so a set started as soon as this one resolves
   // is not refused with VSS_E_SNAPSHOT_SET_IN_PROGRESS.
   sim.EndSnapshotSet();
+  FlushProgress();  // also when the result went out early: the last reports still follow it
   DeliverOnce();
 }
 
@@ -154,6 +172,7 @@ bool SnapshotSet::RunRestore() {
 bool SnapshotSet::Commit() {
   const auto started = Clock::now();
   EmitProgress("commit", "start");
+  FlushProgress();
   const auto hold_end = After(started, config_.provider.hold_limit_ms);
   const auto window_end = window_end_.empty()
                               ? Clock::time_point::max()
@@ -231,6 +250,7 @@ SnapshotSet::Fanout SnapshotSet::Post(
     const std::string& event, const std::function<Clock::time_point(size_t)>& deadline_for) {
   Fanout f{event, Clock::now(), CurrentNotifier(std::make_shared<Notifier>()), {}};
   EmitProgress(event, "start");
+  FlushProgress();
   for (size_t i = 0; i < writers_.size(); i++) {
     f.calls.push_back(writers_[i]->dispatcher->Post(MakeContext(event), deadline_for(i), f.notifier));
   }
@@ -343,7 +363,7 @@ void SnapshotSet::Record(Fanout& f) {
     const auto end = settled ? call->SettledAt() : Clock::now();
     r.duration_ms = std::chrono::duration<double, std::milli>(end - call->posted).count();
     result_.writers[i].events.push_back(r);
-    EmitProgress(f.event, "writer", writers_[i].get(), r.outcome);
+    if (progress_) unsent_progress_.push_back(MakeProgress(f.event, "writer", writers_[i].get(), r.outcome));
   }
   RecordPhase(f.event, f.started, Outcome::Success());
 }
@@ -376,12 +396,13 @@ void SnapshotSet::RecordPhase(const std::string& phase, Clock::time_point starte
   r.hr = outcome.hr;
   r.message = outcome.message;
   result_.phases.push_back(r);
-  EmitProgress(phase, "end", nullptr, r.outcome);
+  EmitProgress(phase, "end", r.outcome);
 }
 
 void SnapshotSet::DeliverOnce() {
   if (delivered_) return;
   delivered_ = true;
+  FlushProgress();
   result_.duration_ms = Since(Clock::now());
   Simulator& sim = Simulator::Get();
   for (size_t i = 0; i < writers_.size(); i++) sim.Status(writers_[i].get(), &result_.writers[i].status);

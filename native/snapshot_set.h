@@ -93,13 +93,20 @@ struct Progress {
 
 class SnapshotSet {
  public:
-  using ProgressSink = std::function<void(const Progress&)>;
+  // Gets what happened since its last call, in order: a phase's per-writer reports come
+  // together, so that 64 writers cost one hop to the JS thread, not 64.
+  using ProgressSink = std::function<void(std::vector<Progress>)>;
   // Called exactly once. Early (before the writers' Abort/BackupShutdown answered) when the
   // set is cancelled or runs out of time, so no handler can hold the caller past its deadline.
   using Deliver = std::function<void(const SnapshotSetResult&)>;
 
   SnapshotSet(SnapshotSetConfig config, ProgressSink progress, Deliver deliver);
-  void Run();     // on the set's own thread; returns when every writer answered
+  // Any thread: claims the simulated VSS service for this set. False when another set holds
+  // it: the refusal (VSS_E_SNAPSHOT_SET_IN_PROGRESS) is then delivered at once.
+  bool Begin();
+  // On the set's own thread, after Begin (which it calls if nobody did); returns when every
+  // writer answered.
+  void Run();
   void Cancel();  // any thread: the requester gives up; writers still get Abort
   void Abandon();  // any thread: the environment is going away; stop waiting for anyone
 
@@ -128,8 +135,13 @@ class SnapshotSet {
   Outcome OutcomeOf(const Fanout& f, size_t index) const;
   uint32_t FreezeWindowMs(size_t index) const;
   void RecordPhase(const std::string& phase, Clock::time_point started, const Outcome& outcome);
+  Progress MakeProgress(const std::string& phase, const std::string& status,
+                        const SimulatedWriter* writer = nullptr, const std::string& outcome = "") const;
+  // Progress is buffered and sent by FlushProgress: before each wait and before the result,
+  // so one phase's writer reports, its end and the next phase's start make one hop to JS.
   void EmitProgress(const std::string& phase, const std::string& status,
-                    const SimulatedWriter* writer = nullptr, const std::string& outcome = "");
+                    const std::string& outcome = "");
+  void FlushProgress();
   std::shared_ptr<Notifier> CurrentNotifier(std::shared_ptr<Notifier> notifier);
   EventContext MakeContext(const std::string& event) const;
   double Since(Clock::time_point t) const;
@@ -143,6 +155,8 @@ class SnapshotSet {
   std::vector<std::shared_ptr<SimulatedWriter>> writers_;
   std::vector<Clock::time_point> window_end_;
   SnapshotSetResult result_;
+  std::vector<Progress> unsent_progress_;
+  bool begun_ = false;
   bool delivered_ = false;
   bool post_snapshot_sent_ = false;  // from here on VSS sends no Abort
   std::atomic<bool> cancelled_{false};

@@ -189,7 +189,7 @@ class SetRun {
   explicit SetRun(SnapshotSetConfig config) {
     config.volumes = config.volumes.empty() ? std::vector<std::string>{"/data"} : config.volumes;
     set_ = std::make_shared<SnapshotSet>(
-        std::move(config), [](const Progress&) {},
+        std::move(config), [](std::vector<Progress>) {},
         [this](const SnapshotSetResult& r) {
           std::lock_guard<std::mutex> lock(mu_);
           result_ = r;
