@@ -2,7 +2,7 @@
 // back, with a deadline the caller can rely on whatever the JS does.
 //
 //   native thread                          JS thread (js_dispatcher.cc)
-//   Post(ctx, deadline) ──deliver────────▶ router(callId, ctx, remainingMs)
+//   Post(ctx, deadline) ──deliver────────▶ router(callId, ...ctx, remainingMs)
 //   Wait() blocks this thread only          handler runs (sync, Promise or throw)
 //        ◀──────────── Settle(callId, outcome) ── settle()/expire() from JS
 //

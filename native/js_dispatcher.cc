@@ -13,18 +13,17 @@ Napi::Array ToArray(Napi::Env env, const std::vector<std::string>& items) {
 void Invoke(Napi::Env env, Napi::Function router, Dispatcher& dispatcher,
             const std::shared_ptr<PendingCall>& call) {
   if (!dispatcher.IsPending(call->id)) return;  // settled or closed meanwhile
-  auto ctx = Napi::Object::New(env);
-  ctx.Set("event", call->ctx.event);
-  ctx.Set("snapshotSetId", call->ctx.snapshot_set_id);
-  ctx.Set("backupType", call->ctx.backup_type);
-  ctx.Set("volumes", ToArray(env, call->ctx.volumes));
-  ctx.Set("components", ToArray(env, call->ctx.components));
   // Remaining time rather than an absolute instant: the steady clock has no JS equivalent.
   // It is <= 0 when the JS thread was blocked past the deadline; JS then skips the handler.
   const double remaining_ms =
       std::chrono::duration<double, std::milli>(call->deadline - Clock::now()).count();
-  router.Call({Napi::Number::New(env, static_cast<double>(call->id)), ctx,
-               Napi::Number::New(env, remaining_ms)});
+  // The context's fields as arguments: JS builds the object faster than five property sets
+  // through Node-API would.
+  const EventContext& ctx = call->ctx;
+  router.Call({Napi::Number::New(env, static_cast<double>(call->id)),
+               Napi::String::New(env, ctx.event), Napi::String::New(env, ctx.snapshot_set_id),
+               Napi::String::New(env, ctx.backup_type), ToArray(env, ctx.volumes),
+               ToArray(env, ctx.components), Napi::Number::New(env, remaining_ms)});
 }
 
 }  // namespace

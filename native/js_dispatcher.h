@@ -14,7 +14,8 @@ struct JsDispatcher {
   std::shared_ptr<JsQueue> queue;  // for Ref/Unref of the event loop
 };
 
-// JS thread. router(callId: number, ctx: object, remainingMs: number) must not throw.
+// JS thread. router(callId, event, snapshotSetId, backupType, volumes, components,
+// remainingMs) must not throw.
 JsDispatcher CreateJsDispatcher(Napi::Env env, Napi::Function router, std::string name);
 
 }  // namespace vssb

@@ -50,15 +50,49 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
   return typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function';
 }
 
+/** A handler that has not settled yet. */
+interface Running {
+  readonly event: string;
+  readonly meta: { writer: string; event: string; snapshotSetId: string };
+  readonly remainingMs: number;
+  /** performance.now() at which the deadline timer expires it. */
+  readonly deadlineAt: number;
+  /** Made on the first read of ctx.signal (signalOf). */
+  controller: AbortController | undefined;
+  /** Why it was aborted: a signal first read after the abort shows it. */
+  abortedWith: unknown;
+}
+
+function signalOf(run: Running): AbortSignal {
+  if (run.controller === undefined) {
+    run.controller = new AbortController();
+    if (run.abortedWith !== undefined) run.controller.abort(run.abortedWith);
+  }
+  return run.controller.signal;
+}
+
+function abortRun(run: Running, reason: unknown): void {
+  run.abortedWith = reason;
+  run.controller?.abort(reason);
+}
+
 /** A native dispatcher wired to `target`, plus the set of handlers still running. */
 export class JsDispatcher {
   readonly native: NativeDispatcher;
-  private readonly running = new Map<number, { controller: AbortController; timer: NodeJS.Timeout }>();
+  private readonly running = new Map<number, Running>();
   private closedReason: string | undefined;
+  /**
+   * One deadline timer for all running handlers, armed for the earliest deadline it knows of
+   * (armedAt): a setTimeout per event cost more than the rest of the JS side of a round trip.
+   * It is left armed when the last handler settles, unref'd, and re-armed only for an earlier
+   * deadline; when it fires it expires what is due and re-arms for the next.
+   */
+  private timer: NodeJS.Timeout | undefined;
+  private armedAt = Infinity;
 
   constructor(private readonly target: DispatchTarget) {
-    this.native = new (native().Dispatcher)(target.label, (callId, ctx, remainingMs) =>
-      this.route(callId, ctx, remainingMs),
+    this.native = new (native().Dispatcher)(target.label, (callId, event, snapshotSetId, backupType, volumes, components, remainingMs) =>
+      this.route(callId, { event, snapshotSetId, backupType, volumes, components }, remainingMs),
     );
   }
 
@@ -66,11 +100,12 @@ export class JsDispatcher {
   close(reason: string): void {
     this.closedReason = reason;
     this.native.close(reason);
-    for (const { controller, timer } of this.running.values()) {
-      clearTimeout(timer);
-      controller.abort(new Error(reason));
-    }
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    this.armedAt = Infinity;
+    const running = [...this.running.values()];
     this.running.clear();
+    for (const run of running) abortRun(run, new Error(reason));
   }
 
   private route(callId: number, raw: NativeEventContext, remainingMs: number): void {
@@ -89,18 +124,20 @@ export class JsDispatcher {
       return;
     }
     const started = performance.now();
-    const controller = new AbortController();
-    const timer = setTimeout(() => {
-      this.running.delete(callId);
-      this.native.expire(callId);
-      controller.abort(new HandlerTimeoutError(raw.event, remainingMs));
-      logger.error(`${raw.event} timed out after ${Math.round(remainingMs)} ms: answered VSS_E_WRITERERROR_TIMEOUT`, meta);
-    }, Math.ceil(remainingMs)); // never before the native deadline
-    this.running.set(callId, { controller, timer });
+    const run: Running = {
+      event: raw.event,
+      meta,
+      remainingMs,
+      // Never before the native deadline: the native side answers VSS at its own.
+      deadlineAt: started + Math.ceil(remainingMs),
+      controller: undefined,
+      abortedWith: undefined,
+    };
+    this.running.set(callId, run);
+    this.watch(run.deadlineAt);
 
     const finish = (hresult: number, message: string): void => {
-      clearTimeout(timer);
-      this.running.delete(callId);
+      if (this.running.get(callId) === run) this.forget(callId);
       const durationMs = Math.round(performance.now() - started);
       if (!this.native.settle(callId, hresult, message)) {
         if (this.closedReason !== undefined) {
@@ -126,7 +163,7 @@ export class JsDispatcher {
       ...this.target.extendContext?.(raw),
       deadline: Date.now() + remainingMs,
       get signal(): AbortSignal {
-        return controller.signal;
+        return signalOf(run);
       },
     };
     try {
@@ -146,5 +183,40 @@ export class JsDispatcher {
       const f = failureOf(error);
       finish(f.hresult, f.message);
     }
+  }
+
+  /** Makes sure the deadline timer fires by `deadlineAt` and keeps the process alive. */
+  private watch(deadlineAt: number): void {
+    if (this.timer === undefined || deadlineAt < this.armedAt) {
+      clearTimeout(this.timer);
+      this.armedAt = deadlineAt;
+      this.timer = setTimeout(() => this.expireDue(), Math.max(0, deadlineAt - performance.now()));
+    } else if (this.running.size === 1) {
+      this.timer.ref(); // it was unref'd when the last handler settled
+    }
+  }
+
+  private forget(callId: number): void {
+    this.running.delete(callId);
+    // An armed timer with nothing to expire must not keep the process alive.
+    if (this.running.size === 0) this.timer?.unref();
+  }
+
+  private expireDue(): void {
+    this.timer = undefined;
+    this.armedAt = Infinity;
+    const now = performance.now();
+    let next = Infinity;
+    for (const [callId, run] of this.running) {
+      if (run.deadlineAt > now) {
+        next = Math.min(next, run.deadlineAt);
+        continue;
+      }
+      this.running.delete(callId);
+      this.native.expire(callId);
+      abortRun(run, new HandlerTimeoutError(run.event, run.remainingMs));
+      this.target.logger.error(`${run.event} timed out after ${Math.round(run.remainingMs)} ms: answered VSS_E_WRITERERROR_TIMEOUT`, run.meta);
+    }
+    if (next !== Infinity) this.watch(next);
   }
 }

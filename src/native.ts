@@ -14,8 +14,20 @@ export interface NativeEventContext {
   components: string[];
 }
 
-/** router(callId, ctx, remainingMs): see native/dispatcher.h. */
-export type NativeRouter = (callId: number, ctx: NativeEventContext, remainingMs: number) => void;
+/**
+ * router(callId, ...the context's fields, remainingMs): see native/dispatcher.h. The fields
+ * come as arguments because building the object in JS costs less than field by field through
+ * Node-API.
+ */
+export type NativeRouter = (
+  callId: number,
+  event: string,
+  snapshotSetId: string,
+  backupType: string,
+  volumes: string[],
+  components: string[],
+  remainingMs: number,
+) => void;
 
 export interface NativeDispatcher {
   /** hresult 0 succeeds. False when the call had already settled (a late answer). */
