@@ -2,6 +2,8 @@
 // once: total time and time per phase, as the addon timed them. Events fan out to every
 // writer at once, so 64 writers should cost at most twice what one does. Empty handlers show
 // the bridge's own cost per writer; handlers that wait 5 ms (I/O) show the fan-out.
+// Every handler runs on the one JS thread, so the JS thread's busy time per set (event-loop
+// utilization) is measured too: with 64 writers it alone can exceed twice a one-writer set.
 import { emptyWriter, figure, library, median, scaled, volume } from '../lib.mjs';
 
 const writerCounts = [1, 8, 64];
@@ -13,8 +15,10 @@ async function runSets(lib, count, sets, delayMs = 0) {
     const samples = [];
     for (let i = 0; i < sets; i++) {
       const started = performance.now();
+      const elu = performance.eventLoopUtilization();
       const result = await lib.createShadowCopy({ volumes: [volume] });
-      samples.push({ wallMs: performance.now() - started, totalMs: result.durationMs, phases: result.phases });
+      const { active } = performance.eventLoopUtilization(elu);
+      samples.push({ wallMs: performance.now() - started, totalMs: result.durationMs, jsMs: active, phases: result.phases });
     }
     return samples;
   } finally {
@@ -35,7 +39,12 @@ export async function run({ scale }) {
   const total = (n) => median(samples[n].map((s) => s.totalMs));
   const wall = (n) => median(samples[n].map((s) => s.wallMs));
   const phase = (n, name) => median(samples[n].map((s) => s.phases.find((p) => p.event === name)?.durationMs ?? NaN));
+  const js = (n) => median(samples[n].map((s) => s.jsMs));
   const phaseNames = samples[1][0].phases.map((p) => p.event);
+  // Phases whose events reach JS handlers: all but identify (answered from metadata) and the
+  // provider's commit.
+  const jsEvents = phaseNames.filter((p) => p !== 'identify' && p !== 'commit').length;
+  const perWriterEventUs = ((js(64) - js(1)) * 1000) / (63 * jsEvents);
   const figures = [];
   for (const n of writerCounts) {
     figures.push(
@@ -45,6 +54,14 @@ export async function run({ scale }) {
       }),
     );
   }
+  figures.push(
+    figure('snapshotSet.jsThread.64w', js(64), 'ms', total(1), {
+      note:
+        `the JS thread's busy time in a set of 64 writers against a whole one-writer set: ` +
+        `${perWriterEventUs.toFixed(1)} us for each of the ${63 * jsEvents} events the 63 extra writers add ` +
+        `(${jsEvents} phases reach JS); 2x one writer would leave ${((total(1) * 1000) / (63 * jsEvents)).toFixed(2)} us each`,
+    }),
+  );
   const slow1 = await runSets(lib, 1, setsPerRound, 5);
   const slow64 = await runSets(lib, 64, setsPerRound, 5);
   figures.push(
