@@ -85,13 +85,27 @@ export interface AppStatus {
   inFlight: boolean;
   pending: number;
   events: string[];
+  /** In 'gate' mode: the bound WriteGate's state and who last reopened it. */
+  gate?: { state: string; endedBy: string | null; watchdogThaws: number };
 }
 
 export interface TestApp {
   readonly child: ChildProcess;
+  /** What the app has written to stdout and stderr (its log) so far. */
+  output(): string;
   status(): Promise<AppStatus>;
   /** Stops writing, writes what waited, unsubscribes; resolves with the last record number. */
   stop(): Promise<number>;
+}
+
+export interface AppOptions {
+  /** 'veto' fails the freeze; 'gate' holds the writes with a WriteGate bound to the writer. */
+  readonly mode?: 'normal' | 'veto' | 'gate';
+  /** The writer's freeze window. */
+  readonly freezeTimeoutMs?: number;
+  /** Runs the app as this user and group (the test must be root). */
+  readonly uid?: number;
+  readonly gid?: number;
 }
 
 function next<T>(child: ChildProcess, type: string): Promise<T> {
@@ -108,11 +122,29 @@ function next<T>(child: ChildProcess, type: string): Promise<T> {
   });
 }
 
-export async function startApp(dataFile: string, env: NodeJS.ProcessEnv, mode: 'normal' | 'veto' = 'normal'): Promise<TestApp> {
-  const child = fork(join(fixtures, 'app.cjs'), [dataFile, mode], { env: { ...process.env, ...env }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  await next(child, 'ready');
+export async function startApp(dataFile: string, env: NodeJS.ProcessEnv, options: AppOptions = {}): Promise<TestApp> {
+  const args = [dataFile, options.mode ?? 'normal', ...(options.freezeTimeoutMs === undefined ? [] : [String(options.freezeTimeoutMs)])];
+  const child = fork(join(fixtures, 'app.cjs'), args, {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+    ...(options.uid === undefined ? {} : { uid: options.uid }),
+    ...(options.gid === undefined ? {} : { gid: options.gid }),
+  });
+  let output = '';
+  for (const stream of [child.stdout, child.stderr]) {
+    stream?.on('data', (d: Buffer) => {
+      output += d.toString();
+      process.stderr.write(d);
+    });
+  }
+  try {
+    await next(child, 'ready');
+  } catch (error) {
+    throw new Error(`${(error as Error).message}: ${output}`);
+  }
   return {
     child,
+    output: () => output,
     status: () => {
       const reply = next<AppStatus>(child, 'status');
       child.send('status');
@@ -126,6 +158,25 @@ export async function startApp(dataFile: string, env: NodeJS.ProcessEnv, mode: '
   };
 }
 
+/**
+ * Probes until `done` holds. The deadline only turns a behaviour that never comes into a
+ * failure that says what was awaited (and what was last seen), rather than a hang.
+ */
+export async function until<T>(probe: () => T | Promise<T>, done: (value: T) => boolean, what: (last: T) => string, deadlineMs = 20_000): Promise<T> {
+  const end = Date.now() + deadlineMs;
+  for (;;) {
+    const value = await probe();
+    if (done(value)) return value;
+    if (Date.now() > end) throw new Error(`gave up after ${deadlineMs} ms waiting for ${what(value)}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** Asks the app for its status until `done` holds. */
+export function waitForStatus(app: TestApp, done: (s: AppStatus) => boolean, what: string): Promise<AppStatus> {
+  return until(() => app.status(), done, (s) => `${what}; last status ${JSON.stringify(s)}; app output:\n${app.output()}`);
+}
+
 /** Runs a command of src/linux/commands.ts in a child process, as the CLI would. */
 export function runCli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
@@ -137,6 +188,19 @@ export function runCli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ c
     child.on('error', reject);
     child.on('close', (code) => resolve({ code, stdout, stderr }));
   });
+}
+
+/** What statusAs returns when the app itself hung up on the peer: no reply, whatever the timing. */
+export const refusedByTheApp = /^(|error ECONNRESET|error EPIPE)$/;
+
+/**
+ * Connects to an app's socket as another user and asks for its status. Returns the reply
+ * line, '' when the app closed the connection without answering, or `error CODE` when the
+ * connection itself failed (EACCES: the socket's permissions kept the user out).
+ */
+export function statusAs(uid: number, socketPath: string): string {
+  const script = `const s=require('net').connect(${JSON.stringify(socketPath)});let got='';s.on('connect',()=>s.write('{"v":1,"op":"status"}\\n'));s.on('data',d=>got+=d);s.on('close',()=>process.stdout.write(got));s.on('error',e=>{process.stdout.write('error '+e.code);s.destroy()});`;
+  return execFileSync(process.execPath, ['-e', script], { uid, gid: uid }).toString();
 }
 
 export function newTempDir(prefix: string): string {

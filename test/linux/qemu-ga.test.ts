@@ -10,7 +10,7 @@ import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { installHooksCommand } from '../../src/linux/commands.js';
-import { cannotFreeze, cli, makeLoopMount, newTempDir, startApp, type LoopMount, type TestApp } from './helpers.js';
+import { cannotFreeze, cli, makeLoopMount, newTempDir, startApp, waitForStatus, type LoopMount, type TestApp } from './helpers.js';
 
 const qemuGa = ['/usr/sbin/qemu-ga', '/usr/bin/qemu-ga'].find((p) => existsSync(p));
 const skipReason = cannotFreeze() ?? (qemuGa ? null : 'needs qemu-ga (apt-get install qemu-guest-agent)');
@@ -115,7 +115,7 @@ describe.skipIf(skipReason !== null)('qemu-ga freezes a loop-mounted ext4 with t
     expect(during.holding).toBe(true);
     expect(during.inFlight).toBe(false);
     // The app goes on working while frozen: records pile up in memory, no write is pending.
-    const later = await waitFor(app, (s) => s.counter > during.counter + 5);
+    const later = await waitForStatus(app, (s) => s.counter > during.counter + 5, 'records to pile up while frozen');
     expect(later.inFlight).toBe(false);
     expect(later.pending).toBeGreaterThan(0);
 
@@ -135,7 +135,7 @@ describe.skipIf(skipReason !== null)('qemu-ga freezes a loop-mounted ext4 with t
   });
 
   it('fails the freeze when a handler vetoes: nothing is frozen and the reason is logged', async () => {
-    const app = await startApp(join(mount.mountPoint, 'records.log'), env(), 'veto');
+    const app = await startApp(join(mount.mountPoint, 'records.log'), env(), { mode: 'veto' });
     apps.push(app);
 
     const result = await agent.execute('guest-fsfreeze-freeze-list', { mountpoints: [mount.mountPoint] });
@@ -143,18 +143,10 @@ describe.skipIf(skipReason !== null)('qemu-ga freezes a loop-mounted ext4 with t
     expect(await agent.execute('guest-fsfreeze-status')).toEqual({ return: 'thawed' });
     expect(await mount.isThawed()).toBe(true);
     // The writer failed its freeze and was aborted, as VSS does after a failed Freeze.
-    const status = await waitFor(app, (s) => s.events.includes('abort'));
+    const status = await waitForStatus(app, (s) => s.events.includes('abort'), 'abort after the veto');
     expect(status.events.slice(0, 3)).toEqual(['prepareBackup', 'prepareSnapshot', 'freeze']);
     expect(status.events).not.toContain('thaw');
     expect(readFileSync(join(dir, 'hook.log'), 'utf8')).toContain('the test app refuses to freeze');
     await app.stop();
   });
 });
-
-async function waitFor(app: TestApp, done: (s: Awaited<ReturnType<TestApp['status']>>) => boolean) {
-  for (;;) {
-    const s = await app.status();
-    if (done(s)) return s;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
