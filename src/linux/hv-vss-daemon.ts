@@ -9,7 +9,8 @@
  * Nothing is written to a file system while it is frozen: the log is held in memory from the
  * freeze until the thaw (a log on a frozen file system would deadlock the daemon). The daemon
  * also thaws by itself when no THAW arrives within maxFreezeMs, so a lost host never leaves
- * the guest frozen.
+ * the guest frozen; a THAW that comes after that is answered HV_E_FAIL, because writes ran
+ * after the file systems thawed and the host must not keep the snapshot as consistent.
  */
 import type { BackupType } from '../types.js';
 import { errnoName, linuxAddon } from './addon.js';
@@ -60,6 +61,7 @@ class HeldLog {
 export function runHvVssDaemon(options: HvVssDaemonOptions, io: { stderr: { write(s: string): unknown } }, stop: AbortSignal): Promise<number> {
   const log = new HeldLog(io.stderr);
   let frozen: string[] | null = null;
+  let thawedByWatchdog = false;
   let watchdog: NodeJS.Timeout | undefined;
   let busy: Promise<void> = Promise.resolve();
 
@@ -98,9 +100,11 @@ export function runHvVssDaemon(options: HvVssDaemonOptions, io: { stderr: { writ
       return HV_E_FAIL;
     }
     frozen = selection.mountPoints;
+    thawedByWatchdog = false;
     watchdog = setTimeout(() => {
       busy = busy.then(async () => {
         if (frozen === null) return;
+        thawedByWatchdog = true;
         await thawFileSystems(`no THAW within ${options.maxFreezeMs} ms`);
         await thawApps('abort', { runtimeDir: options.runtimeDir, timeoutMs: options.thawTimeoutMs, log: log.line });
       });
@@ -110,6 +114,11 @@ export function runHvVssDaemon(options: HvVssDaemonOptions, io: { stderr: { writ
   };
 
   const onThaw = async (): Promise<number> => {
+    if (thawedByWatchdog && frozen === null) {
+      thawedByWatchdog = false;
+      log.line(`THAW came after the daemon thawed by itself (no THAW within ${options.maxFreezeMs} ms): answering HV_E_FAIL, writes ran before the snapshot ended`);
+      return HV_E_FAIL;
+    }
     const failures = await thawFileSystems('THAW');
     const apps = await thawApps('thaw', { runtimeDir: options.runtimeDir, timeoutMs: options.thawTimeoutMs, log: log.line });
     if (!apps.ok) log.line('an app did not thaw cleanly (the snapshot is taken; see above)');

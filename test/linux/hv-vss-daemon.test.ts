@@ -5,11 +5,12 @@
  * an injected mount table) with a real Node app registered.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { rmSync, writeFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { cannotFreeze, cli, makeLoopMount, newTempDir, startApp, type LoopMount, type TestApp } from './helpers.js';
+import { thawFileSystem } from '../../src/linux/fs-freeze.js';
+import { cannotFreeze, cli, makeLoopMount, newTempDir, startApp, until, waitForStatus, type LoopMount, type TestApp } from './helpers.js';
 
 const skipReason = cannotFreeze();
 if (skipReason) console.warn(`hv_vss daemon tests skipped: ${skipReason}`);
@@ -53,10 +54,18 @@ class FakeKernel {
       this.drain();
     });
   }
-  /** Sends a request and returns the daemon's answer: the error written over the first 4 bytes. */
-  async send(operation: number, flags = 0): Promise<{ error: number; flags: number }> {
+  /**
+   * Sends a request and returns the daemon's answer: the error written over the first 4 bytes.
+   * The deadline turns a daemon that never answers (blocked, say, on a frozen file system)
+   * into a failure that says so.
+   */
+  async send(operation: number, flags = 0, deadlineMs = 20_000): Promise<{ error: number; flags: number }> {
     this.socket.write(request(operation, flags));
-    const answer = await this.read(12);
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`the daemon did not answer operation ${operation} within ${deadlineMs} ms`)), deadlineMs);
+    });
+    const answer = await Promise.race([this.read(12), late]).finally(() => clearTimeout(timer));
     return { error: answer.readInt32LE(0), flags: answer.readUInt32LE(8) };
   }
 }
@@ -70,7 +79,11 @@ describe.skipIf(skipReason !== null)('hv-vss-daemon on a fake kernel channel', (
   let apps: TestApp[] = [];
   let kernel: FakeKernel;
 
-  async function start(extraMounts: string[] = []): Promise<void> {
+  /**
+   * Starts the daemon on the fake channel. `logFile`: where its stdout and stderr go instead
+   * of a pipe; on the frozen file system, a line written while frozen would block it for good.
+   */
+  async function start(o: { extraMounts?: string[]; args?: string[]; logFile?: string } = {}): Promise<void> {
     const mounts = join(dir, 'mounts');
     // Entries the daemon must skip, as hv_vss_daemon does: freezing any of them would fail.
     writeFileSync(
@@ -81,7 +94,7 @@ describe.skipIf(skipReason !== null)('hv-vss-daemon on a fake kernel channel', (
         '/dev/sdz9 /no-such-readonly ext4 ro,relatime 0 0',
         '/dev/sdz8 /no-such-vfat vfat rw 0 0',
         mount.procMountsLine,
-        ...extraMounts,
+        ...(o.extraMounts ?? []),
         '',
       ].join('\n'),
     );
@@ -91,9 +104,16 @@ describe.skipIf(skipReason !== null)('hv-vss-daemon on a fake kernel channel', (
       server.listen(socketPath);
     });
     await new Promise((r) => server.once('listening', r));
-    daemon = spawn(process.execPath, [cli, 'hv-vss-daemon', '--device', socketPath, '--mounts', mounts, '--include-loop', '--runtime-dir', join(dir, 'run'), '--thaw-timeout', '20000'], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const logFd = o.logFile === undefined ? undefined : openSync(o.logFile, 'a');
+    try {
+      daemon = spawn(
+        process.execPath,
+        [cli, 'hv-vss-daemon', '--device', socketPath, '--mounts', mounts, '--include-loop', '--runtime-dir', join(dir, 'run'), '--thaw-timeout', '20000', ...(o.args ?? [])],
+        { stdio: ['ignore', logFd ?? 'pipe', logFd ?? 'pipe'] },
+      );
+    } finally {
+      if (logFd !== undefined) closeSync(logFd);
+    }
     daemon.stdout?.on('data', (d: Buffer) => (daemonLog += d.toString()));
     daemon.stderr?.on('data', (d: Buffer) => (daemonLog += d.toString()));
     kernel = new FakeKernel(await connected);
@@ -112,6 +132,8 @@ describe.skipIf(skipReason !== null)('hv-vss-daemon on a fake kernel channel', (
 
   afterEach(async () => {
     try {
+      // First, so that no process of the test stays blocked on the frozen file system.
+      await thawFileSystem(mount.mountPoint);
       if (daemon && daemon.exitCode === null) {
         const exited = new Promise((r) => daemon.once('exit', r));
         daemon.kill('SIGTERM');
@@ -145,7 +167,6 @@ describe.skipIf(skipReason !== null)('hv-vss-daemon on a fake kernel channel', (
     expect(after.events.slice(0, 4)).toEqual(['prepareBackup', 'prepareSnapshot', 'freeze', 'thaw']);
 
     const last = await app.stop();
-    const { readFileSync } = await import('node:fs');
     const lines = readFileSync(data, 'utf8').trimEnd().split('\n').map(Number);
     expect(lines).toEqual(Array.from({ length: last }, (_, i) => i + 1));
     // Nothing was logged while frozen: the log of the freeze comes out after the thaw.
@@ -153,7 +174,7 @@ describe.skipIf(skipReason !== null)('hv-vss-daemon on a fake kernel channel', (
   });
 
   it('answers HV_E_FAIL and freezes nothing when an app vetoes', async () => {
-    const app = await startApp(join(mount.mountPoint, 'records.log'), { VSS_BRIDGE_RUNTIME_DIR: join(dir, 'run') }, 'veto');
+    const app = await startApp(join(mount.mountPoint, 'records.log'), { VSS_BRIDGE_RUNTIME_DIR: join(dir, 'run') }, { mode: 'veto' });
     apps.push(app);
     await start();
 
@@ -167,7 +188,7 @@ describe.skipIf(skipReason !== null)('hv-vss-daemon on a fake kernel channel', (
     const app = await startApp(join(mount.mountPoint, 'records.log'), { VSS_BRIDGE_RUNTIME_DIR: join(dir, 'run') });
     apps.push(app);
     // After the loop mount (loop-backed file systems go first): FIFREEZE fails with ENOENT.
-    await start([`/dev/sdz7 ${join(dir, 'no-such-mount')} ext4 rw 0 0`]);
+    await start({ extraMounts: [`/dev/sdz7 ${join(dir, 'no-such-mount')} ext4 rw 0 0`] });
 
     expect(await kernel.send(VSS_OP_FREEZE), daemonLog).toEqual({ error: HV_E_FAIL, flags: 0 });
     expect(await mount.isThawed()).toBe(true);
@@ -176,6 +197,60 @@ describe.skipIf(skipReason !== null)('hv-vss-daemon on a fake kernel channel', (
     const status = await app.status();
     expect(status.events).toContain('abort');
     expect(status.events).not.toContain('thaw');
+    await app.stop();
+  });
+
+  it('--max-freeze: with no THAW, thaws the file systems, then aborts the apps, and logs it only once thawed', async () => {
+    const data = join(mount.mountPoint, 'records.log');
+    const app = await startApp(data, { VSS_BRIDGE_RUNTIME_DIR: join(dir, 'run') });
+    apps.push(app);
+    // The log file is on the file system the daemon freezes: a line written there while it is
+    // frozen would block the daemon, its watchdog with it, and this test would time out.
+    const logFile = join(mount.mountPoint, 'daemon.log');
+    await start({ args: ['--max-freeze', '3000'], logFile });
+
+    expect(await kernel.send(VSS_OP_FREEZE)).toEqual({ error: 0, flags: 0 });
+    // No THAW: the daemon thaws the file system, then tells the app to abort.
+    const released = await waitForStatus(app, (s) => s.events.includes('abort'), 'the daemon to abort the app after --max-freeze');
+    expect(released.events.slice(0, 4)).toEqual(['prepareBackup', 'prepareSnapshot', 'freeze', 'abort']);
+    expect(released.events).not.toContain('thaw');
+    expect(await mount.isThawed()).toBe(true);
+    const log = await until(
+      () => readFileSync(logFile, 'utf8'),
+      (text) => /abort pid \d+ .*: ok/.test(text),
+      (text) => `the daemon to log the abort; its log:\n${text}`,
+    );
+    expect(log).toMatch(/freezing .*\/mnt\n[\s\S]*FREEZE succeeded\n[\s\S]*thawed 1 file system\(s\) \(no THAW within 3000 ms\)\n[\s\S]*abort pid \d+ .*: ok: aborted/);
+
+    // A THAW that comes after all fails: writes ran after the daemon thawed, so the host must
+    // not keep the snapshot as application-consistent. The app is not told to thaw again.
+    expect(await kernel.send(VSS_OP_THAW)).toEqual({ error: HV_E_FAIL, flags: 0 });
+    expect(await mount.isThawed()).toBe(true);
+    expect((await app.status()).events).not.toContain('thaw');
+    expect(readFileSync(logFile, 'utf8')).toMatch(/THAW came after the daemon thawed by itself .*: answering HV_E_FAIL/);
+    // The next checkpoint starts afresh: its THAW succeeds.
+    expect(await kernel.send(VSS_OP_FREEZE)).toEqual({ error: 0, flags: 0 });
+    expect(await kernel.send(VSS_OP_THAW)).toEqual({ error: 0, flags: 0 });
+
+    const last = await app.stop();
+    const lines = readFileSync(data, 'utf8').trimEnd().split('\n').map(Number);
+    expect(lines).toEqual(Array.from({ length: last }, (_, i) => i + 1));
+  });
+
+  it('stopping while frozen (systemd sends SIGTERM) thaws the file systems, then aborts the apps, and exits 0', async () => {
+    const app = await startApp(join(mount.mountPoint, 'records.log'), { VSS_BRIDGE_RUNTIME_DIR: join(dir, 'run') });
+    apps.push(app);
+    const logFile = join(mount.mountPoint, 'daemon.log');
+    await start({ logFile });
+
+    expect(await kernel.send(VSS_OP_FREEZE)).toEqual({ error: 0, flags: 0 });
+    const exited = new Promise<number | null>((resolve) => daemon.once('exit', resolve));
+    daemon.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    expect(await mount.isThawed()).toBe(true);
+    const status = await app.status();
+    expect(status.events.slice(0, 4)).toEqual(['prepareBackup', 'prepareSnapshot', 'freeze', 'abort']);
+    expect(readFileSync(logFile, 'utf8')).toMatch(/FREEZE succeeded\n[\s\S]*thawed 1 file system\(s\) \(the daemon is stopping\)\n[\s\S]*abort pid \d+ .*: ok/);
     await app.stop();
   });
 });
