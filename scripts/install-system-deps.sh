@@ -8,10 +8,11 @@
 #   wine64                      running the Windows build under Wine
 #   libclang-rt-19-dev          libFuzzer and clang's sanitizer runtimes
 #   qemu-guest-agent            the Linux-guest hook tests against the real agent
+#   systemd                     systemd-analyze verify of the hv_vss daemon's unit
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends \
   cmake g++ make python3 e2fsprogs util-linux valgrind \
   g++-mingw-w64-x86-64 clang-19 lld-19 libclang-rt-19-dev wine64 \
-  qemu-guest-agent >/dev/null
+  qemu-guest-agent systemd >/dev/null
