@@ -83,7 +83,7 @@ for (const [code, count] of Object.entries(soak.outcomes)) lines.push(`| sets en
 lines.push(`| retries on VSS_E_SNAPSHOT_SET_IN_PROGRESS | ${soak.inProgressRetries} |`);
 lines.push(`| writes acknowledged | ${soak.writesAcknowledged} |`);
 lines.push(`| **writes lost** | **${soak.writesLost}** |`);
-lines.push(`| heap growth after GC, warm-up to end | ${(soak.heapGrowthBytes / 1024).toFixed(0)} KiB |`);
+lines.push(`| heap growth after GC, warm-up to end | ${Math.round(soak.heapGrowthBytes / 1024) || 0} KiB |`); // never "-0"
 lines.push(`| active handles, warm-up / end | ${soak.handles.start} / ${soak.handles.end} |`);
 
 const begin = '<!-- GENERATED: reliability-report begin -->';
