@@ -16,6 +16,7 @@ import {
   type KeptShadowCopy,
   type Progress,
   type ShadowCopyResult,
+  writerEvents,
 } from '../index.js';
 import { getDefaultLogger } from '../logger.js';
 import { durationSchema, helpOption, jsonOption, defineCommand, type Command } from './command.js';
@@ -38,21 +39,12 @@ const schema = z.object({
   _: z.array(z.string().min(1).max(32767)).max(64, { error: 'at most 64 volumes' }),
 });
 
-/** Columns of the timeline, in the order VSS sends the events. */
-const eventOrder = [
-  'identify',
-  'prepareBackup',
-  'prepareSnapshot',
-  'freeze',
-  'commit',
-  'thaw',
-  'postSnapshot',
-  'abort',
-  'backupComplete',
-  'backupShutdown',
-  'preRestore',
-  'postRestore',
-];
+/**
+ * Columns of the timeline, in the order VSS sends the events: Identify first, and the
+ * provider's commit between Freeze and Thaw.
+ */
+const freezeAt = writerEvents.indexOf('freeze') + 1;
+const eventOrder = ['identify', ...writerEvents.slice(0, freezeAt), 'commit', ...writerEvents.slice(freezeAt)];
 
 const verdictText: Record<Verdict, string> = {
   succeeded: 'succeeded',
