@@ -9,10 +9,15 @@ std::shared_ptr<PendingCall> Dispatcher::Post(EventContext ctx, Clock::time_poin
   std::shared_ptr<PendingCall> call;
   {
     std::lock_guard<std::mutex> lock(mu_);
+    const bool handled = !handled_ || handled_->count(ctx.event) != 0;
     call = std::make_shared<PendingCall>(next_id_++, std::move(ctx), deadline,
                                          std::move(notifier));
     if (!open_) {
       call->TrySettle(Outcome::Closed(close_reason_));
+      return call;
+    }
+    if (!handled) {
+      call->TrySettle(Outcome::Success());
       return call;
     }
     pending_.emplace(call->id, call);

@@ -17,6 +17,8 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <set>
 #include <string>
 
 #include "call.h"
@@ -32,7 +34,11 @@ struct Channel {
 
 class Dispatcher : public std::enable_shared_from_this<Dispatcher> {
  public:
-  explicit Dispatcher(std::string name) : name_(std::move(name)) {}
+  // `handled`: the events JS has a handler for; the others succeed at once in Post, on the
+  // calling thread, without reaching JS (so they are answered even while the event loop is
+  // blocked). Without it, every event goes to JS.
+  explicit Dispatcher(std::string name, std::optional<std::set<std::string>> handled = std::nullopt)
+      : name_(std::move(name)), handled_(std::move(handled)) {}
   ~Dispatcher();
   // Set once, before the first Post.
   void SetChannel(Channel channel) { channel_ = std::move(channel); }
@@ -56,6 +62,7 @@ class Dispatcher : public std::enable_shared_from_this<Dispatcher> {
 
  private:
   const std::string name_;
+  const std::optional<std::set<std::string>> handled_;
   Channel channel_;
   std::mutex mu_;
   bool open_ = true;

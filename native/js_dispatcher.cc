@@ -28,8 +28,9 @@ void Invoke(Napi::Env env, Napi::Function router, Dispatcher& dispatcher,
 
 }  // namespace
 
-JsDispatcher CreateJsDispatcher(Napi::Env env, Napi::Function router, std::string name) {
-  auto dispatcher = std::make_shared<Dispatcher>(std::move(name));
+JsDispatcher CreateJsDispatcher(Napi::Env env, Napi::Function router, std::string name,
+                                std::optional<std::set<std::string>> handled) {
+  auto dispatcher = std::make_shared<Dispatcher>(std::move(name), std::move(handled));
   std::weak_ptr<Dispatcher> weak = dispatcher;
   auto queue = JsQueue::Create(env, router, "vss-bridge:dispatcher", [weak] {
     // Node finalized the queue (teardown): nobody will ever answer the pending calls.

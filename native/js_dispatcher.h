@@ -16,6 +16,8 @@ struct JsDispatcher {
 
 // JS thread. router(callId, event, snapshotSetId, backupType, volumes, components,
 // remainingMs) must not throw.
-JsDispatcher CreateJsDispatcher(Napi::Env env, Napi::Function router, std::string name);
+// `handled`: see Dispatcher.
+JsDispatcher CreateJsDispatcher(Napi::Env env, Napi::Function router, std::string name,
+                                std::optional<std::set<std::string>> handled);
 
 }  // namespace vssb

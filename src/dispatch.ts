@@ -27,6 +27,11 @@ export interface DispatchTarget {
   handler(event: string): ((ctx: never) => unknown) | undefined;
   /** Extra fields for the handler's context. */
   extendContext?(ctx: NativeEventContext): object;
+  /**
+   * The events `handler` answers. The others are answered natively, at once, without the JS
+   * thread: they succeed even while the event loop is blocked. Absent: every event reaches JS.
+   */
+  readonly handledEvents?: readonly string[];
 }
 
 const retryable = hresultOf('VSS_E_WRITERERROR_RETRYABLE');
@@ -91,8 +96,11 @@ export class JsDispatcher {
   private armedAt = Infinity;
 
   constructor(private readonly target: DispatchTarget) {
-    this.native = new (native().Dispatcher)(target.label, (callId, event, snapshotSetId, backupType, volumes, components, remainingMs) =>
-      this.route(callId, { event, snapshotSetId, backupType, volumes, components }, remainingMs),
+    this.native = new (native().Dispatcher)(
+      target.label,
+      (callId, event, snapshotSetId, backupType, volumes, components, remainingMs) =>
+        this.route(callId, { event, snapshotSetId, backupType, volumes, components }, remainingMs),
+      target.handledEvents,
     );
   }
 

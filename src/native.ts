@@ -111,6 +111,8 @@ export interface NativeProgress {
 
 export interface NativeSnapshotSetConfig {
   restore: boolean;
+  /** Whether the sink gets progress messages (simulator; VSS always sends them). */
+  progress: boolean;
   volumes: string[];
   backupType: string;
   components: string[];
@@ -209,7 +211,8 @@ export interface NativeDispatchLoopResult {
 }
 
 export interface NativeAddon {
-  Dispatcher: new (name: string, router: NativeRouter) => NativeDispatcher;
+  /** `handled`: the events with a handler; the others succeed natively (all reach JS without it). */
+  Dispatcher: new (name: string, router: NativeRouter, handled?: readonly string[]) => NativeDispatcher;
   SimulatedWriter: new (metadata: NativeWriterMetadata) => NativeSimulatedWriter;
   listWriters(): NativeWriterListing[];
   runSnapshotSet(

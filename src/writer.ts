@@ -10,7 +10,7 @@ import type { NativeWriterMetadata } from './native.js';
 import { isPathOnVolumes } from './paths.js';
 import { toWriterInfo } from './requester.js';
 import { parseOptions, writerOptionsSchema, type ParsedWriterOptions, type VssWriterOptions } from './schemas.js';
-import { writerStateName, type WriterEvent, type WriterInfo, type WriterState } from './types.js';
+import { writerEvents, writerStateName, type WriterEvent, type WriterInfo, type WriterState } from './types.js';
 import { bindGate } from './gate.js';
 import { registerWithCoordinator, type Registration } from './linux/coordinator.js';
 
@@ -63,6 +63,7 @@ export class VssWriter {
         label: this.label(),
         logger: this.logger,
         handler: (event) => handlers[event as WriterEvent],
+        handledEvents: writerEvents.filter((event) => handlers[event] !== undefined),
         extendContext: (ctx) => ({
           isPathAffected: (path: string) => isPathOnVolumes(path, ctx.volumes),
         }),

@@ -152,6 +152,28 @@ describe('dispatcher', () => {
     expect(await dispatchFromThread(dispatcher, 10_000)).toMatchObject({ outcome: 'closed', message: 'gone' });
   });
 
+  it('answers events without a handler natively, even while the event loop is blocked', async () => {
+    let frozen = 0;
+    const { logger } = memoryLogger();
+    const dispatcher = new JsDispatcher({
+      label: 'test-writer',
+      logger,
+      handler: (event) => (event === 'freeze' ? () => void frozen++ : undefined),
+      handledEvents: ['freeze'],
+    });
+    const unhandled = dispatchFromThread(dispatcher, 10_000, 'prepareBackup');
+    const blockMs = 1500;
+    blockEventLoop(blockMs);
+    const result = await unhandled;
+    expect(result).toMatchObject({ outcome: 'succeeded', hresult: 0 });
+    // Answered while JS was blocked: the event never needed the JS thread.
+    expect(result.elapsedMs).toBeLessThan(blockMs);
+    // A handled event still goes to its handler.
+    expect(await dispatchFromThread(dispatcher, 10_000, 'freeze')).toMatchObject({ outcome: 'succeeded' });
+    expect(frozen).toBe(1);
+    dispatcher.close('done');
+  });
+
   it('answers many concurrent events from many native threads, each once', async () => {
     let running = 0;
     let maxRunning = 0;
