@@ -209,11 +209,17 @@ class DispatcherWrap : public Napi::ObjectWrap<DispatcherWrap> {
 
   explicit DispatcherWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<DispatcherWrap>(info) {
     if (!info[0].IsString() || !info[1].IsFunction()) {
-      throw Napi::TypeError::New(info.Env(), "Dispatcher(name: string, router: function)");
+      throw Napi::TypeError::New(info.Env(), "Dispatcher(name: string, router: function, handled?: string[])");
+    }
+    std::optional<std::set<std::string>> handled;
+    if (info[2].IsArray()) {
+      auto events = info[2].As<Napi::Array>();
+      handled.emplace();
+      for (uint32_t i = 0; i < events.Length(); i++) handled->insert(events.Get(i).ToString().Utf8Value());
     }
     info.This().As<Napi::Object>().TypeTag(&kDispatcherTag);
     JsDispatcher created = CreateJsDispatcher(info.Env(), info[1].As<Napi::Function>(),
-                                              info[0].As<Napi::String>().Utf8Value());
+                                              info[0].As<Napi::String>().Utf8Value(), std::move(handled));
     dispatcher_ = created.dispatcher;
     queue_ = created.queue;
     data_ = AddonData::Get(info.Env());
@@ -359,13 +365,18 @@ Napi::Value RunSnapshotSet(const Napi::CallbackInfo& info) {
 
   auto data = AddonData::Get(env);
   auto queue = JsQueue::Create(env, info[2].As<Napi::Function>(), "vss-bridge:snapshot-set");
-  auto progress = [queue](std::vector<Progress> batch) {
-    queue->Post([batch = std::move(batch)](Napi::Env env, Napi::Function sink) {
-      for (const Progress& p : batch) {
-        sink.Call({Napi::String::New(env, "progress"), ProgressToJs(env, p)});
-      }
-    });
-  };
+  // Progress is built only for a caller who listens: for the others it would be one record a
+  // writer a phase, all carried to the JS thread for nothing.
+  SnapshotSet::ProgressSink progress;
+  if (Field(o, "progress").ToBoolean()) {
+    progress = [queue](std::vector<Progress> batch) {
+      queue->Post([batch = std::move(batch)](Napi::Env env, Napi::Function sink) {
+        for (const Progress& p : batch) {
+          sink.Call({Napi::String::New(env, "progress"), ProgressToJs(env, p)});
+        }
+      });
+    };
+  }
   auto deliver = [queue](const SnapshotSetResult& r) {
     queue->Post([r](Napi::Env env, Napi::Function sink) {
       sink.Call({Napi::String::New(env, "done"), ResultToJs(env, r)});

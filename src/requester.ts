@@ -88,6 +88,7 @@ export function runSnapshotSet(opts: ParsedShadowCopyOptions, restore: boolean):
     const cancel = backend.runSnapshotSet(
       {
         restore,
+        progress: opts.onProgress !== undefined,
         volumes: opts.volumes,
         backupType: opts.backupType,
         components: opts.components,

@@ -1,15 +1,21 @@
 // 3. A whole snapshot set on the simulator with 1, 8 and 64 writers whose handlers resolve at
 // once: total time and time per phase, as the addon timed them. Events fan out to every
 // writer at once, so 64 writers should cost at most twice what one does. Empty handlers show
-// the bridge's own cost per writer; handlers that wait 5 ms (I/O) show the fan-out.
+// the bridge's own cost per writer; handlers that wait 5 ms (I/O) show the fan-out; writers
+// with no handlers show the native fan-out alone (their events never reach JS).
 // Every handler runs on the one JS thread, so the JS thread's busy time per set (event-loop
 // utilization) is measured too: with 64 writers it alone can exceed twice a one-writer set.
 import { emptyWriter, figure, library, median, scaled, volume } from '../lib.mjs';
 
 const writerCounts = [1, 8, 64];
 
-async function runSets(lib, count, sets, delayMs = 0) {
-  const writers = Array.from({ length: count }, (_, i) => new lib.VssWriter(emptyWriter('bench-fanout', `instance ${i}`, undefined, delayMs)));
+// handlers: 'empty' (resolve at once), 'wait5ms', or 'none' (answered natively, no JS).
+async function runSets(lib, count, sets, handlers = 'empty') {
+  const options = (i) => {
+    const o = emptyWriter('bench-fanout', `instance ${i}`, undefined, handlers === 'wait5ms' ? 5 : 0);
+    return handlers === 'none' ? { ...o, handlers: {} } : o;
+  };
+  const writers = Array.from({ length: count }, (_, i) => new lib.VssWriter(options(i)));
   await Promise.all(writers.map((w) => w.subscribe()));
   try {
     const samples = [];
@@ -62,12 +68,20 @@ export async function run({ scale }) {
         `(${jsEvents} phases reach JS); 2x one writer would leave ${((total(1) * 1000) / (63 * jsEvents)).toFixed(2)} us each`,
     }),
   );
-  const slow1 = await runSets(lib, 1, setsPerRound, 5);
-  const slow64 = await runSets(lib, 64, setsPerRound, 5);
+  const slow1 = await runSets(lib, 1, setsPerRound, 'wait5ms');
+  const slow64 = await runSets(lib, 64, setsPerRound, 'wait5ms');
   figures.push(
     figure('snapshotSet.total.64w.5msHandlers', median(slow64.map((s) => s.totalMs)), 'ms', median(slow1.map((s) => s.totalMs)), {
       target: { ratioMax: 2 },
       note: 'every handler waits 5 ms, as for I/O; baseline: one such writer',
+    }),
+  );
+  const bare1 = await runSets(lib, 1, setsPerRound, 'none');
+  const bare64 = await runSets(lib, 64, setsPerRound, 'none');
+  figures.push(
+    figure('snapshotSet.total.64w.noHandlers', median(bare64.map((s) => s.totalMs)), 'ms', median(bare1.map((s) => s.totalMs)), {
+      target: { ratioMax: 2 },
+      note: 'writers with no handlers: their events are answered natively, without the JS thread; baseline: one such writer',
     }),
   );
   for (const name of phaseNames) {
