@@ -226,6 +226,8 @@ export interface NativeAddon {
       ctx: NativeEventContext,
       timeoutMs: number,
       callback: (result: NativeDispatchResult) => void,
+      /** Over a SharedArrayBuffer: element 0 becomes 1 the moment the native call returns. */
+      returned?: Int32Array,
     ): void;
     /** Benchmarks (native/bench_ping.cc): per-iteration ns of a bare thread-safe function ping. */
     pingFloor(pong: () => void, iterations: number, gapUs: number, timeoutMs: number, callback: (ns: Float64Array | Error) => void): void;

@@ -8,7 +8,7 @@ import { JsDispatcher } from '../src/dispatch.js';
 import { WriterFailure } from '../src/errors.js';
 import { hresultOf } from '../src/hresult.js';
 import { native, type NativeDispatchResult } from '../src/native.js';
-import { blockEventLoop, sleep } from './helpers/writers.js';
+import { blockEventLoopUntil, sleep } from './helpers/writers.js';
 import { memoryLogger } from './helpers/memory-logger.js';
 
 type Handler = (ctx: { signal: AbortSignal; deadline: number; event: string }) => unknown;
@@ -19,15 +19,21 @@ function dispatcherFor(handler: Handler | undefined) {
   return { dispatcher, entries };
 }
 
-function dispatchFromThread(d: JsDispatcher, timeoutMs: number, event = 'freeze'): Promise<NativeDispatchResult> {
+function dispatchFromThread(d: JsDispatcher, timeoutMs: number, event = 'freeze', returned?: Int32Array): Promise<NativeDispatchResult> {
   return new Promise((resolve) =>
     native().testing.dispatchFromThread(
       d.native,
       { event, snapshotSetId: 'set-1', backupType: 'full', volumes: ['/data'], components: [] },
       timeoutMs,
       resolve,
+      returned,
     ),
   );
+}
+
+/** Element 0 becomes 1 when the native caller has its answer; readable while JS is blocked. */
+function returnedFlag(): Int32Array {
+  return new Int32Array(new SharedArrayBuffer(4));
 }
 
 const signed = (code: string): number => hresultOf(code) | 0;
@@ -116,13 +122,12 @@ describe('dispatcher', () => {
     const { dispatcher, entries } = dispatcherFor(() => {
       ran = true;
     });
-    const pending = dispatchFromThread(dispatcher, 100);
-    const blockMs = 1500;
-    blockEventLoop(blockMs);
+    const returned = returnedFlag();
+    const pending = dispatchFromThread(dispatcher, 100, 'freeze', returned);
+    // The event loop stays blocked until the native caller has its answer: JS cannot give it.
+    expect(blockEventLoopUntil(() => Atomics.load(returned, 0) === 1)).toBe(true);
     const result = await pending;
     expect(result.outcome).toBe('timedOut');
-    // The native thread returned while JS was still blocked, not when it was released.
-    expect(result.elapsedMs).toBeLessThan(blockMs);
     await sleep(10);
     expect(ran).toBe(false);
     expect(entries.some((e) => /handler not run/.test(e.message))).toBe(true);
@@ -161,13 +166,12 @@ describe('dispatcher', () => {
       handler: (event) => (event === 'freeze' ? () => void frozen++ : undefined),
       handledEvents: ['freeze'],
     });
-    const unhandled = dispatchFromThread(dispatcher, 10_000, 'prepareBackup');
-    const blockMs = 1500;
-    blockEventLoop(blockMs);
+    const returned = returnedFlag();
+    const unhandled = dispatchFromThread(dispatcher, 10_000, 'prepareBackup', returned);
+    // Answered while JS stays blocked: the event never needs the JS thread.
+    expect(blockEventLoopUntil(() => Atomics.load(returned, 0) === 1)).toBe(true);
     const result = await unhandled;
     expect(result).toMatchObject({ outcome: 'succeeded', hresult: 0 });
-    // Answered while JS was blocked: the event never needed the JS thread.
-    expect(result.elapsedMs).toBeLessThan(blockMs);
     // A handled event still goes to its handler.
     expect(await dispatchFromThread(dispatcher, 10_000, 'freeze')).toMatchObject({ outcome: 'succeeded' });
     expect(frozen).toBe(1);

@@ -287,11 +287,10 @@ describe('simulated snapshot set', () => {
     const calls: Calls = [];
     const shutdown = cleanupDone();
     await recordingWriter('stuck', calls, { prepareSnapshot: () => new Promise(() => undefined), backupShutdown: shutdown.done });
-    const started = Date.now();
     const error = await failingSet({ volumes: ['/data'], timeoutMs: 300, ...quiet });
+    // The set's own deadline answered (ERROR_TIMEOUT), not the handler's 30 s one
+    // (which would be VSS_E_WRITERERROR_TIMEOUT).
     expect(error.code).toBe('ERROR_TIMEOUT');
-    // Rejected long before the handler's own 30 s timeout.
-    expect(Date.now() - started).toBeLessThan(10_000);
     await shutdown.seen;
     expect(eventsOf(calls, 'stuck')).toEqual(['prepareBackup', 'prepareSnapshot', 'abort', 'backupShutdown']);
   });

@@ -68,10 +68,14 @@ export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 
-/** Blocks the event loop: nothing JS can run meanwhile. */
-export function blockEventLoop(ms: number): void {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    // busy
+/**
+ * Blocks the event loop until `done()` holds, and says whether it did. The cap only keeps a
+ * broken test from hanging: the answer is about what happened, not how long it took.
+ */
+export function blockEventLoopUntil(done: () => boolean, capMs = 20_000): boolean {
+  const end = Date.now() + capMs;
+  while (!done() && Date.now() < end) {
+    // busy: no JS can run, no timer fire, no thread-safe call be delivered
   }
+  return done();
 }
