@@ -11,38 +11,32 @@ Simulator& Simulator::Get() {
   return *instance;
 }
 
-Simulator::Entry* Simulator::Find(const SimulatedWriter* writer) {
-  for (auto& entry : writers_) {
-    if (entry.writer.get() == writer) return &entry;
-  }
-  return nullptr;
-}
-
 hresult_t Simulator::Subscribe(const std::shared_ptr<SimulatedWriter>& writer,
                                std::string* message) {
   std::lock_guard<std::mutex> lock(mu_);
-  for (const auto& entry : writers_) {
-    if (entry.writer->meta.id == writer->meta.id &&
-        entry.writer->meta.instance_name == writer->meta.instance_name) {
+  for (const auto& other : writers_) {
+    if (other->meta.id == writer->meta.id &&
+        other->meta.instance_name == writer->meta.instance_name) {
       *message = "a writer with id " + writer->meta.id + " and instance name '" +
                  writer->meta.instance_name + "' is already subscribed";
       return kVSS_E_WRITER_ALREADY_SUBSCRIBED;
     }
   }
-  Entry entry;
-  entry.writer = writer;
-  entry.status.id = writer->meta.id;
-  entry.status.instance_id = writer->instance_id;
-  entry.status.name = writer->meta.name;
-  entry.status.instance_name = writer->meta.instance_name;
-  writers_.push_back(std::move(entry));
+  writer->subscribed_ = true;
+  writer->status_ = WriterStatus{};
+  writer->status_.id = writer->meta.id;
+  writer->status_.instance_id = writer->instance_id;
+  writer->status_.name = writer->meta.name;
+  writer->status_.instance_name = writer->meta.instance_name;
+  writers_.push_back(writer);
   return kS_OK;
 }
 
 void Simulator::Unsubscribe(const SimulatedWriter* writer) {
   std::lock_guard<std::mutex> lock(mu_);
   for (auto it = writers_.begin(); it != writers_.end(); ++it) {
-    if (it->writer.get() == writer) {
+    if (it->get() == writer) {
+      (*it)->subscribed_ = false;
       writers_.erase(it);
       return;
     }
@@ -51,47 +45,42 @@ void Simulator::Unsubscribe(const SimulatedWriter* writer) {
 
 std::vector<std::shared_ptr<SimulatedWriter>> Simulator::Subscribed() {
   std::lock_guard<std::mutex> lock(mu_);
-  std::vector<std::shared_ptr<SimulatedWriter>> out;
-  for (const auto& entry : writers_) out.push_back(entry.writer);
-  return out;
+  return writers_;
 }
 
 std::vector<WriterStatus> Simulator::ListWriters() {
   std::lock_guard<std::mutex> lock(mu_);
   std::vector<WriterStatus> out;
-  for (const auto& entry : writers_) out.push_back(entry.status);
+  for (const auto& writer : writers_) out.push_back(writer->status_);
   return out;
 }
 
 std::vector<std::pair<WriterStatus, WriterMetadata>> Simulator::ListWritersWithMetadata() {
   std::lock_guard<std::mutex> lock(mu_);
   std::vector<std::pair<WriterStatus, WriterMetadata>> out;
-  for (const auto& entry : writers_) out.emplace_back(entry.status, entry.writer->meta);
+  for (const auto& writer : writers_) out.emplace_back(writer->status_, writer->meta);
   return out;
 }
 
 bool Simulator::Status(const SimulatedWriter* writer, WriterStatus* out) {
   std::lock_guard<std::mutex> lock(mu_);
-  const Entry* entry = Find(writer);
-  if (entry == nullptr) return false;
-  *out = entry->status;
+  if (!writer->subscribed_) return false;
+  *out = writer->status_;
   return true;
 }
 
-void Simulator::SetState(const SimulatedWriter* writer, int state, hresult_t error,
+void Simulator::SetState(SimulatedWriter* writer, int state, hresult_t error,
                          const std::string& message) {
   std::lock_guard<std::mutex> lock(mu_);
-  Entry* entry = Find(writer);
-  if (entry == nullptr) return;  // unsubscribed meanwhile
-  entry->status.state = state;
-  entry->status.last_error = error;
-  entry->status.last_error_message = message;
+  if (!writer->subscribed_) return;  // unsubscribed meanwhile
+  writer->status_.state = state;
+  writer->status_.last_error = error;
+  writer->status_.last_error_message = message;
 }
 
 int Simulator::State(const SimulatedWriter* writer) {
   std::lock_guard<std::mutex> lock(mu_);
-  const Entry* entry = Find(writer);
-  return entry == nullptr ? kWsUnknown : entry->status.state;
+  return writer->subscribed_ ? writer->status_.state : kWsUnknown;
 }
 
 bool Simulator::TryBeginSnapshotSet() {

@@ -23,6 +23,13 @@ class SimulatedWriter {
   const WriterMetadata meta;
   const std::string instance_id;
   const std::shared_ptr<Dispatcher> dispatcher;
+
+ private:
+  friend class Simulator;
+  // Under the Simulator's mutex. Kept here rather than in a table the Simulator searches:
+  // a phase updates every writer's state, which a search would make quadratic.
+  bool subscribed_ = false;
+  WriterStatus status_;
 };
 
 class Simulator {
@@ -41,7 +48,7 @@ class Simulator {
   std::vector<std::pair<WriterStatus, WriterMetadata>> ListWritersWithMetadata();
   // False when the writer is not subscribed.
   bool Status(const SimulatedWriter* writer, WriterStatus* out);
-  void SetState(const SimulatedWriter* writer, int state, hresult_t error = kS_OK,
+  void SetState(SimulatedWriter* writer, int state, hresult_t error = kS_OK,
                 const std::string& message = std::string());
   int State(const SimulatedWriter* writer);
 
@@ -50,14 +57,8 @@ class Simulator {
   void EndSnapshotSet();
 
  private:
-  struct Entry {
-    std::shared_ptr<SimulatedWriter> writer;
-    WriterStatus status;
-  };
-  Entry* Find(const SimulatedWriter* writer);
-
   std::mutex mu_;
-  std::vector<Entry> writers_;
+  std::vector<std::shared_ptr<SimulatedWriter>> writers_;  // in subscription order
   bool set_in_progress_ = false;
 };
 
