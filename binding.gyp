@@ -10,7 +10,7 @@
         "native/bench_ping.cc",
         "native/call.cc",
         "native/dispatcher.cc",
-        "native/js_dispatcher.cc",
+        "native/event_queue.cc",
         "native/js_queue.cc",
         "native/simulator.cc",
         "native/snapshot_set.cc"

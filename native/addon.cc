@@ -10,7 +10,7 @@
 
 #include "addon_data.h"
 #include "bench_ping.h"
-#include "js_dispatcher.h"
+#include "event_queue.h"
 #include "simulator.h"
 #include "snapshot_set.h"
 #ifdef __linux__
@@ -192,16 +192,16 @@ Napi::Object ProgressToJs(Napi::Env env, const Progress& p) {
   return o;
 }
 
-// new Dispatcher(name, router): see dispatcher.h. Closed by close(), by GC or at teardown.
+// new Dispatcher(name, router, handled?): see dispatcher.h and event_queue.h. `id` names it in
+// the router's rows. Closed by close(), by GC or at teardown.
 class DispatcherWrap : public Napi::ObjectWrap<DispatcherWrap> {
  public:
   static Napi::Function Init(Napi::Env env) {
     return DefineClass(env, "Dispatcher",
-                       {InstanceMethod<&DispatcherWrap::Settle>("settle"),
+                       {StaticMethod<&DispatcherWrap::SettleAll>("settleAll"),
+                        InstanceAccessor<&DispatcherWrap::Id>("id"),
                         InstanceMethod<&DispatcherWrap::Expire>("expire"),
-                        InstanceMethod<&DispatcherWrap::Close>("close"),
-                        InstanceMethod<&DispatcherWrap::Ref>("ref"),
-                        InstanceMethod<&DispatcherWrap::Unref>("unref")});
+                        InstanceMethod<&DispatcherWrap::Close>("close")});
   }
 
   static std::shared_ptr<Dispatcher> From(const Napi::Value& v) {
@@ -222,11 +222,10 @@ class DispatcherWrap : public Napi::ObjectWrap<DispatcherWrap> {
       for (uint32_t i = 0; i < events.Length(); i++) handled->insert(events.Get(i).ToString().Utf8Value());
     }
     info.This().As<Napi::Object>().TypeTag(&kDispatcherTag);
-    JsDispatcher created = CreateJsDispatcher(info.Env(), info[1].As<Napi::Function>(),
-                                              info[0].As<Napi::String>().Utf8Value(), std::move(handled));
-    dispatcher_ = created.dispatcher;
-    queue_ = created.queue;
+    dispatcher_ = std::make_shared<Dispatcher>(info[0].As<Napi::String>().Utf8Value(), std::move(handled));
     data_ = AddonData::Get(info.Env());
+    events_ = data_->Events(info.Env());
+    events_->Attach(info.Env(), dispatcher_, info[1].As<Napi::Function>());
     std::weak_ptr<Dispatcher> weak = dispatcher_;
     teardown_key_ = data_->OnTeardown([weak] {
       if (auto d = weak.lock()) d->Close("the Node.js environment is shutting down");
@@ -235,6 +234,7 @@ class DispatcherWrap : public Napi::ObjectWrap<DispatcherWrap> {
   ~DispatcherWrap() override {
     data_->Forget(teardown_key_);
     dispatcher_->Close("the dispatcher was garbage-collected");
+    events_->Detach(Env(), dispatcher_->id);
   }
 
  private:
@@ -242,14 +242,26 @@ class DispatcherWrap : public Napi::ObjectWrap<DispatcherWrap> {
     if (!info[0].IsNumber()) throw Napi::TypeError::New(info.Env(), "callId must be a number");
     return static_cast<uint64_t>(info[0].As<Napi::Number>().Int64Value());
   }
-  // settle(callId, hresult, message): hresult 0 for success.
-  Napi::Value Settle(const Napi::CallbackInfo& info) {
-    const uint64_t id = CallId(info);
-    const hresult_t hr = info[1].As<Napi::Number>().Int32Value();
-    const std::string message = info[2].IsString() ? info[2].As<Napi::String>().Utf8Value() : "";
-    const bool accepted =
-        dispatcher_->Settle(id, hr == kS_OK ? Outcome::Success() : Outcome::Failure(hr, message));
-    return Napi::Boolean::New(info.Env(), accepted);
+  Napi::Value Id(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), static_cast<double>(dispatcher_->id));
+  }
+  // Dispatcher.settleAll(rows: Float64Array, messages: string[]) -> Uint8Array: the answers of
+  // every dispatcher of this environment, gathered by JS; see EventQueue::Settle.
+  static Napi::Value SettleAll(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array ||
+        !info[1].IsArray()) {
+      throw Napi::TypeError::New(env, "settleAll(rows: Float64Array, messages: string[])");
+    }
+    auto rows = info[0].As<Napi::Float64Array>();
+    if (rows.ElementLength() % 4 != 0) throw Napi::RangeError::New(env, "rows must hold four numbers an answer");
+    auto list = info[1].As<Napi::Array>();
+    std::vector<std::string> messages;
+    for (uint32_t i = 0; i < list.Length(); i++) messages.push_back(list.Get(i).ToString().Utf8Value());
+    const size_t count = rows.ElementLength() / 4;
+    auto accepted = Napi::Uint8Array::New(env, count);
+    AddonData::Get(env)->Events(env)->Settle(rows.Data(), count, messages, accepted.Data());
+    return accepted;
   }
   // expire(callId): the JS-side deadline timer fired first.
   Napi::Value Expire(const Napi::CallbackInfo& info) {
@@ -257,16 +269,16 @@ class DispatcherWrap : public Napi::ObjectWrap<DispatcherWrap> {
         CallId(info), Outcome::Timeout("the handler did not answer before its deadline"));
     return Napi::Boolean::New(info.Env(), accepted);
   }
+  // Also lets the event loop end: a closed dispatcher has nothing left to route.
   void Close(const Napi::CallbackInfo& info) {
     dispatcher_->Close(info[0].IsString() ? info[0].As<Napi::String>().Utf8Value()
                                           : "the dispatcher was closed");
+    events_->Detach(info.Env(), dispatcher_->id);
   }
-  void Ref(const Napi::CallbackInfo& info) { queue_->Ref(info.Env()); }
-  void Unref(const Napi::CallbackInfo& info) { queue_->Unref(info.Env()); }
 
   std::shared_ptr<Dispatcher> dispatcher_;
-  std::shared_ptr<JsQueue> queue_;
   std::shared_ptr<AddonData> data_;
+  std::shared_ptr<EventQueue> events_;
   uint64_t teardown_key_ = 0;
 };
 

@@ -1,5 +1,6 @@
 #include "addon_data.h"
 
+#include "event_queue.h"
 #include "js_queue.h"
 
 #ifdef __GLIBC__
@@ -19,6 +20,11 @@ void AddonData::Install(Napi::Env env) {
   env.AddCleanupHook([weak] {
     if (auto data = weak.lock()) data->Teardown();
   });
+}
+
+std::shared_ptr<EventQueue> AddonData::Events(Napi::Env env) {
+  if (!events_) events_ = EventQueue::Create(env);
+  return events_;
 }
 
 uint64_t AddonData::OnTeardown(std::function<void()> hook) {

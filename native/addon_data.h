@@ -14,6 +14,8 @@
 
 namespace vssb {
 
+class EventQueue;
+
 class AddonData {
  public:
   static std::shared_ptr<AddonData> Get(Napi::Env env);
@@ -36,6 +38,9 @@ class AddonData {
   // is not kept, once teardown has begun.
   bool RunOnSetThread(std::function<void()> job);
 
+  // JS thread: the queue that carries every dispatcher's events to JS, made on first use.
+  std::shared_ptr<EventQueue> Events(Napi::Env env);
+
  private:
   void Teardown();
   void SetThreadLoop();
@@ -49,6 +54,7 @@ class AddonData {
   std::condition_variable set_cv_;
   std::deque<std::function<void()>> set_jobs_;
   bool set_thread_stop_ = false;
+  std::shared_ptr<EventQueue> events_;  // JS thread only
 };
 
 // Runs `body` on an environment-owned thread (never the libuv pool: VSS waits are long and

@@ -14,7 +14,7 @@ const char* CallResultName(CallResult result) {
   return "failed";
 }
 
-PendingCall::PendingCall(uint64_t id_, EventContext ctx_, Clock::time_point deadline_,
+PendingCall::PendingCall(uint64_t id_, std::shared_ptr<const EventContext> ctx_, Clock::time_point deadline_,
                          std::shared_ptr<Notifier> notifier_)
     : id(id_),
       ctx(std::move(ctx_)),

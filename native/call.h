@@ -17,6 +17,7 @@ namespace vssb {
 using Clock = std::chrono::steady_clock;
 
 // What a handler is told about the event. Plain data, turned into a JS object on the JS thread.
+// Shared and immutable once posted: a phase's calls to every writer carry the same one.
 struct EventContext {
   std::string event;  // prepareBackup, freeze, ...: the handler names of the TS API
   std::string snapshot_set_id;
@@ -69,7 +70,7 @@ struct Notifier {
 
 class PendingCall : public std::enable_shared_from_this<PendingCall> {
  public:
-  PendingCall(uint64_t id, EventContext ctx, Clock::time_point deadline,
+  PendingCall(uint64_t id, std::shared_ptr<const EventContext> ctx, Clock::time_point deadline,
               std::shared_ptr<Notifier> notifier);
 
   // The first settlement wins; returns whether this one did.
@@ -82,7 +83,7 @@ class PendingCall : public std::enable_shared_from_this<PendingCall> {
   Outcome Wait();
 
   const uint64_t id;
-  const EventContext ctx;
+  const std::shared_ptr<const EventContext> ctx;
   const Clock::time_point deadline;
   const Clock::time_point posted = Clock::now();
   const std::shared_ptr<Notifier> notifier;

@@ -1,15 +1,43 @@
 #include "dispatcher.h"
 
+#include <algorithm>
+#include <atomic>
+
 namespace vssb {
+
+namespace {
+std::atomic<uint64_t> g_next_dispatcher_id{1};
+thread_local PostBatch* g_batch = nullptr;
+}  // namespace
+
+PostBatch::PostBatch() { g_batch = this; }
+
+PostBatch::~PostBatch() {
+  g_batch = nullptr;
+  for (auto& entry : deferred_) entry.second();
+}
+
+bool PostBatch::Defer(const void* key, const std::function<void()>& flush) {
+  if (g_batch == nullptr) return false;
+  auto& deferred = g_batch->deferred_;
+  const bool known = std::any_of(deferred.begin(), deferred.end(),
+                                 [key](const auto& entry) { return entry.first == key; });
+  if (!known) deferred.emplace_back(key, flush);
+  return true;
+}
+
+Dispatcher::Dispatcher(std::string name, std::optional<std::set<std::string>> handled)
+    : id(g_next_dispatcher_id++), name_(std::move(name)), handled_(std::move(handled)) {}
 
 Dispatcher::~Dispatcher() { Close("the dispatcher was released"); }
 
-std::shared_ptr<PendingCall> Dispatcher::Post(EventContext ctx, Clock::time_point deadline,
+std::shared_ptr<PendingCall> Dispatcher::Post(std::shared_ptr<const EventContext> ctx,
+                                              Clock::time_point deadline,
                                               std::shared_ptr<Notifier> notifier) {
   std::shared_ptr<PendingCall> call;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    const bool handled = !handled_ || handled_->count(ctx.event) != 0;
+    const bool handled = !handled_ || handled_->count(ctx->event) != 0;
     call = std::make_shared<PendingCall>(next_id_++, std::move(ctx), deadline,
                                          std::move(notifier));
     if (!open_) {
@@ -33,7 +61,7 @@ std::shared_ptr<PendingCall> Dispatcher::Post(EventContext ctx, Clock::time_poin
 }
 
 Outcome Dispatcher::Dispatch(EventContext ctx, Clock::time_point deadline) {
-  return Post(std::move(ctx), deadline)->Wait();
+  return Post(std::make_shared<const EventContext>(std::move(ctx)), deadline)->Wait();
 }
 
 bool Dispatcher::Settle(uint64_t call_id, Outcome outcome) {
@@ -62,7 +90,6 @@ void Dispatcher::Close(const std::string& reason) {
     close_reason_ = reason;
     pending.swap(pending_);
   }
-  if (channel_.close) channel_.close();
   for (auto& entry : pending) entry.second->TrySettle(Outcome::Closed(reason));
 }
 

@@ -1,8 +1,8 @@
 // Dispatcher: carries a writer event from any native thread to a JS handler and the answer
 // back, with a deadline the caller can rely on whatever the JS does.
 //
-//   native thread                          JS thread (js_dispatcher.cc)
-//   Post(ctx, deadline) ──deliver────────▶ router(callId, ...ctx, remainingMs)
+//   native thread                          JS thread (event_queue.cc)
+//   Post(ctx, deadline) ──deliver────────▶ route(callId, ctx, remainingMs)
 //   Wait() blocks this thread only          handler runs (sync, Promise or throw)
 //        ◀──────────── Settle(callId, outcome) ── settle()/expire() from JS
 //
@@ -20,6 +20,8 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "call.h"
 
@@ -28,8 +30,25 @@ namespace vssb {
 struct Channel {
   // Any thread: hand the call to the JS side. False when that side is gone.
   std::function<bool(const std::shared_ptr<PendingCall>&)> deliver;
-  // Any thread, once: no more deliveries.
-  std::function<void()> close;
+};
+
+// Marks a stretch of one thread's Posts as a batch, so that a Channel may hold the calls it is
+// given and hand them over together when the batch ends (the EventQueue does: a phase's event
+// to every writer then costs one wake-up of the JS thread, not one a writer). Batches on one
+// thread do not nest.
+class PostBatch {
+ public:
+  PostBatch();
+  ~PostBatch();  // runs what was deferred, in order
+  PostBatch(const PostBatch&) = delete;
+  PostBatch& operator=(const PostBatch&) = delete;
+
+  // Channel side: inside a batch on this thread, runs `flush` when the batch ends (once per
+  // `key`, however often it is deferred) and returns true; outside one, returns false.
+  static bool Defer(const void* key, const std::function<void()>& flush);
+
+ private:
+  std::vector<std::pair<const void*, std::function<void()>>> deferred_;
 };
 
 class Dispatcher : public std::enable_shared_from_this<Dispatcher> {
@@ -37,14 +56,14 @@ class Dispatcher : public std::enable_shared_from_this<Dispatcher> {
   // `handled`: the events JS has a handler for; the others succeed at once in Post, on the
   // calling thread, without reaching JS (so they are answered even while the event loop is
   // blocked). Without it, every event goes to JS.
-  explicit Dispatcher(std::string name, std::optional<std::set<std::string>> handled = std::nullopt)
-      : name_(std::move(name)), handled_(std::move(handled)) {}
+  explicit Dispatcher(std::string name, std::optional<std::set<std::string>> handled = std::nullopt);
   ~Dispatcher();
   // Set once, before the first Post.
   void SetChannel(Channel channel) { channel_ = std::move(channel); }
 
   // Any thread: queue the event for JS and return at once.
-  std::shared_ptr<PendingCall> Post(EventContext ctx, Clock::time_point deadline,
+  std::shared_ptr<PendingCall> Post(std::shared_ptr<const EventContext> ctx,
+                                    Clock::time_point deadline,
                                     std::shared_ptr<Notifier> notifier = nullptr);
   // Any thread: Post, then Wait.
   Outcome Dispatch(EventContext ctx, Clock::time_point deadline);
@@ -59,6 +78,8 @@ class Dispatcher : public std::enable_shared_from_this<Dispatcher> {
   void Close(const std::string& reason);
   bool IsOpen();
   const std::string& name() const { return name_; }
+  // Unique in the process: how JS tells the dispatchers of one batch apart.
+  const uint64_t id;
 
  private:
   const std::string name_;

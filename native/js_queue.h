@@ -1,7 +1,7 @@
 // JsQueue: the one way native threads reach the JS thread.
 //
-// It wraps a Napi::TypedThreadSafeFunction around one JS callback and carries closures
-// to the JS thread. Closures capture plain C++ data only (never napi handles), so they can
+// It wraps a Napi::TypedThreadSafeFunction around one JS callback (or none, for tasks that
+// call functions of their own) and carries closures to the JS thread. Closures capture plain C++ data only (never napi handles), so they can
 // be dropped on any thread. The queue never blocks the poster (unbounded, NonBlockingCall)
 // and never touches the thread-safe function after Node has finalized it: every call is
 // made under the same mutex the finalizer takes to mark the queue closed.

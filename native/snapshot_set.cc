@@ -6,6 +6,10 @@ namespace vssb {
 
 namespace {
 
+// Identify, the backup's six events, Abort and BackupShutdown: room for all a writer can be
+// sent in one set, so that recording an event never moves the others.
+constexpr size_t kMaxEventsPerWriter = 9;
+
 Clock::time_point After(Clock::time_point t, uint32_t ms) {
   return t + std::chrono::milliseconds(ms);
 }
@@ -45,13 +49,13 @@ double SnapshotSet::Since(Clock::time_point t) const {
   return std::chrono::duration<double, std::milli>(t - start_).count();
 }
 
-EventContext SnapshotSet::MakeContext(const std::string& event) const {
-  EventContext ctx;
-  ctx.event = event;
-  ctx.snapshot_set_id = result_.snapshot_set_id;
-  ctx.backup_type = config_.backup_type;
-  ctx.volumes = config_.volumes;
-  ctx.components = config_.components;
+std::shared_ptr<const EventContext> SnapshotSet::MakeContext(const std::string& event) const {
+  auto ctx = std::make_shared<EventContext>();
+  ctx->event = event;
+  ctx->snapshot_set_id = result_.snapshot_set_id;
+  ctx->backup_type = config_.backup_type;
+  ctx->volumes = config_.volumes;
+  ctx->components = config_.components;
   return ctx;
 }
 
@@ -102,18 +106,19 @@ void SnapshotSet::Run() {
   writers_ = sim.Subscribed();
   for (const auto& w : writers_) {
     WriterReport report;
+    report.events.reserve(kMaxEventsPerWriter);
     sim.Status(w.get(), &report.status);
     result_.writers.push_back(std::move(report));
     sim.SetState(w.get(), kWsStable);
   }
   // Identify is answered from metadata registered at subscribe: no JS involved.
-  Fanout identify{"identify", Clock::now(), nullptr, {}};
+  const auto identify_started = Clock::now();
   EmitProgress("identify", "start");
   for (size_t i = 0; i < writers_.size(); i++) {
     result_.writers[i].events.push_back(
-        EventRecord{"identify", Since(identify.started), 0, "succeeded", kS_OK, ""});
+        EventRecord{"identify", Since(identify_started), 0, "succeeded", kS_OK, ""});
   }
-  RecordPhase("identify", identify.started, Outcome::Success());
+  RecordPhase("identify", identify_started, Outcome::Success());
 
   // The outcome is in result_; BackupShutdown follows either way.
   if (config_.restore) {
@@ -181,12 +186,14 @@ bool SnapshotSet::Commit() {
 
   auto notifier = CurrentNotifier(std::make_shared<Notifier>());
   Outcome outcome = Outcome::Success();
-  {
+  // No wait at all without a delay: a timed wait for an instant already past still sleeps for
+  // the thread's timer slack (50 us on Linux), longer than the rest of the commit.
+  if (config_.provider.commit_delay_ms > 0) {
     const auto delay_end = std::min(After(started, config_.provider.commit_delay_ms), commit_end);
     std::unique_lock<std::mutex> lock(notifier->mu);
     notifier->cv.wait_until(lock, delay_end, [&] { return cancelled_.load(); });
-    if (Clock::now() >= commit_end) outcome = Outcome::Timeout("the commit took too long");
   }
+  if (Clock::now() >= commit_end) outcome = Outcome::Timeout("the commit took too long");
   if (outcome.ok() && !cancelled_ && config_.provider.fail_with != kS_OK) {
     outcome = Outcome::Failure(config_.provider.fail_with, "the provider was told to fail");
   }
@@ -248,11 +255,15 @@ bool SnapshotSet::Commit() {
 
 SnapshotSet::Fanout SnapshotSet::Post(
     const std::string& event, const std::function<Clock::time_point(size_t)>& deadline_for) {
-  Fanout f{event, Clock::now(), CurrentNotifier(std::make_shared<Notifier>()), {}};
+  Fanout f{event, Clock::now(), CurrentNotifier(std::make_shared<Notifier>()), {}, {}, {}};
   EmitProgress(event, "start");
   FlushProgress();
+  // Every writer is told the same, and its event goes out with the others in one batch.
+  const auto ctx = MakeContext(event);
+  f.calls.reserve(writers_.size());
+  PostBatch batch;
   for (size_t i = 0; i < writers_.size(); i++) {
-    f.calls.push_back(writers_[i]->dispatcher->Post(MakeContext(event), deadline_for(i), f.notifier));
+    f.calls.push_back(writers_[i]->dispatcher->Post(ctx, deadline_for(i), f.notifier));
   }
   return f;
 }
@@ -269,8 +280,8 @@ bool SnapshotSet::Finish(Fanout& f, int ok_state, int failed_state, bool abort_o
   Simulator& sim = Simulator::Get();
   bool failed = false;
   for (size_t i = 0; i < f.calls.size(); i++) {
-    if (!f.calls[i]->IsSettled()) continue;  // abandoned by a cancel: state unknown
-    const Outcome o = OutcomeOf(f, i);
+    if (!f.settled[i]) continue;  // abandoned by a cancel: state unknown
+    const Outcome& o = f.outcomes[i];
     if (o.ok()) {
       sim.SetState(writers_[i].get(), ok_state);
       continue;
@@ -332,7 +343,7 @@ void SnapshotSet::Cleanup(const std::string& event, int failed_state) {
   Record(f);
   Simulator& sim = Simulator::Get();
   for (size_t i = 0; i < f.calls.size(); i++) {
-    const Outcome o = OutcomeOf(f, i);
+    const Outcome& o = f.outcomes[i];
     const int state = sim.State(writers_[i].get());
     const bool writer_failed = state >= kWsFailedAtIdentify;
     if (!o.ok() && failed_state >= 0) {
@@ -346,14 +357,16 @@ void SnapshotSet::Cleanup(const std::string& event, int failed_state) {
 }
 
 void SnapshotSet::Record(Fanout& f) {
+  f.settled.resize(f.calls.size());
+  f.outcomes.resize(f.calls.size());
   for (size_t i = 0; i < f.calls.size(); i++) {
     auto& call = f.calls[i];
     EventRecord r;
     r.event = f.event;
     r.start_ms = Since(f.started);
-    const bool settled = call->IsSettled();
+    const bool settled = f.settled[i] = call->IsSettled();
     if (settled) {
-      const Outcome o = OutcomeOf(f, i);
+      const Outcome& o = f.outcomes[i] = OutcomeOf(f, i);
       r.outcome = CallResultName(o.result);
       r.hr = o.hr;
       r.message = o.message;
@@ -362,8 +375,8 @@ void SnapshotSet::Record(Fanout& f) {
     }
     const auto end = settled ? call->SettledAt() : Clock::now();
     r.duration_ms = std::chrono::duration<double, std::milli>(end - call->posted).count();
-    result_.writers[i].events.push_back(r);
     if (progress_) unsent_progress_.push_back(MakeProgress(f.event, "writer", writers_[i].get(), r.outcome));
+    result_.writers[i].events.push_back(std::move(r));
   }
   RecordPhase(f.event, f.started, Outcome::Success());
 }

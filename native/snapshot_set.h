@@ -116,6 +116,9 @@ class SnapshotSet {
     Clock::time_point started;
     std::shared_ptr<Notifier> notifier;
     std::vector<std::shared_ptr<PendingCall>> calls;
+    // Filled by Record, once: whether each call had settled and how (injected failures applied).
+    std::vector<bool> settled;
+    std::vector<Outcome> outcomes;
   };
 
   bool RunBackup();
@@ -130,6 +133,7 @@ class SnapshotSet {
   void Cleanup(const std::string& event, int failed_state);
   void Interrupt(hresult_t hr, const std::string& message);
   void FailByWriter(size_t index, const std::string& event, const Outcome& outcome);
+  // Takes each writer's outcome into f and the result, once the phase's waiting is over.
   void Record(Fanout& f);
   // A settled call's outcome, with any injected failure applied.
   Outcome OutcomeOf(const Fanout& f, size_t index) const;
@@ -143,7 +147,7 @@ class SnapshotSet {
                     const std::string& outcome = "");
   void FlushProgress();
   std::shared_ptr<Notifier> CurrentNotifier(std::shared_ptr<Notifier> notifier);
-  EventContext MakeContext(const std::string& event) const;
+  std::shared_ptr<const EventContext> MakeContext(const std::string& event) const;
   double Since(Clock::time_point t) const;
   void DeliverOnce();
 

@@ -8,6 +8,7 @@ import { WriterFailure } from './errors.js';
 import { hresultOf } from './hresult.js';
 import type { Logger } from './logger.js';
 import { native, type NativeDispatcher, type NativeEventContext } from './native.js';
+import { isPathOnVolumes } from './paths.js';
 
 export class HandlerTimeoutError extends Error {
   constructor(event: string, timeoutMs: number) {
@@ -21,12 +22,10 @@ export interface DispatchTarget {
   readonly label: string;
   readonly logger: Logger;
   /**
-   * The handler for an event, or undefined to succeed at once. It receives the native
-   * context, extendContext's fields, `deadline` and `signal`: the target types it.
+   * The handler for an event, or undefined to succeed at once. It receives a HandlerContext,
+   * which the target types (WriterEventContext, CommitContext).
    */
   handler(event: string): ((ctx: never) => unknown) | undefined;
-  /** Extra fields for the handler's context. */
-  extendContext?(ctx: NativeEventContext): object;
   /**
    * The events `handler` answers. The others are answered natively, at once, without the JS
    * thread: they succeed even while the event loop is blocked. Absent: every event reaches JS.
@@ -57,9 +56,12 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
 
 /** A handler that has not settled yet. */
 interface Running {
+  readonly callId: number;
   readonly event: string;
-  readonly meta: { writer: string; event: string; snapshotSetId: string };
+  readonly snapshotSetId: string;
   readonly remainingMs: number;
+  /** performance.now() when its event reached JS. */
+  readonly started: number;
   /** performance.now() at which the deadline timer expires it. */
   readonly deadlineAt: number;
   /** Made on the first read of ctx.signal (signalOf). */
@@ -81,6 +83,109 @@ function abortRun(run: Running, reason: unknown): void {
   run.controller?.abort(reason);
 }
 
+/**
+ * What a handler receives. A class rather than an object literal: with the getter and method
+ * on its prototype, making one per event is an allocation, not a dictionary built key by key.
+ */
+class HandlerContext {
+  readonly event: string;
+  readonly snapshotSetId: string;
+  readonly backupType: string;
+  readonly volumes: string[];
+  readonly components: string[];
+  readonly deadline: number;
+  readonly #run: Running;
+
+  constructor(raw: NativeEventContext, deadline: number, run: Running) {
+    this.event = raw.event;
+    this.snapshotSetId = raw.snapshotSetId;
+    this.backupType = raw.backupType;
+    // The native context is shared by every writer of a phase: each handler gets its own lists.
+    this.volumes = raw.volumes.slice();
+    this.components = raw.components.slice();
+    this.deadline = deadline;
+    this.#run = run;
+  }
+
+  /** Made on first read: most handlers never look, and an AbortController costs. */
+  get signal(): AbortSignal {
+    return signalOf(this.#run);
+  }
+
+  isPathAffected(path: string): boolean {
+    return isPathOnVolumes(path, this.volumes);
+  }
+}
+
+/** The dispatchers of this module, by native id: the router's rows name them so. */
+const dispatchers = new Map<number, JsDispatcher>();
+
+/** An error only a logger can raise here: reported as uncaught, after the rest of the batch. */
+function reportLater(error: unknown): void {
+  queueMicrotask(() => {
+    throw error;
+  });
+}
+
+/**
+ * The router of every dispatcher (native/event_queue.h): the events gathered since the last
+ * call, four numbers each (dispatcher id, call id, milliseconds left, context index).
+ */
+function routeEvents(rows: Float64Array, contexts: NativeEventContext[]): void {
+  const now = performance.now();
+  const epochNow = Date.now();
+  for (let i = 0; i < rows.length; i += 4) {
+    // A closed dispatcher has left the map; its native side already answered its calls.
+    const dispatcher = dispatchers.get(rows[i]!);
+    try {
+      dispatcher?.route(rows[i + 1]!, contexts[rows[i + 3]!]!, rows[i + 2]!, now, epochNow);
+    } catch (error) {
+      reportLater(error);
+    }
+  }
+}
+
+/** A handler's answer on its way to the native side. */
+interface Answer {
+  readonly dispatcher: JsDispatcher;
+  readonly run: Running;
+  readonly hresult: number;
+  readonly message: string;
+}
+
+/**
+ * Answers are gathered and sent in one native call at the end of the microtask queue: the
+ * handlers of a phase's batch settle together, so 64 writers cost one crossing, not 64.
+ */
+let answers: Answer[] = [];
+
+function answer(a: Answer): void {
+  if (answers.push(a) === 1) queueMicrotask(sendAnswers);
+}
+
+function sendAnswers(): void {
+  const batch = answers;
+  answers = [];
+  const rows = new Float64Array(batch.length * 4);
+  const messages: string[] = [];
+  for (let i = 0; i < batch.length; i++) {
+    const a = batch[i]!;
+    rows[4 * i] = a.dispatcher.id;
+    rows[4 * i + 1] = a.run.callId;
+    rows[4 * i + 2] = a.hresult;
+    rows[4 * i + 3] = a.hresult === 0 ? -1 : messages.push(a.message) - 1;
+  }
+  const accepted = native().Dispatcher.settleAll(rows, messages);
+  const now = performance.now();
+  for (let i = 0; i < batch.length; i++) {
+    try {
+      batch[i]!.dispatcher.answered(batch[i]!, accepted[i] === 1, now);
+    } catch (error) {
+      reportLater(error);
+    }
+  }
+}
+
 /** A native dispatcher wired to `target`, plus the set of handlers still running. */
 export class JsDispatcher {
   readonly native: NativeDispatcher;
@@ -95,19 +200,20 @@ export class JsDispatcher {
   private timer: NodeJS.Timeout | undefined;
   private armedAt = Infinity;
 
+  /** The native dispatcher's id, read once: it is a native accessor. */
+  readonly id: number;
+
   constructor(private readonly target: DispatchTarget) {
-    this.native = new (native().Dispatcher)(
-      target.label,
-      (callId, event, snapshotSetId, backupType, volumes, components, remainingMs) =>
-        this.route(callId, { event, snapshotSetId, backupType, volumes, components }, remainingMs),
-      target.handledEvents,
-    );
+    this.native = new (native().Dispatcher)(target.label, routeEvents, target.handledEvents);
+    this.id = this.native.id;
+    dispatchers.set(this.id, this);
   }
 
   /** Releases every waiting native thread with a failure and aborts running handlers. */
   close(reason: string): void {
     this.closedReason = reason;
     this.native.close(reason);
+    dispatchers.delete(this.id);
     clearTimeout(this.timer);
     this.timer = undefined;
     this.armedAt = Infinity;
@@ -116,64 +222,41 @@ export class JsDispatcher {
     for (const run of running) abortRun(run, new Error(reason));
   }
 
-  private route(callId: number, raw: NativeEventContext, remainingMs: number): void {
-    const { label, logger } = this.target;
-    const meta = { writer: label, event: raw.event, snapshotSetId: raw.snapshotSetId };
+  /**
+   * Runs the handler for one event; its answer goes out with the batch's (sendAnswers).
+   * `now` and `epochNow` are the batch's performance.now() and Date.now().
+   */
+  route(callId: number, raw: NativeEventContext, remainingMs: number, now: number, epochNow: number): void {
+    const run: Running = {
+      callId,
+      event: raw.event,
+      snapshotSetId: raw.snapshotSetId,
+      remainingMs,
+      started: now,
+      // Never before the native deadline: the native side answers VSS at its own.
+      deadlineAt: now + Math.ceil(remainingMs),
+      controller: undefined,
+      abortedWith: undefined,
+    };
     if (remainingMs <= 0) {
       // The event loop was blocked until after the deadline: VSS already has its answer.
       this.native.expire(callId);
-      logger.warn(`${raw.event} handler not run: the event reached JS ${Math.round(-remainingMs)} ms after its deadline (was the event loop blocked?)`, meta);
+      this.target.logger.warn(`${raw.event} handler not run: the event reached JS ${Math.round(-remainingMs)} ms after its deadline (was the event loop blocked?)`, this.meta(run));
       return;
     }
     const handler = this.target.handler(raw.event);
     if (handler === undefined) {
-      this.native.settle(callId, 0, '');
-      if (enabled(logger, 'debug')) logger.debug(`${raw.event}: no handler`, meta);
+      answer({ dispatcher: this, run, hresult: 0, message: '' });
+      if (enabled(this.target.logger, 'debug')) this.target.logger.debug(`${raw.event}: no handler`, this.meta(run));
       return;
     }
-    const started = performance.now();
-    const run: Running = {
-      event: raw.event,
-      meta,
-      remainingMs,
-      // Never before the native deadline: the native side answers VSS at its own.
-      deadlineAt: started + Math.ceil(remainingMs),
-      controller: undefined,
-      abortedWith: undefined,
-    };
     this.running.set(callId, run);
     this.watch(run.deadlineAt);
-
     const finish = (hresult: number, message: string): void => {
       if (this.running.get(callId) === run) this.forget(callId);
-      const durationMs = Math.round(performance.now() - started);
-      if (!this.native.settle(callId, hresult, message)) {
-        if (this.closedReason !== undefined) {
-          logger.debug(`${raw.event} settled after the dispatcher closed (${this.closedReason}); ignored`, meta);
-          return;
-        }
-        logger.warn(`${raw.event} settled after its deadline (${durationMs} ms); the answer was ignored`, { ...meta, durationMs });
-      } else if (hresult === 0) {
-        if (enabled(logger, 'info')) logger.info(`${raw.event} succeeded`, { ...meta, durationMs });
-      } else {
-        logger.error(`${raw.event} failed: ${message}`, { ...meta, durationMs });
-      }
+      answer({ dispatcher: this, run, hresult, message });
     };
-    // Fields named one by one and the signal made on first read: on the round trip of every
-    // event, spreading `raw` and building an AbortSignal nobody reads cost more than the
-    // native hop itself (docs/PERFORMANCE.md). An abort before the first read still shows.
-    const ctx = {
-      event: raw.event,
-      snapshotSetId: raw.snapshotSetId,
-      backupType: raw.backupType,
-      volumes: raw.volumes,
-      components: raw.components,
-      ...this.target.extendContext?.(raw),
-      deadline: Date.now() + remainingMs,
-      get signal(): AbortSignal {
-        return signalOf(run);
-      },
-    };
+    const ctx = new HandlerContext(raw, epochNow + remainingMs, run);
     try {
       const result = (handler as (ctx: object) => unknown)(ctx);
       if (isThenable(result)) {
@@ -191,6 +274,28 @@ export class JsDispatcher {
       const f = failureOf(error);
       finish(f.hresult, f.message);
     }
+  }
+
+  /** Logs how an answer fared: `accepted` false when its call had settled before. */
+  answered(a: Answer, accepted: boolean, now: number): void {
+    const { logger } = this.target;
+    const { event } = a.run;
+    const durationMs = Math.round(now - a.run.started);
+    if (!accepted) {
+      if (this.closedReason !== undefined) {
+        logger.debug(`${event} settled after the dispatcher closed (${this.closedReason}); ignored`, this.meta(a.run));
+        return;
+      }
+      logger.warn(`${event} settled after its deadline (${durationMs} ms); the answer was ignored`, { ...this.meta(a.run), durationMs });
+    } else if (a.hresult !== 0) {
+      logger.error(`${event} failed: ${a.message}`, { ...this.meta(a.run), durationMs });
+    } else if (enabled(logger, 'info')) {
+      logger.info(`${event} succeeded`, { ...this.meta(a.run), durationMs });
+    }
+  }
+
+  private meta(run: Running): { writer: string; event: string; snapshotSetId: string } {
+    return { writer: this.target.label, event: run.event, snapshotSetId: run.snapshotSetId };
   }
 
   /** Makes sure the deadline timer fires by `deadlineAt` and keeps the process alive. */
@@ -223,7 +328,7 @@ export class JsDispatcher {
       this.running.delete(callId);
       this.native.expire(callId);
       abortRun(run, new HandlerTimeoutError(run.event, run.remainingMs));
-      this.target.logger.error(`${run.event} timed out after ${Math.round(run.remainingMs)} ms: answered VSS_E_WRITERERROR_TIMEOUT`, run.meta);
+      this.target.logger.error(`${run.event} timed out after ${Math.round(run.remainingMs)} ms: answered VSS_E_WRITERERROR_TIMEOUT`, this.meta(run));
     }
     if (next !== Infinity) this.watch(next);
   }

@@ -15,27 +15,19 @@ export interface NativeEventContext {
 }
 
 /**
- * router(callId, ...the context's fields, remainingMs): see native/dispatcher.h. The fields
- * come as arguments because building the object in JS costs less than field by field through
- * Node-API.
+ * The router of native/event_queue.h: the events gathered since its last call, four numbers
+ * each in `rows` (dispatcher id, call id, milliseconds left before the deadline, index into
+ * `contexts`). A phase's context is shared by every writer's event.
  */
-export type NativeRouter = (
-  callId: number,
-  event: string,
-  snapshotSetId: string,
-  backupType: string,
-  volumes: string[],
-  components: string[],
-  remainingMs: number,
-) => void;
+export type NativeRouter = (rows: Float64Array, contexts: NativeEventContext[]) => void;
 
 export interface NativeDispatcher {
-  /** hresult 0 succeeds. False when the call had already settled (a late answer). */
-  settle(callId: number, hresult: number, message: string): boolean;
+  /** Names this dispatcher in the router's rows. */
+  readonly id: number;
+  /** The JS-side deadline timer fired first. False when the call had already settled. */
   expire(callId: number): boolean;
+  /** Answers every pending call with a failure; the event loop no longer waits for it. */
   close(reason?: string): void;
-  ref(): void;
-  unref(): void;
 }
 
 export interface NativeFileGroup {
@@ -212,7 +204,15 @@ export interface NativeDispatchLoopResult {
 
 export interface NativeAddon {
   /** `handled`: the events with a handler; the others succeed natively (all reach JS without it). */
-  Dispatcher: new (name: string, router: NativeRouter, handled?: readonly string[]) => NativeDispatcher;
+  Dispatcher: {
+    new (name: string, router: NativeRouter, handled?: readonly string[]): NativeDispatcher;
+    /**
+     * The answers of this environment's dispatchers, four numbers each in `rows` (dispatcher
+     * id, call id, HRESULT with 0 for success, index into `messages` or -1). Element i of the
+     * result is 1 when answer i settled its call, 0 when the call had settled already.
+     */
+    settleAll(rows: Float64Array, messages: string[]): Uint8Array;
+  };
   SimulatedWriter: new (metadata: NativeWriterMetadata) => NativeSimulatedWriter;
   listWriters(): NativeWriterListing[];
   runSnapshotSet(

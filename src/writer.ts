@@ -7,7 +7,6 @@ import { JsDispatcher } from './dispatch.js';
 import { VssError } from './errors.js';
 import { getDefaultLogger, type Logger } from './logger.js';
 import type { NativeWriterMetadata } from './native.js';
-import { isPathOnVolumes } from './paths.js';
 import { toWriterInfo } from './requester.js';
 import { parseOptions, writerOptionsSchema, type ParsedWriterOptions, type VssWriterOptions } from './schemas.js';
 import { writerEvents, writerStateName, type WriterEvent, type WriterInfo, type WriterState } from './types.js';
@@ -64,9 +63,6 @@ export class VssWriter {
         logger: this.logger,
         handler: (event) => handlers[event as WriterEvent],
         handledEvents: writerEvents.filter((event) => handlers[event] !== undefined),
-        extendContext: (ctx) => ({
-          isPathAffected: (path: string) => isPathOnVolumes(path, ctx.volumes),
-        }),
       });
       try {
         await this.handle.subscribe(dispatcher.native);

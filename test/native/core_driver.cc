@@ -41,6 +41,7 @@ std::mutex g_check_mu;
   } while (0)
 
 Clock::time_point In(std::chrono::milliseconds ms) { return Clock::now() + ms; }
+std::shared_ptr<const EventContext> NoContext() { return std::make_shared<const EventContext>(); }
 
 // What a fake JS thread does with one event.
 struct Answer {
@@ -78,11 +79,6 @@ class FakeJs {
           q->calls.push_back(call);
           q->cv.notify_all();
           return true;
-        },
-        [q] {
-          std::lock_guard<std::mutex> lock(q->mu);
-          q->closed = true;
-          q->cv.notify_all();
         }});
     std::weak_ptr<Dispatcher> weak = dispatcher_;
     thread_ = std::thread([q, weak, script = std::move(script)] { Loop(q, weak, script); });
@@ -125,11 +121,11 @@ class FakeJs {
         q->calls.pop_front();
       }
       auto d = weak.lock();
-      if (!d || !d->IsPending(call->id)) continue;  // as js_dispatcher.cc: settled meanwhile
-      const Answer a = script(call->ctx);
+      if (!d || !d->IsPending(call->id)) continue;  // as event_queue.cc: settled meanwhile
+      const Answer a = script(*call->ctx);
       {
         std::lock_guard<std::mutex> lock(q->mu);
-        q->seen.push_back(call->ctx.event);
+        q->seen.push_back(call->ctx->event);
         q->cv.notify_all();
       }
       if (a.kind == Answer::kNever) continue;
@@ -249,7 +245,7 @@ const std::vector<std::string> kBackupSequence = {"prepareBackup", "prepareSnaps
 
 void TestCallSettlesOnce() {
   for (int round = 0; round < 200; round++) {
-    auto call = std::make_shared<PendingCall>(1, EventContext{}, In(10s), nullptr);
+    auto call = std::make_shared<PendingCall>(1, NoContext(), In(10s), nullptr);
     std::atomic<int> wins{0};
     std::vector<std::thread> threads;
     for (int i = 0; i < 4; i++) {
@@ -266,7 +262,7 @@ void TestCallSettlesOnce() {
 }
 
 void TestCallWaitTimesOut() {
-  auto call = std::make_shared<PendingCall>(1, EventContext{}, In(20ms), nullptr);
+  auto call = std::make_shared<PendingCall>(1, NoContext(), In(20ms), nullptr);
   const Outcome o = call->Wait();
   CHECK(o.result == CallResult::kTimedOut);
   CHECK(o.hr == kVSS_E_WRITERERROR_TIMEOUT);
@@ -276,7 +272,7 @@ void TestCallWaitTimesOut() {
 void TestWaitAllStops() {
   auto notifier = std::make_shared<Notifier>();
   std::vector<std::shared_ptr<PendingCall>> calls;
-  for (int i = 0; i < 3; i++) calls.push_back(std::make_shared<PendingCall>(i, EventContext{}, In(60s), notifier));
+  for (int i = 0; i < 3; i++) calls.push_back(std::make_shared<PendingCall>(i, NoContext(), In(60s), notifier));
   std::atomic<bool> stop{false};
   std::thread stopper([&] {
     std::this_thread::sleep_for(10ms);
@@ -322,7 +318,7 @@ void TestLateAnswerRefused() {
   const Outcome o = js.dispatcher()->Dispatch(ctx, In(5ms));
   CHECK(o.result == CallResult::kTimedOut);
   CHECK(js.WaitForLateAnswers(1));  // the fake JS thread's answer came later and was refused
-  CHECK(js.dispatcher()->Post(ctx, In(10s))->Wait().ok());  // and the dispatcher still works
+  CHECK(js.dispatcher()->Post(std::make_shared<const EventContext>(ctx), In(10s))->Wait().ok());  // and the dispatcher still works
 }
 
 void TestCloseReleasesWaiters() {
@@ -363,11 +359,28 @@ void TestDispatcherReleasedWithCallsInFlight() {
   std::shared_ptr<PendingCall> call;
   {
     auto d = std::make_shared<Dispatcher>("released");
-    d->SetChannel(Channel{[](const std::shared_ptr<PendingCall>&) { return true; }, nullptr});
-    call = d->Post(EventContext{}, In(60s));
+    d->SetChannel(Channel{[](const std::shared_ptr<PendingCall>&) { return true; }});
+    call = d->Post(NoContext(), In(60s));
   }  // the destructor closes: the call must be settled, not left for its deadline
   CHECK(call->IsSettled());
   CHECK(call->GetOutcome().result == CallResult::kClosed);
+}
+
+void TestPostBatchDefersFlushes() {
+  std::vector<std::string> ran;
+  int key_a = 0, key_b = 0;
+  CHECK(!PostBatch::Defer(&key_a, [&] { ran.push_back("outside"); }));  // no batch: do it now
+  {
+    PostBatch batch;
+    CHECK(PostBatch::Defer(&key_a, [&] { ran.push_back("a"); }));
+    CHECK(PostBatch::Defer(&key_b, [&] { ran.push_back("b"); }));
+    CHECK(PostBatch::Defer(&key_a, [&] { ran.push_back("a again"); }));  // one flush a key
+    std::thread other([&] { CHECK(!PostBatch::Defer(&key_a, [] {})); });  // batches are per thread
+    other.join();
+    CHECK(ran.empty());
+  }
+  CHECK((ran == std::vector<std::string>{"a", "b"}));
+  CHECK(!PostBatch::Defer(&key_a, [] {}));  // over with its scope
 }
 
 // ---- Simulator and snapshot sets ---------------------------------------------------------
@@ -572,6 +585,7 @@ int main() {
       {"close releases waiters", TestCloseReleasesWaiters},
       {"close races settle", TestCloseRacesSettle},
       {"dispatcher released with calls in flight", TestDispatcherReleasedWithCallsInFlight},
+      {"post batch defers flushes", TestPostBatchDefersFlushes},
       {"duplicate subscribe refused", TestDuplicateSubscribeRefused},
       {"successful set", TestSuccessfulSet},
       {"writer fails freeze", TestWriterFailsFreeze},

@@ -1,0 +1,175 @@
+#include "event_queue.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace vssb {
+
+namespace {
+
+Napi::Array ToArray(Napi::Env env, const std::vector<std::string>& items) {
+  auto array = Napi::Array::New(env, items.size());
+  for (uint32_t i = 0; i < items.size(); i++) array.Set(i, items[i]);
+  return array;
+}
+
+Napi::Object ContextToJs(Napi::Env env, const EventContext& ctx) {
+  auto o = Napi::Object::New(env);
+  o.Set("event", ctx.event);
+  o.Set("snapshotSetId", ctx.snapshot_set_id);
+  o.Set("backupType", ctx.backup_type);
+  o.Set("volumes", ToArray(env, ctx.volumes));
+  o.Set("components", ToArray(env, ctx.components));
+  return o;
+}
+
+// The numbers of a settle row, from JS: anything but a whole number in range is refused rather
+// than converted (a double outside the target type's range is undefined behaviour to cast).
+bool ToId(double value, uint64_t* out) {
+  if (!(value >= 0 && value <= 9007199254740991.0) || value != std::floor(value)) return false;
+  *out = static_cast<uint64_t>(value);
+  return true;
+}
+
+// JS carries an HRESULT signed or unsigned; both mean the same 32 bits.
+bool ToHresult(double value, hresult_t* out) {
+  if (!(value >= -2147483648.0 && value <= 4294967295.0) || value != std::floor(value)) return false;
+  *out = static_cast<hresult_t>(static_cast<uint32_t>(static_cast<int64_t>(value)));
+  return true;
+}
+
+// One router's share of a drain.
+struct RouterCall {
+  Napi::Function router;
+  std::vector<double> rows;
+  std::vector<const EventContext*> contexts;
+
+  void Add(uint64_t dispatcher_id, const PendingCall& call, Clock::time_point now) {
+    const EventContext* ctx = call.ctx.get();
+    auto found = std::find(contexts.begin(), contexts.end(), ctx);
+    const auto index = static_cast<double>(found - contexts.begin());
+    if (found == contexts.end()) contexts.push_back(ctx);
+    // Time left rather than an instant: the steady clock has no JS equivalent. It is <= 0 when
+    // the JS thread was blocked past the deadline; JS then skips the handler.
+    const double remaining_ms = std::chrono::duration<double, std::milli>(call.deadline - now).count();
+    rows.insert(rows.end(), {static_cast<double>(dispatcher_id), static_cast<double>(call.id),
+                             remaining_ms, index});
+  }
+
+  void Send(Napi::Env env) const {
+    auto rows_js = Napi::Float64Array::New(env, rows.size());
+    std::copy(rows.begin(), rows.end(), rows_js.Data());
+    auto contexts_js = Napi::Array::New(env, contexts.size());
+    for (uint32_t i = 0; i < contexts.size(); i++) contexts_js.Set(i, ContextToJs(env, *contexts[i]));
+    router.Call({rows_js, contexts_js});
+  }
+};
+
+}  // namespace
+
+std::shared_ptr<EventQueue> EventQueue::Create(Napi::Env env) {
+  std::shared_ptr<EventQueue> queue(new EventQueue());
+  // No JS function of its own: each drain calls the routers of the events it carries.
+  queue->js_ = JsQueue::Create(env, Napi::Function(), "vss-bridge:events");
+  queue->js_->Unref(env);  // until a dispatcher is attached
+  return queue;
+}
+
+void EventQueue::Attach(Napi::Env env, const std::shared_ptr<Dispatcher>& dispatcher,
+                        Napi::Function router) {
+  if (attached_.empty()) js_->Ref(env);
+  attached_[dispatcher->id] = Attached{dispatcher, Napi::Persistent(router)};
+  std::weak_ptr<EventQueue> weak = shared_from_this();
+  std::weak_ptr<Dispatcher> weak_dispatcher = dispatcher;
+  dispatcher->SetChannel(Channel{[weak, weak_dispatcher](const std::shared_ptr<PendingCall>& call) {
+    auto queue = weak.lock();
+    auto d = weak_dispatcher.lock();
+    return queue && d && queue->Post(d, call);
+  }});
+}
+
+void EventQueue::Detach(Napi::Env env, uint64_t dispatcher_id) {
+  if (attached_.erase(dispatcher_id) != 0 && attached_.empty()) js_->Unref(env);
+}
+
+void EventQueue::Settle(const double* rows, size_t count, const std::vector<std::string>& messages,
+                        uint8_t* accepted) {
+  for (size_t i = 0; i < count; i++) {
+    const double* row = rows + 4 * i;
+    accepted[i] = 0;
+    uint64_t dispatcher_id = 0;
+    uint64_t call_id = 0;
+    hresult_t hr = kS_OK;
+    if (!ToId(row[0], &dispatcher_id) || !ToId(row[1], &call_id) || !ToHresult(row[2], &hr)) continue;
+    auto it = attached_.find(dispatcher_id);
+    auto dispatcher = it == attached_.end() ? nullptr : it->second.dispatcher.lock();
+    if (!dispatcher) continue;  // closed: its calls are settled
+    uint64_t message = 0;
+    const bool has_message = ToId(row[3], &message) && message < messages.size();
+    accepted[i] = dispatcher->Settle(
+        call_id, hr == kS_OK ? Outcome::Success()
+                             : Outcome::Failure(hr, has_message ? messages[message] : std::string()));
+  }
+}
+
+bool EventQueue::Post(const std::shared_ptr<Dispatcher>& dispatcher,
+                      const std::shared_ptr<PendingCall>& call) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    queued_.push_back(Item{dispatcher, call});
+  }
+  std::weak_ptr<EventQueue> weak = shared_from_this();
+  if (!PostBatch::Defer(this, [weak] {
+        if (auto queue = weak.lock()) queue->Schedule();
+      })) {
+    Schedule();
+  }
+  return true;
+}
+
+void EventQueue::Schedule() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (scheduled_ || queued_.empty()) return;
+    scheduled_ = true;
+  }
+  std::weak_ptr<EventQueue> weak = shared_from_this();
+  const bool posted = js_->Post([weak](Napi::Env env, Napi::Function) {
+    if (auto queue = weak.lock()) queue->Drain(env);
+  });
+  if (posted) return;
+  // Node has finalized the queue (teardown): nobody will run these handlers.
+  std::vector<Item> dropped;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    scheduled_ = false;
+    dropped.swap(queued_);
+  }
+  for (const Item& item : dropped) {
+    item.dispatcher->Settle(item.call->id, Outcome::Closed("the Node.js environment is shutting down"));
+  }
+}
+
+void EventQueue::Drain(Napi::Env env) {
+  std::vector<Item> items;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    items.swap(queued_);
+    scheduled_ = false;
+  }
+  const auto now = Clock::now();
+  // Consecutive events for one router make one call. Every dispatcher of a loaded module
+  // shares its router, so a batch is one call unless two copies of the module are loaded.
+  std::vector<RouterCall> calls;
+  for (const Item& item : items) {
+    if (!item.dispatcher->IsPending(item.call->id)) continue;  // settled or closed meanwhile
+    auto it = attached_.find(item.dispatcher->id);
+    if (it == attached_.end()) continue;  // detached, which only a closed dispatcher is
+    Napi::Function router = it->second.router.Value();
+    if (calls.empty() || !calls.back().router.StrictEquals(router)) calls.push_back(RouterCall{router, {}, {}});
+    calls.back().Add(item.dispatcher->id, *item.call, now);
+  }
+  for (const RouterCall& call : calls) call.Send(env);
+}
+
+}  // namespace vssb

@@ -1,0 +1,71 @@
+// EventQueue: carries the events of every Dispatcher of one Node environment to JS.
+//
+// One queue (one ThreadSafeFunction, through JsQueue) serves all the environment's
+// dispatchers, and it hands JS whatever has gathered in one call of each router:
+//
+//   router(rows, contexts)
+//     rows: Float64Array, four numbers an event: dispatcher id, call id, milliseconds left
+//           before the deadline, index into contexts
+//     contexts: the batch's distinct EventContexts, as {event, snapshotSetId, backupType,
+//           volumes, components}
+//
+// A snapshot set's phase posts an event to every writer at once (inside a PostBatch): with a
+// queue a dispatcher, 64 writers cost 64 wake-ups of the event loop and 64 calls into JS,
+// each costing as much as one writer's whole round trip; here they cost one of each.
+#pragma once
+#include <napi.h>
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "dispatcher.h"
+#include "js_queue.h"
+
+namespace vssb {
+
+class EventQueue : public std::enable_shared_from_this<EventQueue> {
+ public:
+  // JS thread. Does not keep the event loop alive until a dispatcher is attached.
+  static std::shared_ptr<EventQueue> Create(Napi::Env env);
+
+  // JS thread: `dispatcher`'s events go to `router` (which must not throw), and the event
+  // loop stays alive, until Detach.
+  void Attach(Napi::Env env, const std::shared_ptr<Dispatcher>& dispatcher, Napi::Function router);
+  // JS thread, idempotent. The dispatcher must be closed first: its calls are no longer routed.
+  void Detach(Napi::Env env, uint64_t dispatcher_id);
+
+  // JS thread: the answers JS gathered since its last call, in one go, as the router gets the
+  // events. `rows`: four numbers an answer: dispatcher id, call id, HRESULT (0: success),
+  // index into `messages` (-1: none). Sets accepted[i] to whether answer i settled its call
+  // (false: settled already, by its deadline or a close).
+  void Settle(const double* rows, size_t count, const std::vector<std::string>& messages,
+              uint8_t* accepted);
+
+ private:
+  struct Attached {
+    std::weak_ptr<Dispatcher> dispatcher;
+    Napi::FunctionReference router;
+  };
+  struct Item {
+    std::shared_ptr<Dispatcher> dispatcher;
+    std::shared_ptr<PendingCall> call;
+  };
+
+  // Any thread: the Channel of every attached dispatcher.
+  bool Post(const std::shared_ptr<Dispatcher>& dispatcher, const std::shared_ptr<PendingCall>& call);
+  // Any thread: make sure a Drain will run for what is queued.
+  void Schedule();
+  // JS thread: hand everything queued to the routers.
+  void Drain(Napi::Env env);
+
+  std::shared_ptr<JsQueue> js_;
+  std::mutex mu_;
+  std::vector<Item> queued_;   // under mu_
+  bool scheduled_ = false;     // a Drain is on its way, under mu_
+  std::map<uint64_t, Attached> attached_;  // by dispatcher id, JS thread only
+};
+
+}  // namespace vssb
