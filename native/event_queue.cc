@@ -40,6 +40,7 @@ bool ToHresult(double value, hresult_t* out) {
 
 // One router's share of a drain.
 struct RouterCall {
+  uint64_t router_group;
   Napi::Function router;
   std::vector<double> rows;
   std::vector<const EventContext*> contexts;
@@ -72,13 +73,25 @@ std::shared_ptr<EventQueue> EventQueue::Create(Napi::Env env) {
   // No JS function of its own: each drain calls the routers of the events it carries.
   queue->js_ = JsQueue::Create(env, Napi::Function(), "vss-bridge:events");
   queue->js_->Unref(env);  // until a dispatcher is attached
+  std::weak_ptr<EventQueue> weak = queue;
+  queue->schedule_ = [weak] {
+    if (auto q = weak.lock()) q->Schedule();
+  };
   return queue;
 }
 
 void EventQueue::Attach(Napi::Env env, const std::shared_ptr<Dispatcher>& dispatcher,
                         Napi::Function router) {
   if (attached_.empty()) js_->Ref(env);
-  attached_[dispatcher->id] = Attached{dispatcher, Napi::Persistent(router)};
+  uint64_t group = 0;
+  for (const auto& entry : attached_) {
+    if (entry.second.router.Value().StrictEquals(router)) {
+      group = entry.second.router_group;
+      break;
+    }
+  }
+  if (group == 0) group = ++router_groups_;
+  attached_[dispatcher->id] = Attached{dispatcher, Napi::Persistent(router), group};
   std::weak_ptr<EventQueue> weak = shared_from_this();
   std::weak_ptr<Dispatcher> weak_dispatcher = dispatcher;
   dispatcher->SetChannel(Channel{[weak, weak_dispatcher](const std::shared_ptr<PendingCall>& call) {
@@ -118,12 +131,7 @@ bool EventQueue::Post(const std::shared_ptr<Dispatcher>& dispatcher,
     std::lock_guard<std::mutex> lock(mu_);
     queued_.push_back(Item{dispatcher, call});
   }
-  std::weak_ptr<EventQueue> weak = shared_from_this();
-  if (!PostBatch::Defer(this, [weak] {
-        if (auto queue = weak.lock()) queue->Schedule();
-      })) {
-    Schedule();
-  }
+  if (!PostBatch::Defer(this, schedule_)) Schedule();
   return true;
 }
 
@@ -165,8 +173,10 @@ void EventQueue::Drain(Napi::Env env) {
     if (!item.dispatcher->IsPending(item.call->id)) continue;  // settled or closed meanwhile
     auto it = attached_.find(item.dispatcher->id);
     if (it == attached_.end()) continue;  // detached, which only a closed dispatcher is
-    Napi::Function router = it->second.router.Value();
-    if (calls.empty() || !calls.back().router.StrictEquals(router)) calls.push_back(RouterCall{router, {}, {}});
+    const Attached& attached = it->second;
+    if (calls.empty() || calls.back().router_group != attached.router_group) {
+      calls.push_back(RouterCall{attached.router_group, attached.router.Value(), {}, {}});
+    }
     calls.back().Add(item.dispatcher->id, *item.call, now);
   }
   for (const RouterCall& call : calls) call.Send(env);

@@ -15,6 +15,7 @@
 #pragma once
 #include <napi.h>
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -48,6 +49,7 @@ class EventQueue : public std::enable_shared_from_this<EventQueue> {
   struct Attached {
     std::weak_ptr<Dispatcher> dispatcher;
     Napi::FunctionReference router;
+    uint64_t router_group;  // equal for strictly equal routers, so a drain compares numbers
   };
   struct Item {
     std::shared_ptr<Dispatcher> dispatcher;
@@ -62,10 +64,12 @@ class EventQueue : public std::enable_shared_from_this<EventQueue> {
   void Drain(Napi::Env env);
 
   std::shared_ptr<JsQueue> js_;
+  std::function<void()> schedule_;  // Schedule(), made once: a PostBatch keeps a copy
   std::mutex mu_;
   std::vector<Item> queued_;   // under mu_
   bool scheduled_ = false;     // a Drain is on its way, under mu_
   std::map<uint64_t, Attached> attached_;  // by dispatcher id, JS thread only
+  uint64_t router_groups_ = 0;             // JS thread only
 };
 
 }  // namespace vssb

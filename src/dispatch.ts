@@ -177,9 +177,20 @@ function sendAnswers(): void {
   }
   const accepted = native().Dispatcher.settleAll(rows, messages);
   const now = performance.now();
+  // Asked once for a run of answers that share a logger, as most do: it costs as much as the
+  // rest of an answer.
+  let lastLogger: Logger | undefined;
+  let lastInfo = false;
+  const infoEnabled = (logger: Logger): boolean => {
+    if (logger !== lastLogger) {
+      lastLogger = logger;
+      lastInfo = enabled(logger, 'info');
+    }
+    return lastInfo;
+  };
   for (let i = 0; i < batch.length; i++) {
     try {
-      batch[i]!.dispatcher.answered(batch[i]!, accepted[i] === 1, now);
+      batch[i]!.dispatcher.answered(batch[i]!, accepted[i] === 1, now, infoEnabled);
     } catch (error) {
       reportLater(error);
     }
@@ -277,7 +288,7 @@ export class JsDispatcher {
   }
 
   /** Logs how an answer fared: `accepted` false when its call had settled before. */
-  answered(a: Answer, accepted: boolean, now: number): void {
+  answered(a: Answer, accepted: boolean, now: number, infoEnabled: (logger: Logger) => boolean): void {
     const { logger } = this.target;
     const { event } = a.run;
     const durationMs = Math.round(now - a.run.started);
@@ -289,7 +300,7 @@ export class JsDispatcher {
       logger.warn(`${event} settled after its deadline (${durationMs} ms); the answer was ignored`, { ...this.meta(a.run), durationMs });
     } else if (a.hresult !== 0) {
       logger.error(`${event} failed: ${a.message}`, { ...this.meta(a.run), durationMs });
-    } else if (enabled(logger, 'info')) {
+    } else if (infoEnabled(logger)) {
       logger.info(`${event} succeeded`, { ...this.meta(a.run), durationMs });
     }
   }
