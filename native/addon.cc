@@ -4,6 +4,9 @@
 // behaviour.
 #include <napi.h>
 
+#include <unordered_map>
+#include <vector>
+
 #ifdef _MSC_VER
 #include <intrin.h>
 #endif
@@ -94,16 +97,42 @@ WriterMetadata ParseMetadata(const Napi::Object& o) {
   return m;
 }
 
-Napi::Object StatusToJs(Napi::Env env, const WriterStatus& s) {
+// Property names made once for a whole conversion. Object::Set with a C string makes V8 look
+// its key up in the string table on every call, which was most of the cost of turning a
+// 64-writer result into JS. Literals are told apart by address: a literal that appears twice
+// at most gets two entries.
+class Keys {
+ public:
+  explicit Keys(Napi::Env env) : env_(env) {}
+  napi_value operator[](const char* name) {
+    for (const auto& key : keys_) {
+      if (key.first == name) return key.second;
+    }
+    napi_value key = Napi::String::New(env_, name);
+    keys_.emplace_back(name, key);
+    return key;
+  }
+
+ private:
+  Napi::Env env_;
+  std::vector<std::pair<const char*, napi_value>> keys_;
+};
+
+Napi::Object StatusToJs(Keys& k, Napi::Env env, const WriterStatus& s) {
   auto o = Napi::Object::New(env);
-  o.Set("id", s.id);
-  o.Set("instanceId", s.instance_id);
-  o.Set("name", s.name);
-  o.Set("instanceName", s.instance_name);
-  o.Set("state", s.state);
-  o.Set("lastError", s.last_error);
-  o.Set("lastErrorMessage", s.last_error_message);
+  o.Set(k["id"], s.id);
+  o.Set(k["instanceId"], s.instance_id);
+  o.Set(k["name"], s.name);
+  o.Set(k["instanceName"], s.instance_name);
+  o.Set(k["state"], s.state);
+  o.Set(k["lastError"], s.last_error);
+  o.Set(k["lastErrorMessage"], s.last_error_message);
   return o;
+}
+
+Napi::Object StatusToJs(Napi::Env env, const WriterStatus& s) {
+  Keys keys(env);
+  return StatusToJs(keys, env, s);
 }
 
 Napi::Object MetadataToJs(Napi::Env env, const WriterMetadata& m) {
@@ -137,17 +166,6 @@ Napi::Object MetadataToJs(Napi::Env env, const WriterMetadata& m) {
   return o;
 }
 
-Napi::Object RecordToJs(Napi::Env env, const EventRecord& r) {
-  auto o = Napi::Object::New(env);
-  o.Set("event", r.event);
-  o.Set("startMs", r.start_ms);
-  o.Set("durationMs", r.duration_ms);
-  o.Set("outcome", r.outcome);
-  o.Set("hresult", r.hr);
-  o.Set("message", r.message);
-  return o;
-}
-
 template <typename T, typename F>
 Napi::Array ArrayToJs(Napi::Env env, const std::vector<T>& items, F convert) {
   auto array = Napi::Array::New(env, items.size());
@@ -155,27 +173,66 @@ Napi::Array ArrayToJs(Napi::Env env, const std::vector<T>& items, F convert) {
   return array;
 }
 
+// The strings of a result's event records, each once: event names and outcomes repeat for
+// every writer.
+class StringTable {
+ public:
+  double Of(const std::string& s) {
+    auto it = index_.find(s);
+    if (it != index_.end()) return it->second;
+    strings_.push_back(s);
+    return index_[s] = static_cast<double>(strings_.size() - 1);
+  }
+  Napi::Array ToJs(Napi::Env env) const {
+    return ArrayToJs(env, strings_, [](Napi::Env env, const std::string& s) { return Napi::String::New(env, s); });
+  }
+
+ private:
+  std::vector<std::string> strings_;
+  std::unordered_map<std::string, double> index_;
+};
+
+// Event records as numbers, six a record: event, startMs, durationMs, outcome, hresult and
+// message, the strings as indexes into the result's `strings`. JS makes the objects from
+// them with literals: six property sets a record through Node-API cost more than the set.
+Napi::Float64Array RecordsToJs(Napi::Env env, const std::vector<EventRecord>& records, StringTable& strings) {
+  auto packed = Napi::Float64Array::New(env, records.size() * 6);
+  double* out = packed.Data();
+  for (const EventRecord& r : records) {
+    *out++ = strings.Of(r.event);
+    *out++ = r.start_ms;
+    *out++ = r.duration_ms;
+    *out++ = strings.Of(r.outcome);
+    *out++ = r.hr;
+    *out++ = strings.Of(r.message);
+  }
+  return packed;
+}
+
 Napi::Object ResultToJs(Napi::Env env, const SnapshotSetResult& r) {
+  Keys k(env);
+  StringTable strings;
   auto o = Napi::Object::New(env);
-  o.Set("snapshotSetId", r.snapshot_set_id);
-  o.Set("hresult", r.hr);
-  o.Set("message", r.message);
-  o.Set("failedWriter", r.failed_writer);
-  o.Set("failedEvent", r.failed_event);
-  o.Set("durationMs", r.duration_ms);
-  o.Set("snapshots", ArrayToJs(env, r.snapshots, [](Napi::Env env, const SnapshotRecord& s) {
+  o.Set(k["snapshotSetId"], r.snapshot_set_id);
+  o.Set(k["hresult"], r.hr);
+  o.Set(k["message"], r.message);
+  o.Set(k["failedWriter"], r.failed_writer);
+  o.Set(k["failedEvent"], r.failed_event);
+  o.Set(k["durationMs"], r.duration_ms);
+  o.Set(k["snapshots"], ArrayToJs(env, r.snapshots, [&k](Napi::Env env, const SnapshotRecord& s) {
           auto so = Napi::Object::New(env);
-          so.Set("id", s.id);
-          so.Set("volume", s.volume);
-          so.Set("deviceObject", s.device_object);
+          so.Set(k["id"], s.id);
+          so.Set(k["volume"], s.volume);
+          so.Set(k["deviceObject"], s.device_object);
           return so;
         }));
-  o.Set("phases", ArrayToJs(env, r.phases, RecordToJs));
-  o.Set("writers", ArrayToJs(env, r.writers, [](Napi::Env env, const WriterReport& w) {
-          auto wo = StatusToJs(env, w.status);
-          wo.Set("events", ArrayToJs(env, w.events, RecordToJs));
+  o.Set(k["phases"], RecordsToJs(env, r.phases, strings));
+  o.Set(k["writers"], ArrayToJs(env, r.writers, [&k, &strings](Napi::Env env, const WriterReport& w) {
+          auto wo = StatusToJs(k, env, w.status);
+          wo.Set(k["events"], RecordsToJs(env, w.events, strings));
           return wo;
         }));
+  o.Set(k["strings"], strings.ToJs(env));
   return o;
 }
 

@@ -71,14 +71,11 @@ export interface NativeWriterListing extends NativeWriterStatus {
   metadata?: NativeWriterMetadata;
 }
 
-export interface NativeEventRecord {
-  event: string;
-  startMs: number;
-  durationMs: number;
-  outcome: string;
-  hresult: number;
-  message: string;
-}
+/**
+ * Event records, six numbers each: event, startMs, durationMs, outcome, hresult, message, the
+ * strings as indexes into the result's `strings` (toRecords in requester.ts unpacks them).
+ */
+export type NativeEventRecords = Float64Array;
 
 export interface NativeSnapshotSetResult {
   snapshotSetId: string;
@@ -88,8 +85,10 @@ export interface NativeSnapshotSetResult {
   failedEvent: string;
   durationMs: number;
   snapshots: { id: string; volume: string; deviceObject: string }[];
-  phases: NativeEventRecord[];
-  writers: (NativeWriterStatus & { events: NativeEventRecord[] })[];
+  phases: NativeEventRecords;
+  writers: (NativeWriterStatus & { events: NativeEventRecords })[];
+  /** What the records' string indexes refer to. */
+  strings: string[];
 }
 
 export interface NativeProgress {

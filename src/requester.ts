@@ -8,7 +8,7 @@ import { VssError } from './errors.js';
 import { describeHresult, hresultOf } from './hresult.js';
 import { getDefaultLogger } from './logger.js';
 import type {
-  NativeEventRecord,
+  NativeEventRecords,
   NativeProgress,
   NativeSnapshotSetResult,
   NativeWriterListing,
@@ -169,14 +169,22 @@ export function toWriterInfo(s: NativeWriterStatus): WriterInfo {
   };
 }
 
-function toRecord(r: NativeEventRecord): EventRecord {
-  return {
-    event: r.event,
-    startMs: r.startMs,
-    durationMs: r.durationMs,
-    outcome: r.outcome as EventOutcome,
-    ...(r.hresult !== 0 && { error: { hresult: r.hresult >>> 0, code: describeHresult(r.hresult).code, message: r.message } }),
-  };
+function toRecords(packed: NativeEventRecords, strings: readonly string[]): EventRecord[] {
+  const records: EventRecord[] = [];
+  for (let i = 0; i < packed.length; i += 6) {
+    const record: { -readonly [K in keyof EventRecord]: EventRecord[K] } = {
+      event: strings[packed[i]!]!,
+      startMs: packed[i + 1]!,
+      durationMs: packed[i + 2]!,
+      outcome: strings[packed[i + 3]!] as EventOutcome,
+    };
+    const hresult = packed[i + 4]!;
+    if (hresult !== 0) {
+      record.error = { hresult: hresult >>> 0, code: describeHresult(hresult).code, message: strings[packed[i + 5]!]! };
+    }
+    records.push(record);
+  }
+  return records;
 }
 
 function toResult(raw: NativeSnapshotSetResult, backupType: BackupType): ShadowCopyResult {
@@ -184,8 +192,8 @@ function toResult(raw: NativeSnapshotSetResult, backupType: BackupType): ShadowC
     snapshotSetId: raw.snapshotSetId,
     backupType,
     snapshots: raw.snapshots,
-    phases: raw.phases.map(toRecord),
-    writers: raw.writers.map((w) => ({ ...toWriterInfo(w), events: w.events.map(toRecord) })),
+    phases: toRecords(raw.phases, raw.strings),
+    writers: raw.writers.map((w) => ({ ...toWriterInfo(w), events: toRecords(w.events, raw.strings) })),
     durationMs: raw.durationMs,
   };
 }
