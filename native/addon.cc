@@ -455,15 +455,23 @@ Napi::Value RunSnapshotSet(const Napi::CallbackInfo& info) {
       sink.Call({Napi::String::New(env, "done"), ResultToJs(env, r)});
     });
   };
-  auto set = std::make_shared<SnapshotSet>(std::move(config), progress, deliver);
-  auto cancel = Napi::Function::New(env, [set](const Napi::CallbackInfo&) { set->Cancel(); }, "cancel");
+  // Weak, and not make_shared (whose one block a weak_ptr keeps whole): the caller may keep
+  // `cancel` long after the set ended, and V8, which frees it, does not know what a set weighs.
+  // The set thread holds the set while it runs.
+  std::shared_ptr<SnapshotSet> set(new SnapshotSet(std::move(config), progress, deliver));
+  std::weak_ptr<SnapshotSet> weak = set;
+  auto cancel = Napi::Function::New(
+      env,
+      [weak](const Napi::CallbackInfo&) {
+        if (auto s = weak.lock()) s->Cancel();
+      },
+      "cancel");
   // Claimed here, on the JS thread, so that a set refused because another one runs is
   // answered at once, not after the one ahead of it on the set thread.
   if (!set->Begin()) {
     queue->Close();  // the refusal is queued; nothing follows it
     return cancel;
   }
-  std::weak_ptr<SnapshotSet> weak = set;
   const uint64_t teardown_key = data->OnTeardown([weak] {
     if (auto s = weak.lock()) s->Abandon();
   });
