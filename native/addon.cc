@@ -302,23 +302,28 @@ class DispatcherWrap : public Napi::ObjectWrap<DispatcherWrap> {
   Napi::Value Id(const Napi::CallbackInfo& info) {
     return Napi::Number::New(info.Env(), static_cast<double>(dispatcher_->id));
   }
-  // Dispatcher.settleAll(rows: Float64Array, messages: string[]) -> Uint8Array: the answers of
-  // every dispatcher of this environment, gathered by JS; see EventQueue::Settle.
-  static Napi::Value SettleAll(const Napi::CallbackInfo& info) {
+  // Dispatcher.settleAll(rows: Float64Array, count, messages: string[], accepted: Uint8Array):
+  // the answers of every dispatcher of this environment, gathered by JS; see
+  // EventQueue::Settle. JS owns (and reuses) both arrays.
+  static void SettleAll(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    if (!info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array ||
-        !info[1].IsArray()) {
-      throw Napi::TypeError::New(env, "settleAll(rows: Float64Array, messages: string[])");
+    const auto is = [&info](size_t i, napi_typedarray_type type) {
+      return info[i].IsTypedArray() && info[i].As<Napi::TypedArray>().TypedArrayType() == type;
+    };
+    if (!is(0, napi_float64_array) || !info[1].IsNumber() || !info[2].IsArray() || !is(3, napi_uint8_array)) {
+      throw Napi::TypeError::New(env, "settleAll(rows: Float64Array, count: number, messages: string[], accepted: Uint8Array)");
     }
     auto rows = info[0].As<Napi::Float64Array>();
-    if (rows.ElementLength() % 4 != 0) throw Napi::RangeError::New(env, "rows must hold four numbers an answer");
-    auto list = info[1].As<Napi::Array>();
+    auto accepted = info[3].As<Napi::Uint8Array>();
+    const double count = info[1].As<Napi::Number>().DoubleValue();
+    if (!(count >= 0 && count * 4 <= rows.ElementLength() && count <= accepted.ElementLength())) {
+      throw Napi::RangeError::New(env, "settleAll: count exceeds rows or accepted");
+    }
+    auto list = info[2].As<Napi::Array>();
     std::vector<std::string> messages;
     for (uint32_t i = 0; i < list.Length(); i++) messages.push_back(list.Get(i).ToString().Utf8Value());
-    const size_t count = rows.ElementLength() / 4;
-    auto accepted = Napi::Uint8Array::New(env, count);
-    AddonData::Get(env)->Events(env)->Settle(rows.Data(), count, messages, accepted.Data());
-    return accepted;
+    AddonData::Get(env)->Events(env)->Settle(rows.Data(), static_cast<size_t>(count), messages,
+                                              accepted.Data());
   }
   // expire(callId): the JS-side deadline timer fired first.
   Napi::Value Expire(const Napi::CallbackInfo& info) {

@@ -57,12 +57,16 @@ struct RouterCall {
                              remaining_ms, index});
   }
 
-  void Send(Napi::Env env) const {
-    auto rows_js = Napi::Float64Array::New(env, rows.size());
+  // `buffer`: the queue's rows array, replaced by a larger one when these do not fit.
+  void Send(Napi::Env env, Napi::Reference<Napi::Float64Array>& buffer) const {
+    if (buffer.IsEmpty() || buffer.Value().ElementLength() < rows.size()) {
+      buffer = Napi::Persistent(Napi::Float64Array::New(env, std::max<size_t>(rows.size(), 256)));
+    }
+    Napi::Float64Array rows_js = buffer.Value();
     std::copy(rows.begin(), rows.end(), rows_js.Data());
     auto contexts_js = Napi::Array::New(env, contexts.size());
     for (uint32_t i = 0; i < contexts.size(); i++) contexts_js.Set(i, ContextToJs(env, *contexts[i]));
-    router.Call({rows_js, contexts_js});
+    router.Call({rows_js, Napi::Number::New(env, static_cast<double>(rows.size() / 4)), contexts_js});
   }
 };
 
@@ -179,7 +183,7 @@ void EventQueue::Drain(Napi::Env env) {
     }
     calls.back().Add(item.dispatcher->id, *item.call, now);
   }
-  for (const RouterCall& call : calls) call.Send(env);
+  for (const RouterCall& call : calls) call.Send(env, rows_);
 }
 
 }  // namespace vssb

@@ -3,9 +3,10 @@
 // One queue (one ThreadSafeFunction, through JsQueue) serves all the environment's
 // dispatchers, and it hands JS whatever has gathered in one call of each router:
 //
-//   router(rows, contexts)
-//     rows: Float64Array, four numbers an event: dispatcher id, call id, milliseconds left
-//           before the deadline, index into contexts
+//   router(rows, count, contexts)
+//     rows: Float64Array, four numbers an event, `count` events: dispatcher id, call id,
+//           milliseconds left before the deadline, index into contexts. The queue reuses it
+//           for the next call: the router reads it before it returns.
 //     contexts: the batch's distinct EventContexts, as {event, snapshotSetId, backupType,
 //           volumes, components}
 //
@@ -39,9 +40,9 @@ class EventQueue : public std::enable_shared_from_this<EventQueue> {
   void Detach(Napi::Env env, uint64_t dispatcher_id);
 
   // JS thread: the answers JS gathered since its last call, in one go, as the router gets the
-  // events. `rows`: four numbers an answer: dispatcher id, call id, HRESULT (0: success),
-  // index into `messages` (-1: none). Sets accepted[i] to whether answer i settled its call
-  // (false: settled already, by its deadline or a close).
+  // events. `rows`: four numbers an answer, `count` answers: dispatcher id, call id, HRESULT
+  // (0: success), index into `messages` (-1: none). Sets accepted[i] to whether answer i
+  // settled its call (0: settled already, by its deadline or a close).
   void Settle(const double* rows, size_t count, const std::vector<std::string>& messages,
               uint8_t* accepted);
 
@@ -69,6 +70,9 @@ class EventQueue : public std::enable_shared_from_this<EventQueue> {
   std::vector<Item> queued_;   // under mu_
   bool scheduled_ = false;     // a Drain is on its way, under mu_
   std::map<uint64_t, Attached> attached_;  // by dispatcher id, JS thread only
+  // The router's rows, kept from one drain to the next: a fresh typed array each drain is an
+  // allocation outside the V8 heap, freed only by a later GC. JS thread only.
+  Napi::Reference<Napi::Float64Array> rows_;
   uint64_t router_groups_ = 0;             // JS thread only
 };
 

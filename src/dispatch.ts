@@ -131,10 +131,10 @@ function reportLater(error: unknown): void {
  * The router of every dispatcher (native/event_queue.h): the events gathered since the last
  * call, four numbers each (dispatcher id, call id, milliseconds left, context index).
  */
-function routeEvents(rows: Float64Array, contexts: NativeEventContext[]): void {
+function routeEvents(rows: Float64Array, count: number, contexts: NativeEventContext[]): void {
   const now = performance.now();
   const epochNow = Date.now();
-  for (let i = 0; i < rows.length; i += 4) {
+  for (let i = 0; i < 4 * count; i += 4) {
     // A closed dispatcher has left the map; its native side already answered its calls.
     const dispatcher = dispatchers.get(rows[i]!);
     try {
@@ -158,6 +158,9 @@ interface Answer {
  * handlers of a phase's batch settle together, so 64 writers cost one crossing, not 64.
  */
 let answers: Answer[] = [];
+/** sendAnswers' arrays, reused: a typed array past 64 bytes is an allocation outside the heap. */
+let answerRows = new Float64Array(256);
+let accepted = new Uint8Array(64);
 
 function answer(a: Answer): void {
   if (answers.push(a) === 1) queueMicrotask(sendAnswers);
@@ -166,16 +169,17 @@ function answer(a: Answer): void {
 function sendAnswers(): void {
   const batch = answers;
   answers = [];
-  const rows = new Float64Array(batch.length * 4);
+  if (answerRows.length < 4 * batch.length) answerRows = new Float64Array(4 * batch.length);
+  if (accepted.length < batch.length) accepted = new Uint8Array(batch.length);
   const messages: string[] = [];
   for (let i = 0; i < batch.length; i++) {
     const a = batch[i]!;
-    rows[4 * i] = a.dispatcher.id;
-    rows[4 * i + 1] = a.run.callId;
-    rows[4 * i + 2] = a.hresult;
-    rows[4 * i + 3] = a.hresult === 0 ? -1 : messages.push(a.message) - 1;
+    answerRows[4 * i] = a.dispatcher.id;
+    answerRows[4 * i + 1] = a.run.callId;
+    answerRows[4 * i + 2] = a.hresult;
+    answerRows[4 * i + 3] = a.hresult === 0 ? -1 : messages.push(a.message) - 1;
   }
-  const accepted = native().Dispatcher.settleAll(rows, messages);
+  native().Dispatcher.settleAll(answerRows, batch.length, messages, accepted);
   const now = performance.now();
   // Asked once for a run of answers that share a logger, as most do: it costs as much as the
   // rest of an answer.

@@ -15,11 +15,12 @@ export interface NativeEventContext {
 }
 
 /**
- * The router of native/event_queue.h: the events gathered since its last call, four numbers
- * each in `rows` (dispatcher id, call id, milliseconds left before the deadline, index into
- * `contexts`). A phase's context is shared by every writer's event.
+ * The router of native/event_queue.h: the `count` events gathered since its last call, four
+ * numbers each in `rows` (dispatcher id, call id, milliseconds left before the deadline, index
+ * into `contexts`). A phase's context is shared by every writer's event. `rows` is reused by
+ * the next call: read it before returning.
  */
-export type NativeRouter = (rows: Float64Array, contexts: NativeEventContext[]) => void;
+export type NativeRouter = (rows: Float64Array, count: number, contexts: NativeEventContext[]) => void;
 
 export interface NativeDispatcher {
   /** Names this dispatcher in the router's rows. */
@@ -206,11 +207,11 @@ export interface NativeAddon {
   Dispatcher: {
     new (name: string, router: NativeRouter, handled?: readonly string[]): NativeDispatcher;
     /**
-     * The answers of this environment's dispatchers, four numbers each in `rows` (dispatcher
-     * id, call id, HRESULT with 0 for success, index into `messages` or -1). Element i of the
-     * result is 1 when answer i settled its call, 0 when the call had settled already.
+     * The `count` answers of this environment's dispatchers, four numbers each in `rows`
+     * (dispatcher id, call id, HRESULT with 0 for success, index into `messages` or -1). Sets
+     * accepted[i] to 1 when answer i settled its call, 0 when the call had settled already.
      */
-    settleAll(rows: Float64Array, messages: string[]): Uint8Array;
+    settleAll(rows: Float64Array, count: number, messages: string[], accepted: Uint8Array): void;
   };
   SimulatedWriter: new (metadata: NativeWriterMetadata) => NativeSimulatedWriter;
   listWriters(): NativeWriterListing[];
