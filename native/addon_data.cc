@@ -1,5 +1,7 @@
 #include "addon_data.h"
 
+#include <chrono>
+
 #include "event_queue.h"
 #include "js_queue.h"
 
@@ -71,9 +73,12 @@ namespace {
 
 // A snapshot set allocates on this thread and frees on the JS thread; with glibc the freed
 // chunks stay in the process as fragmented free memory (about 20 MB over the first thousands
-// of sets in docs/PERFORMANCE.md, flat after). Once no set is waiting, hand the free pages
-// back to the system: sets are minutes apart in practice, and this runs on no app thread.
-// (What the JS thread frees after this set's result is released after the next set.)
+// of sets in docs/PERFORMANCE.md, flat after). Hand the free pages back to the system once the
+// thread is idle, at most once a second: the pages handed back fault in again when the next
+// set allocates, which for back-to-back sets cost more than the rest of a set's native work.
+// (What the JS thread frees after a set's result is released with the next one.)
+constexpr auto kReleaseInterval = std::chrono::seconds(1);
+
 void ReleaseFreedMemory() {
 #ifdef __GLIBC__
   malloc_trim(0);
@@ -83,9 +88,25 @@ void ReleaseFreedMemory() {
 }  // namespace
 
 void AddonData::SetThreadLoop() {
+  using Clock = std::chrono::steady_clock;
+  const auto has_work = [this] { return set_thread_stop_ || !set_jobs_.empty(); };
   std::unique_lock<std::mutex> lock(mu_);
+  bool ran_since_release = false;
+  auto next_release = Clock::now();
   for (;;) {
-    set_cv_.wait(lock, [this] { return set_thread_stop_ || !set_jobs_.empty(); });
+    if (ran_since_release && !has_work()) {
+      // Idle with memory to give back: wait for work until it is time to release, no longer.
+      if (Clock::now() < next_release) set_cv_.wait_until(lock, next_release, has_work);
+      if (!has_work()) {
+        lock.unlock();
+        ReleaseFreedMemory();
+        lock.lock();
+        ran_since_release = false;
+        next_release = Clock::now() + kReleaseInterval;
+        continue;
+      }
+    }
+    set_cv_.wait(lock, has_work);
     if (set_jobs_.empty()) return;  // stopping, and nothing left to run
     auto job = std::move(set_jobs_.front());
     set_jobs_.pop_front();
@@ -93,11 +114,7 @@ void AddonData::SetThreadLoop() {
     job();
     job = nullptr;  // what the job holds goes now, not when the next one arrives
     lock.lock();
-    if (set_jobs_.empty() && !set_thread_stop_) {
-      lock.unlock();
-      ReleaseFreedMemory();
-      lock.lock();
-    }
+    ran_since_release = true;
   }
 }
 

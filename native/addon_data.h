@@ -32,7 +32,8 @@ class AddonData {
 
   // Runs `job` on the environment's snapshot-set thread, after the jobs queued before it.
   // Snapshot sets run one at a time, so one long-lived thread serves them all instead of a
-  // thread created for each; once no set is waiting, it returns freed memory to the system.
+  // thread created for each; when idle, it returns freed memory to the system (at most once a
+  // second).
   // A job must not wait for a later one. At teardown the queued jobs still run (the hooks
   // have abandoned them, so they end at once), then the thread is joined. False, and `job`
   // is not kept, once teardown has begun.

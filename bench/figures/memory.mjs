@@ -17,7 +17,12 @@ async function settle() {
   }
 }
 
+// The addon's snapshot-set thread hands freed memory back to the system once it has been idle,
+// at most once a second (native/addon_data.cc): each reading is taken at rest, after that.
+const idleReleaseMs = 1100;
+
 async function snapshot() {
+  await new Promise((resolve) => setTimeout(resolve, idleReleaseMs));
   await settle();
   const m = process.memoryUsage();
   return {
