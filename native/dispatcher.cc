@@ -1,30 +1,12 @@
 #include "dispatcher.h"
 
-#include <algorithm>
 #include <atomic>
 
 namespace vssb {
 
 namespace {
 std::atomic<uint64_t> g_next_dispatcher_id{1};
-thread_local PostBatch* g_batch = nullptr;
 }  // namespace
-
-PostBatch::PostBatch() { g_batch = this; }
-
-PostBatch::~PostBatch() {
-  g_batch = nullptr;
-  for (auto& entry : deferred_) entry.second();
-}
-
-bool PostBatch::Defer(const void* key, const std::function<void()>& flush) {
-  if (g_batch == nullptr) return false;
-  auto& deferred = g_batch->deferred_;
-  const bool known = std::any_of(deferred.begin(), deferred.end(),
-                                 [key](const auto& entry) { return entry.first == key; });
-  if (!known) deferred.emplace_back(key, flush);
-  return true;
-}
 
 Dispatcher::Dispatcher(std::string name, std::optional<std::set<std::string>> handled)
     : id(g_next_dispatcher_id++), name_(std::move(name)), handled_(std::move(handled)) {}

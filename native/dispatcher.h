@@ -20,8 +20,6 @@
 #include <optional>
 #include <set>
 #include <string>
-#include <utility>
-#include <vector>
 
 #include "call.h"
 
@@ -30,25 +28,6 @@ namespace vssb {
 struct Channel {
   // Any thread: hand the call to the JS side. False when that side is gone.
   std::function<bool(const std::shared_ptr<PendingCall>&)> deliver;
-};
-
-// Marks a stretch of one thread's Posts as a batch, so that a Channel may hold the calls it is
-// given and hand them over together when the batch ends (the EventQueue does: a phase's event
-// to every writer then costs one wake-up of the JS thread, not one a writer). Batches on one
-// thread do not nest.
-class PostBatch {
- public:
-  PostBatch();
-  ~PostBatch();  // runs what was deferred, in order
-  PostBatch(const PostBatch&) = delete;
-  PostBatch& operator=(const PostBatch&) = delete;
-
-  // Channel side: inside a batch on this thread, runs `flush` when the batch ends (once per
-  // `key`, however often it is deferred) and returns true; outside one, returns false.
-  static bool Defer(const void* key, const std::function<void()>& flush);
-
- private:
-  std::vector<std::pair<const void*, std::function<void()>>> deferred_;
 };
 
 class Dispatcher : public std::enable_shared_from_this<Dispatcher> {

@@ -77,10 +77,6 @@ std::shared_ptr<EventQueue> EventQueue::Create(Napi::Env env) {
   // No JS function of its own: each drain calls the routers of the events it carries.
   queue->js_ = JsQueue::Create(env, Napi::Function(), "vss-bridge:events");
   queue->js_->Unref(env);  // until a dispatcher is attached
-  std::weak_ptr<EventQueue> weak = queue;
-  queue->schedule_ = [weak] {
-    if (auto q = weak.lock()) q->Schedule();
-  };
   return queue;
 }
 
@@ -135,7 +131,7 @@ bool EventQueue::Post(const std::shared_ptr<Dispatcher>& dispatcher,
     std::lock_guard<std::mutex> lock(mu_);
     queued_.push_back(Item{dispatcher, call});
   }
-  if (!PostBatch::Defer(this, schedule_)) Schedule();
+  Schedule();
   return true;
 }
 

@@ -10,13 +10,14 @@
 //     contexts: the batch's distinct EventContexts, as {event, snapshotSetId, backupType,
 //           volumes, components}
 //
-// A snapshot set's phase posts an event to every writer at once (inside a PostBatch): with a
-// queue a dispatcher, 64 writers cost 64 wake-ups of the event loop and 64 calls into JS,
-// each costing as much as one writer's whole round trip; here they cost one of each.
+// A snapshot set's phase posts an event to every writer at once. The first post wakes the
+// event loop, and while it wakes (tens of microseconds) the others are queued: the drain
+// takes them all. With a queue a dispatcher, 64 writers cost 64 wake-ups of the event loop
+// and 64 calls into JS, each costing as much as one writer's whole round trip; here they
+// cost one of each.
 #pragma once
 #include <napi.h>
 
-#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -59,13 +60,13 @@ class EventQueue : public std::enable_shared_from_this<EventQueue> {
 
   // Any thread: the Channel of every attached dispatcher.
   bool Post(const std::shared_ptr<Dispatcher>& dispatcher, const std::shared_ptr<PendingCall>& call);
-  // Any thread: make sure a Drain will run for what is queued.
+  // Any thread: make sure a Drain will run for what is queued. Posts made while one is on its
+  // way join it.
   void Schedule();
   // JS thread: hand everything queued to the routers.
   void Drain(Napi::Env env);
 
   std::shared_ptr<JsQueue> js_;
-  std::function<void()> schedule_;  // Schedule(), made once: a PostBatch keeps a copy
   std::mutex mu_;
   std::vector<Item> queued_;   // under mu_
   bool scheduled_ = false;     // a Drain is on its way, under mu_

@@ -258,10 +258,10 @@ SnapshotSet::Fanout SnapshotSet::Post(
   Fanout f{event, Clock::now(), CurrentNotifier(std::make_shared<Notifier>()), {}, {}, {}};
   EmitProgress(event, "start");
   FlushProgress();
-  // Every writer is told the same, and its event goes out with the others in one batch.
+  // Every writer is told the same. The first Post wakes the JS thread; the others are queued
+  // before it is up, and reach JS with the first in one batch (EventQueue).
   const auto ctx = MakeContext(event);
   f.calls.reserve(writers_.size());
-  PostBatch batch;
   for (size_t i = 0; i < writers_.size(); i++) {
     f.calls.push_back(writers_[i]->dispatcher->Post(ctx, deadline_for(i), f.notifier));
   }

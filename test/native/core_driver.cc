@@ -366,23 +366,6 @@ void TestDispatcherReleasedWithCallsInFlight() {
   CHECK(call->GetOutcome().result == CallResult::kClosed);
 }
 
-void TestPostBatchDefersFlushes() {
-  std::vector<std::string> ran;
-  int key_a = 0, key_b = 0;
-  CHECK(!PostBatch::Defer(&key_a, [&] { ran.push_back("outside"); }));  // no batch: do it now
-  {
-    PostBatch batch;
-    CHECK(PostBatch::Defer(&key_a, [&] { ran.push_back("a"); }));
-    CHECK(PostBatch::Defer(&key_b, [&] { ran.push_back("b"); }));
-    CHECK(PostBatch::Defer(&key_a, [&] { ran.push_back("a again"); }));  // one flush a key
-    std::thread other([&] { CHECK(!PostBatch::Defer(&key_a, [] {})); });  // batches are per thread
-    other.join();
-    CHECK(ran.empty());
-  }
-  CHECK((ran == std::vector<std::string>{"a", "b"}));
-  CHECK(!PostBatch::Defer(&key_a, [] {}));  // over with its scope
-}
-
 // ---- Simulator and snapshot sets ---------------------------------------------------------
 
 void TestDuplicateSubscribeRefused() {
@@ -585,7 +568,6 @@ int main() {
       {"close releases waiters", TestCloseReleasesWaiters},
       {"close races settle", TestCloseRacesSettle},
       {"dispatcher released with calls in flight", TestDispatcherReleasedWithCallsInFlight},
-      {"post batch defers flushes", TestPostBatchDefersFlushes},
       {"duplicate subscribe refused", TestDuplicateSubscribeRefused},
       {"successful set", TestSuccessfulSet},
       {"writer fails freeze", TestWriterFailsFreeze},
