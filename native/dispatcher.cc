@@ -1,5 +1,6 @@
 #include "dispatcher.h"
 
+#include <algorithm>
 #include <atomic>
 
 namespace vssb {
@@ -30,12 +31,13 @@ std::shared_ptr<PendingCall> Dispatcher::Post(std::shared_ptr<const EventContext
       call->TrySettle(Outcome::Success());
       return call;
     }
-    pending_.emplace(call->id, call);
+    pending_.push_back(call);
   }
   if (!channel_.deliver || !channel_.deliver(call)) {
     {
       std::lock_guard<std::mutex> lock(mu_);
-      pending_.erase(call->id);
+      auto it = Find(call->id);
+      if (it != pending_.end()) pending_.erase(it);
     }
     call->TrySettle(Outcome::Closed("the dispatcher is closed"));
   }
@@ -50,21 +52,26 @@ bool Dispatcher::Settle(uint64_t call_id, Outcome outcome) {
   std::shared_ptr<PendingCall> call;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    auto it = pending_.find(call_id);
+    auto it = Find(call_id);
     if (it == pending_.end()) return false;
-    call = it->second;
+    call = std::move(*it);
     pending_.erase(it);
   }
   return call->TrySettle(std::move(outcome));
 }
 
+std::vector<std::shared_ptr<PendingCall>>::iterator Dispatcher::Find(uint64_t call_id) {
+  return std::find_if(pending_.begin(), pending_.end(),
+                      [call_id](const std::shared_ptr<PendingCall>& call) { return call->id == call_id; });
+}
+
 bool Dispatcher::IsPending(uint64_t call_id) {
   std::lock_guard<std::mutex> lock(mu_);
-  return pending_.count(call_id) != 0;
+  return Find(call_id) != pending_.end();
 }
 
 void Dispatcher::Close(const std::string& reason) {
-  std::map<uint64_t, std::shared_ptr<PendingCall>> pending;
+  std::vector<std::shared_ptr<PendingCall>> pending;
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (!open_) return;
@@ -72,7 +79,7 @@ void Dispatcher::Close(const std::string& reason) {
     close_reason_ = reason;
     pending.swap(pending_);
   }
-  for (auto& entry : pending) entry.second->TrySettle(Outcome::Closed(reason));
+  for (auto& call : pending) call->TrySettle(Outcome::Closed(reason));
 }
 
 bool Dispatcher::IsOpen() {

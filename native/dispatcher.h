@@ -14,12 +14,12 @@
 // threading can be driven natively (test/native) without Node.
 #pragma once
 #include <functional>
-#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "call.h"
 
@@ -68,7 +68,10 @@ class Dispatcher : public std::enable_shared_from_this<Dispatcher> {
   bool open_ = true;
   std::string close_reason_;
   uint64_t next_id_ = 1;
-  std::map<uint64_t, std::shared_ptr<PendingCall>> pending_;
+  // A writer has one event at a time in flight, rarely more: a vector searched end to end
+  // beats a map that allocates a node for every event.
+  std::vector<std::shared_ptr<PendingCall>> pending_;
+  std::vector<std::shared_ptr<PendingCall>>::iterator Find(uint64_t call_id);  // under mu_
 };
 
 }  // namespace vssb

@@ -18,10 +18,10 @@
 #pragma once
 #include <napi.h>
 
-#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "dispatcher.h"
@@ -70,7 +70,7 @@ class EventQueue : public std::enable_shared_from_this<EventQueue> {
   std::mutex mu_;
   std::vector<Item> queued_;   // under mu_
   bool scheduled_ = false;     // a Drain is on its way, under mu_
-  std::map<uint64_t, Attached> attached_;  // by dispatcher id, JS thread only
+  std::unordered_map<uint64_t, Attached> attached_;  // by dispatcher id, JS thread only
   // The router's rows, kept from one drain to the next: a fresh typed array each drain is an
   // allocation outside the V8 heap, freed only by a later GC. JS thread only.
   Napi::Reference<Napi::Float64Array> rows_;
