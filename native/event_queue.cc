@@ -13,14 +13,15 @@ Napi::Array ToArray(Napi::Env env, const std::vector<std::string>& items) {
   return array;
 }
 
-Napi::Object ContextToJs(Napi::Env env, const EventContext& ctx) {
-  auto o = Napi::Object::New(env);
-  o.Set("event", ctx.event);
-  o.Set("snapshotSetId", ctx.snapshot_set_id);
-  o.Set("backupType", ctx.backup_type);
-  o.Set("volumes", ToArray(env, ctx.volumes));
-  o.Set("components", ToArray(env, ctx.components));
-  return o;
+// A context as five elements of `out` from `at`: event, snapshotSetId, backupType, volumes,
+// components. JS makes the object: five named properties set through Node-API cost more than
+// the rest of a one-event drain.
+void ContextToJs(Napi::Env env, const EventContext& ctx, Napi::Array& out, uint32_t at) {
+  out.Set(at, ctx.event);
+  out.Set(at + 1, ctx.snapshot_set_id);
+  out.Set(at + 2, ctx.backup_type);
+  out.Set(at + 3, ToArray(env, ctx.volumes));
+  out.Set(at + 4, ToArray(env, ctx.components));
 }
 
 // The numbers of a settle row, from JS: anything but a whole number in range is refused rather
@@ -64,8 +65,8 @@ struct RouterCall {
     }
     Napi::Float64Array rows_js = buffer.Value();
     std::copy(rows.begin(), rows.end(), rows_js.Data());
-    auto contexts_js = Napi::Array::New(env, contexts.size());
-    for (uint32_t i = 0; i < contexts.size(); i++) contexts_js.Set(i, ContextToJs(env, *contexts[i]));
+    auto contexts_js = Napi::Array::New(env, 5 * contexts.size());
+    for (uint32_t i = 0; i < contexts.size(); i++) ContextToJs(env, *contexts[i], contexts_js, 5 * i);
     router.Call({rows_js, Napi::Number::New(env, static_cast<double>(rows.size() / 4)), contexts_js});
   }
 };

@@ -7,8 +7,8 @@
 //     rows: Float64Array, four numbers an event, `count` events: dispatcher id, call id,
 //           milliseconds left before the deadline, index into contexts. The queue reuses it
 //           for the next call: the router reads it before it returns.
-//     contexts: the batch's distinct EventContexts, as {event, snapshotSetId, backupType,
-//           volumes, components}
+//     contexts: the batch's distinct EventContexts, five elements each: event,
+//           snapshotSetId, backupType, volumes, components
 //
 // A snapshot set's phase posts an event to every writer at once. The first post wakes the
 // event loop, and while it wakes (tens of microseconds) the others are queued: the drain

@@ -131,14 +131,23 @@ function reportLater(error: unknown): void {
  * The router of every dispatcher (native/event_queue.h): the events gathered since the last
  * call, four numbers each (dispatcher id, call id, milliseconds left, context index).
  */
-function routeEvents(rows: Float64Array, count: number, contexts: NativeEventContext[]): void {
+function routeEvents(rows: Float64Array, count: number, contexts: unknown[]): void {
   const now = performance.now();
   const epochNow = Date.now();
+  const made: NativeEventContext[] = [];
   for (let i = 0; i < 4 * count; i += 4) {
+    const index = rows[i + 3]!;
+    const raw = (made[index] ??= {
+      event: contexts[5 * index] as string,
+      snapshotSetId: contexts[5 * index + 1] as string,
+      backupType: contexts[5 * index + 2] as string,
+      volumes: contexts[5 * index + 3] as string[],
+      components: contexts[5 * index + 4] as string[],
+    });
     // A closed dispatcher has left the map; its native side already answered its calls.
     const dispatcher = dispatchers.get(rows[i]!);
     try {
-      dispatcher?.route(rows[i + 1]!, contexts[rows[i + 3]!]!, rows[i + 2]!, now, epochNow);
+      dispatcher?.route(rows[i + 1]!, raw, rows[i + 2]!, now, epochNow);
     } catch (error) {
       reportLater(error);
     }

@@ -17,10 +17,11 @@ export interface NativeEventContext {
 /**
  * The router of native/event_queue.h: the `count` events gathered since its last call, four
  * numbers each in `rows` (dispatcher id, call id, milliseconds left before the deadline, index
- * into `contexts`). A phase's context is shared by every writer's event. `rows` is reused by
+ * of a context). `contexts` holds the batch's contexts, five elements each (NativeEventContext's
+ * fields in order); a phase's context is shared by every writer's event. `rows` is reused by
  * the next call: read it before returning.
  */
-export type NativeRouter = (rows: Float64Array, count: number, contexts: NativeEventContext[]) => void;
+export type NativeRouter = (rows: Float64Array, count: number, contexts: unknown[]) => void;
 
 export interface NativeDispatcher {
   /** Names this dispatcher in the router's rows. */
