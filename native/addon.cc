@@ -192,20 +192,28 @@ class StringTable {
   std::unordered_map<std::string, double> index_;
 };
 
-// Event records as numbers, six a record: event, startMs, durationMs, outcome, hresult and
-// message, the strings as indexes into the result's `strings`. JS makes the objects from
-// them with literals: six property sets a record through Node-API cost more than the set.
-Napi::Float64Array RecordsToJs(Napi::Env env, const std::vector<EventRecord>& records, StringTable& strings) {
-  auto packed = Napi::Float64Array::New(env, records.size() * 6);
+// A result's event records as numbers, six a record: event, startMs, durationMs, outcome,
+// hresult and message, the strings as indexes into the result's `strings`; the phases' records
+// first, then each writer's. JS makes the objects from them with literals: six property sets a
+// record through Node-API cost more than the set, and one array a result costs one allocation
+// outside the V8 heap, not one a writer.
+Napi::Float64Array RecordsToJs(Napi::Env env, const SnapshotSetResult& r, StringTable& strings) {
+  size_t count = r.phases.size();
+  for (const WriterReport& w : r.writers) count += w.events.size();
+  auto packed = Napi::Float64Array::New(env, count * 6);
   double* out = packed.Data();
-  for (const EventRecord& r : records) {
-    *out++ = strings.Of(r.event);
-    *out++ = r.start_ms;
-    *out++ = r.duration_ms;
-    *out++ = strings.Of(r.outcome);
-    *out++ = r.hr;
-    *out++ = strings.Of(r.message);
-  }
+  const auto add = [&out, &strings](const std::vector<EventRecord>& records) {
+    for (const EventRecord& e : records) {
+      *out++ = strings.Of(e.event);
+      *out++ = e.start_ms;
+      *out++ = e.duration_ms;
+      *out++ = strings.Of(e.outcome);
+      *out++ = e.hr;
+      *out++ = strings.Of(e.message);
+    }
+  };
+  add(r.phases);
+  for (const WriterReport& w : r.writers) add(w.events);
   return packed;
 }
 
@@ -226,10 +234,11 @@ Napi::Object ResultToJs(Napi::Env env, const SnapshotSetResult& r) {
           so.Set(k["deviceObject"], s.device_object);
           return so;
         }));
-  o.Set(k["phases"], RecordsToJs(env, r.phases, strings));
-  o.Set(k["writers"], ArrayToJs(env, r.writers, [&k, &strings](Napi::Env env, const WriterReport& w) {
+  o.Set(k["records"], RecordsToJs(env, r, strings));
+  o.Set(k["phases"], static_cast<double>(r.phases.size()));
+  o.Set(k["writers"], ArrayToJs(env, r.writers, [&k](Napi::Env env, const WriterReport& w) {
           auto wo = StatusToJs(k, env, w.status);
-          wo.Set(k["events"], RecordsToJs(env, w.events, strings));
+          wo.Set(k["events"], static_cast<double>(w.events.size()));
           return wo;
         }));
   o.Set(k["strings"], strings.ToJs(env));

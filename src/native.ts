@@ -73,12 +73,6 @@ export interface NativeWriterListing extends NativeWriterStatus {
   metadata?: NativeWriterMetadata;
 }
 
-/**
- * Event records, six numbers each: event, startMs, durationMs, outcome, hresult, message, the
- * strings as indexes into the result's `strings` (toRecords in requester.ts unpacks them).
- */
-export type NativeEventRecords = Float64Array;
-
 export interface NativeSnapshotSetResult {
   snapshotSetId: string;
   hresult: number;
@@ -87,9 +81,16 @@ export interface NativeSnapshotSetResult {
   failedEvent: string;
   durationMs: number;
   snapshots: { id: string; volume: string; deviceObject: string }[];
-  phases: NativeEventRecords;
-  writers: (NativeWriterStatus & { events: NativeEventRecords })[];
-  /** What the records' string indexes refer to. */
+  /**
+   * Every event record of the set, six numbers each: event, startMs, durationMs, outcome,
+   * hresult, message, the strings as indexes into `strings`. The phases' records come first,
+   * then each writer's in turn (toRecords in requester.ts unpacks them).
+   */
+  records: Float64Array;
+  /** How many of `records` are the phases'. */
+  phases: number;
+  /** `events`: how many of `records` are the writer's. */
+  writers: (NativeWriterStatus & { events: number })[];
   strings: string[];
 }
 

@@ -8,7 +8,6 @@ import { VssError } from './errors.js';
 import { describeHresult, hresultOf } from './hresult.js';
 import { getDefaultLogger } from './logger.js';
 import type {
-  NativeEventRecords,
   NativeProgress,
   NativeSnapshotSetResult,
   NativeWriterListing,
@@ -169,9 +168,11 @@ export function toWriterInfo(s: NativeWriterStatus): WriterInfo {
   };
 }
 
-function toRecords(packed: NativeEventRecords, strings: readonly string[]): EventRecord[] {
+/** `count` records of raw.records from record `first` (see NativeSnapshotSetResult). */
+function toRecords(raw: NativeSnapshotSetResult, first: number, count: number): EventRecord[] {
+  const { records: packed, strings } = raw;
   const records: EventRecord[] = [];
-  for (let i = 0; i < packed.length; i += 6) {
+  for (let i = 6 * first; i < 6 * (first + count); i += 6) {
     const record: { -readonly [K in keyof EventRecord]: EventRecord[K] } = {
       event: strings[packed[i]!]!,
       startMs: packed[i + 1]!,
@@ -188,12 +189,12 @@ function toRecords(packed: NativeEventRecords, strings: readonly string[]): Even
 }
 
 function toResult(raw: NativeSnapshotSetResult, backupType: BackupType): ShadowCopyResult {
-  return {
-    snapshotSetId: raw.snapshotSetId,
-    backupType,
-    snapshots: raw.snapshots,
-    phases: toRecords(raw.phases, raw.strings),
-    writers: raw.writers.map((w) => ({ ...toWriterInfo(w), events: toRecords(w.events, raw.strings) })),
-    durationMs: raw.durationMs,
-  };
+  const phases = toRecords(raw, 0, raw.phases);
+  let next = raw.phases;
+  const writers = raw.writers.map((w) => {
+    const events = toRecords(raw, next, w.events);
+    next += w.events;
+    return { ...toWriterInfo(w), events };
+  });
+  return { snapshotSetId: raw.snapshotSetId, backupType, snapshots: raw.snapshots, phases, writers, durationMs: raw.durationMs };
 }
