@@ -193,4 +193,66 @@ describe('dispatcher', () => {
     expect(maxRunning).toBeGreaterThan(1);
     dispatcher.close('done');
   });
+
+  it('routes the events of many dispatchers to their own handlers, each answered with its own outcome', async () => {
+    // Events posted together reach JS in one batch (native/event_queue.h): each must still go
+    // to its own writer's handler once, with a context of its own, and come back as its answer.
+    const runs = new Map<number, number>();
+    const dispatchers = Array.from({ length: 24 }, (_, i) =>
+      new JsDispatcher({
+        label: `writer-${i}`,
+        logger: memoryLogger().logger,
+        handler: () => async (ctx: { volumes: string[] }) => {
+          runs.set(i, (runs.get(i) ?? 0) + 1);
+          ctx.volumes.push(`/mine-${i}`); // must not show in any other handler's context
+          if (ctx.volumes.length !== 2) throw new Error(`writer ${i} saw ${ctx.volumes.join(',')}`);
+          if (i % 3 === 1) throw new WriterFailure('VSS_E_WRITERERROR_NONRETRYABLE', `writer ${i} vetoes`);
+        },
+      }),
+    );
+    const results = await Promise.all(dispatchers.map((d) => dispatchFromThread(d, 10_000)));
+    results.forEach((r, i) => {
+      if (i % 3 === 1) {
+        expect(r).toMatchObject({ outcome: 'failed', hresult: signed('VSS_E_WRITERERROR_NONRETRYABLE'), message: `writer ${i} vetoes` });
+      } else {
+        expect(r.outcome).toBe('succeeded');
+      }
+      expect(runs.get(i)).toBe(1);
+    });
+    for (const d of dispatchers) d.close('done');
+  });
+
+  it('refuses malformed answers without settling anything', async () => {
+    let release: () => void = () => {};
+    let started: () => void = () => {};
+    const running = new Promise<void>((resolve) => (started = resolve));
+    const { dispatcher } = dispatcherFor(() => {
+      started();
+      return new Promise<void>((resolve) => (release = resolve));
+    });
+    const pending = dispatchFromThread(dispatcher, 10_000);
+    await running; // the handler runs: its call (the dispatcher's first, id 1) is pending
+    const { settleAll } = native().Dispatcher;
+    const id = dispatcher.id;
+    const bad = [
+      [Number.NaN, 1, 0, -1],
+      [id, -1, 0, -1],
+      [id, 1.5, 0, -1],
+      [id, 2 ** 64, 0, -1],
+      [-id, 1, 0, -1],
+      [id, 1, Number.POSITIVE_INFINITY, -1],
+      [id, 1, 2 ** 33, -1],
+    ];
+    for (const row of bad) {
+      const accepted = new Uint8Array(1).fill(7);
+      settleAll(Float64Array.from(row), 1, [], accepted);
+      expect(accepted[0], `row ${row.join(',')}`).toBe(0);
+    }
+    expect(() => settleAll(new Float64Array(4), 2, [], new Uint8Array(2))).toThrow(RangeError);
+    expect(() => settleAll(new Float64Array(8), 2, [], new Uint8Array(1))).toThrow(RangeError);
+    expect(() => settleAll([] as unknown as Float64Array, 0, [], new Uint8Array(1))).toThrow(TypeError);
+    release();
+    expect((await pending).outcome).toBe('succeeded'); // still pending until its real answer
+    dispatcher.close('done');
+  });
 });
