@@ -98,7 +98,9 @@ void EventQueue::Attach(Napi::Env env, const std::shared_ptr<Dispatcher>& dispat
   dispatcher->SetChannel(Channel{[weak, weak_dispatcher](const std::shared_ptr<PendingCall>& call) {
     auto queue = weak.lock();
     auto d = weak_dispatcher.lock();
-    return queue && d && queue->Post(d, call);
+    if (!queue || !d) return false;
+    queue->Post(d, call);
+    return true;
   }});
 }
 
@@ -126,14 +128,13 @@ void EventQueue::Settle(const double* rows, size_t count, const std::vector<std:
   }
 }
 
-bool EventQueue::Post(const std::shared_ptr<Dispatcher>& dispatcher,
+void EventQueue::Post(const std::shared_ptr<Dispatcher>& dispatcher,
                       const std::shared_ptr<PendingCall>& call) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     queued_.push_back(Item{dispatcher, call});
   }
   Schedule();
-  return true;
 }
 
 void EventQueue::Schedule() {

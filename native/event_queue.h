@@ -58,8 +58,9 @@ class EventQueue : public std::enable_shared_from_this<EventQueue> {
     std::shared_ptr<PendingCall> call;
   };
 
-  // Any thread: the Channel of every attached dispatcher.
-  bool Post(const std::shared_ptr<Dispatcher>& dispatcher, const std::shared_ptr<PendingCall>& call);
+  // Any thread: the Channel of every attached dispatcher. If Node has finalized the queue,
+  // the call is answered as closed at once.
+  void Post(const std::shared_ptr<Dispatcher>& dispatcher, const std::shared_ptr<PendingCall>& call);
   // Any thread: make sure a Drain will run for what is queued. Posts made while one is on its
   // way join it.
   void Schedule();
