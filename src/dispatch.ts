@@ -128,8 +128,9 @@ function reportLater(error: unknown): void {
 }
 
 /**
- * The router of every dispatcher (native/event_queue.h): the events gathered since the last
- * call, four numbers each (dispatcher id, call id, milliseconds left, context index).
+ * The router of every dispatcher (NativeRouter, native/event_queue.h): the `count` events
+ * gathered since the last call, four numbers each in `rows` (dispatcher id, call id,
+ * milliseconds left, context index), and their contexts, five elements each.
  */
 function routeEvents(rows: Float64Array, count: number, contexts: unknown[]): void {
   const now = performance.now();
