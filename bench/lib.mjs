@@ -12,13 +12,13 @@ export function library() {
     throw new Error('bench: dist/ is missing; run `npm run build:ts` (and `npm run build:native`) first');
   }
   const load = (name) => require(new URL(name, dist).pathname);
-  const { native } = load('native.js');
+  const { native } = load('backends/native.js');
   return {
     ...load('index.js'),
     JsDispatcher: load('dispatch.js').JsDispatcher,
     getDefaultLogger: load('logger.js').getDefaultLogger,
     addon: native(),
-    gatePath: new URL('gate.js', dist).pathname,
+    gatePath: new URL('gate/write-gate.js', dist).pathname,
   };
 }
 

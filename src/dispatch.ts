@@ -7,7 +7,7 @@
 import { WriterFailure } from './errors.js';
 import { hresultOf } from './hresult.js';
 import type { Logger } from './logger.js';
-import { native, type NativeDispatcher, type NativeEventContext } from './native.js';
+import { native, type NativeDispatcher, type NativeEventContext } from './backends/native.js';
 import { isPathOnVolumes } from './paths.js';
 
 export class HandlerTimeoutError extends Error {

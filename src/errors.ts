@@ -58,3 +58,11 @@ export class OptionsError extends TypeError {
     this.issues = issues;
   }
 }
+
+/** `error` as a VssError: itself, or one carrying its `hresult` (E_UNEXPECTED when it has none). */
+export function toVssError(error: unknown, context: string): VssError {
+  if (error instanceof VssError) return error;
+  const hresult = (error as { hresult?: unknown })?.hresult;
+  const message = error instanceof Error ? error.message : String(error);
+  return new VssError(typeof hresult === 'number' ? hresult : 0x8000ffff, `${context}: ${message}`);
+}

@@ -2,30 +2,16 @@
  * The requester side: list writers, run a snapshot set. The simulated backend runs the
  * whole VSS sequence in the addon; on Windows the same calls drive IVssBackupComponents.
  */
-import { getBackend } from './backend.js';
+import { getBackend } from './backends/backend.js';
 import { JsDispatcher } from './dispatch.js';
-import { VssError } from './errors.js';
-import { describeHresult, hresultOf } from './hresult.js';
+import { toVssError, VssError } from './errors.js';
+import { hresultOf } from './hresult.js';
 import { getDefaultLogger } from './logger.js';
-import type {
-  NativeProgress,
-  NativeSnapshotSetResult,
-  NativeWriterListing,
-  NativeWriterStatus,
-} from './native.js';
+import type { NativeProgress } from './backends/native.js';
+import { toResult, toWriterInfo } from './results.js';
 import { highestKeptDeviceNumber, settleShadowCopies } from './shadow-copies.js';
-import { toVssError } from './writer.js';
 import { parseOptions, shadowCopyOptionsSchema, type ParsedShadowCopyOptions, type ShadowCopyOptions } from './schemas.js';
-import {
-  writerStateName,
-  type BackupType,
-  type EventOutcome,
-  type EventRecord,
-  type Progress,
-  type ShadowCopyResult,
-  type WriterInfo,
-  type WriterMetadataInfo,
-} from './types.js';
+import type { EventOutcome, Progress, ShadowCopyResult, WriterInfo, WriterMetadataInfo } from './types.js';
 
 export type { ShadowCopyOptions } from './schemas.js';
 
@@ -154,47 +140,4 @@ function reportProgress(opts: ParsedShadowCopyOptions, p: NativeProgress, logger
   } catch (error) {
     logger.warn(`onProgress threw: ${error instanceof Error ? error.message : String(error)}`);
   }
-}
-
-export function toWriterInfo(s: NativeWriterStatus): WriterInfo {
-  return {
-    name: s.name,
-    id: s.id,
-    instanceName: s.instanceName,
-    instanceId: s.instanceId,
-    state: writerStateName(s.state),
-    lastError:
-      s.lastError === 0 ? null : { hresult: s.lastError >>> 0, code: describeHresult(s.lastError).code, message: s.lastErrorMessage },
-  };
-}
-
-/** `count` records of raw.records from record `first` (see NativeSnapshotSetResult). */
-function toRecords(raw: NativeSnapshotSetResult, first: number, count: number): EventRecord[] {
-  const { records: packed, strings } = raw;
-  const records: EventRecord[] = [];
-  for (let i = 6 * first; i < 6 * (first + count); i += 6) {
-    const record: { -readonly [K in keyof EventRecord]: EventRecord[K] } = {
-      event: strings[packed[i]!]!,
-      startMs: packed[i + 1]!,
-      durationMs: packed[i + 2]!,
-      outcome: strings[packed[i + 3]!] as EventOutcome,
-    };
-    const hresult = packed[i + 4]!;
-    if (hresult !== 0) {
-      record.error = { hresult: hresult >>> 0, code: describeHresult(hresult).code, message: strings[packed[i + 5]!]! };
-    }
-    records.push(record);
-  }
-  return records;
-}
-
-function toResult(raw: NativeSnapshotSetResult, backupType: BackupType): ShadowCopyResult {
-  const phases = toRecords(raw, 0, raw.phases);
-  let next = raw.phases;
-  const writers = raw.writers.map((w) => {
-    const events = toRecords(raw, next, w.events);
-    next += w.events;
-    return { ...toWriterInfo(w), events };
-  });
-  return { snapshotSetId: raw.snapshotSetId, backupType, snapshots: raw.snapshots, phases, writers, durationMs: raw.durationMs };
 }

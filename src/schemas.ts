@@ -7,8 +7,8 @@ import { z } from 'zod';
 import { OptionsError } from './errors.js';
 import { providerErrorCodes, writerErrorCodes } from './hresult.js';
 import type { Logger } from './logger.js';
-import type { SqliteDatabase } from './adapters/sqlite.js';
-import type { StoreAdapter, WriteGate } from './gate.js';
+import type { SqliteDatabase } from './gate/adapters/sqlite.js';
+import type { StoreAdapter, WriteGate } from './gate/write-gate.js';
 import { backupTypes, writerEvents, type CommitContext, type Progress, type WriterEventContext } from './types.js';
 
 const GUID = /^(\{[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/i;

@@ -13,12 +13,12 @@ import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { backend } from './backend.js';
+import { backend } from './backends/backend.js';
 import { VssError } from './errors.js';
 import { hresultOf } from './hresult.js';
 import type { Logger } from './logger.js';
-import type { NativeShadowCopy } from './native.js';
-import { deleteShadowCopies, queryShadowCopies } from './vss-backend.js';
+import type { NativeShadowCopy } from './backends/native.js';
+import { deleteShadowCopies, queryShadowCopies } from './backends/vss.js';
 import { guidSchema, parseOptions } from './schemas.js';
 import { backupTypes, type KeptShadowCopy, type ShadowCopyResult } from './types.js';
 

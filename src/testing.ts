@@ -6,7 +6,7 @@
  *   const r = await rehearseCheckpoint({ faults: { writerFailures: [{ writer: 'App', event: 'freeze' }] } });
  *   assert.deepEqual(r.eventsOf('App'), ['identify', 'prepareBackup', 'prepareSnapshot', 'freeze', 'abort', 'backupShutdown']);
  */
-import { backend } from './backend.js';
+import { backend } from './backends/backend.js';
 import { VssError } from './errors.js';
 import { hresultOf } from './hresult.js';
 import { listWriters, runSnapshotSet } from './requester.js';

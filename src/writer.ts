@@ -2,15 +2,15 @@
  * VssWriter: a VSS writer whose events run your async handlers. On Windows it is a real
  * CVssWriter (it shows up in `vssadmin list writers`); elsewhere it joins the simulator.
  */
-import { getBackend, type WriterHandle } from './backend.js';
+import { getBackend, type WriterHandle } from './backends/backend.js';
 import { JsDispatcher } from './dispatch.js';
-import { VssError } from './errors.js';
+import { toVssError } from './errors.js';
 import { getDefaultLogger, type Logger } from './logger.js';
-import type { NativeWriterMetadata } from './native.js';
-import { toWriterInfo } from './requester.js';
+import type { NativeWriterMetadata } from './backends/native.js';
+import { toWriterInfo } from './results.js';
 import { parseOptions, writerOptionsSchema, type ParsedWriterOptions, type VssWriterOptions } from './schemas.js';
 import { writerEvents, writerStateName, type WriterEvent, type WriterInfo, type WriterState } from './types.js';
-import { bindGate } from './gate.js';
+import { bindGate } from './gate/write-gate.js';
 import { registerWithCoordinator, type Registration } from './linux/coordinator.js';
 
 export type { VssWriterOptions } from './schemas.js';
@@ -132,11 +132,4 @@ function toMetadata(o: ParsedWriterOptions): NativeWriterMetadata {
       files: c.files.map((f) => ({ path: f.path, filespec: f.filespec, recursive: f.recursive })),
     })),
   };
-}
-
-export function toVssError(error: unknown, context: string): VssError {
-  if (error instanceof VssError) return error;
-  const hresult = (error as { hresult?: unknown })?.hresult;
-  const message = error instanceof Error ? error.message : String(error);
-  return new VssError(typeof hresult === 'number' ? hresult : 0x8000ffff, `${context}: ${message}`);
 }

@@ -1,5 +1,5 @@
 /**
- * The store adapters (src/adapters): SQLite through better-sqlite3, and plain files.
+ * The store adapters (src/gate/adapters): SQLite through better-sqlite3, and plain files.
  */
 import { spawnSync } from 'node:child_process';
 import { readFileSync, statSync } from 'node:fs';

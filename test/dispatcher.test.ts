@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { JsDispatcher } from '../src/dispatch.js';
 import { WriterFailure } from '../src/errors.js';
 import { hresultOf } from '../src/hresult.js';
-import { native, type NativeDispatchResult } from '../src/native.js';
+import { native, type NativeDispatchResult } from '../src/backends/native.js';
 import { blockEventLoopUntil, sleep } from './helpers/writers.js';
 import { memoryLogger } from './helpers/memory-logger.js';
 

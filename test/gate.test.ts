@@ -1,5 +1,5 @@
 /**
- * WriteGate semantics (src/gate.ts) and its binding to a writer's events in the simulator.
+ * WriteGate semantics (src/gate/write-gate.ts) and its binding to a writer's events in the simulator.
  * No assertion is about how long anything took: only about order and outcome.
  */
 import { describe, expect, it } from 'vitest';

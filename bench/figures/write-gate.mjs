@@ -1,4 +1,4 @@
-// 4. WriteGate (src/gate.ts): the throughput of gate.run(write) while the gate is open
+// 4. WriteGate (src/gate/write-gate.ts): the throughput of gate.run(write) while the gate is open
 // against calling write directly, and the time from freeze() to drained with 1,000 writes in
 // flight against the time the same writes take to finish without a gate.
 import { existsSync } from 'node:fs';
@@ -6,7 +6,7 @@ import { figure, library, median, scaled, silentLogger } from '../lib.mjs';
 
 export async function run({ scale }) {
   const lib = library();
-  if (!existsSync(lib.gatePath)) throw new Error('write-gate: dist/gate.js is missing (src/gate.ts not built)');
+  if (!existsSync(lib.gatePath)) throw new Error('write-gate: dist/gate/write-gate.js is missing (src/gate/write-gate.ts not built)');
   const { WriteGate } = await import(lib.gatePath);
   const gate = new WriteGate({ name: 'bench gate', logger: silentLogger() });
 

@@ -7,7 +7,7 @@
 import { execFileSync } from 'node:child_process';
 import { z } from 'zod';
 import { backend, listWriters, VssWriter, VssError } from '../index.js';
-import { native } from '../native.js';
+import { native } from '../backends/native.js';
 import { helpOption, jsonOption, defineCommand, type Command } from './command.js';
 import { exitCodes } from './exit-codes.js';
 import { json, styleFor } from './io.js';

@@ -6,7 +6,7 @@
 import { copyFile, mkdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { VssError } from '../errors.js';
-import type { FreezeReport } from '../gate.js';
+import type { FreezeReport } from '../gate/write-gate.js';
 import type { Logger } from '../logger.js';
 import { createShadowCopy } from '../requester.js';
 import type { ShadowCopyOptions } from '../schemas.js';

@@ -9,8 +9,8 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import { sqliteStore } from '../adapters/sqlite.js';
-import { WriteGate } from '../gate.js';
+import { sqliteStore } from '../gate/adapters/sqlite.js';
+import { WriteGate } from '../gate/write-gate.js';
 import type { Logger } from '../logger.js';
 import type { Database, DatabaseConstructor } from './sqlite.js';
 

@@ -1,7 +1,7 @@
 /**
  * better-sqlite3 for the demo, loaded when the demo runs: the library itself never needs it.
  */
-import type { SqliteDatabase } from '../adapters/sqlite.js';
+import type { SqliteDatabase } from '../gate/adapters/sqlite.js';
 
 export interface Statement {
   run(...params: unknown[]): { changes: number; lastInsertRowid: number | bigint };

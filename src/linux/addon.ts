@@ -1,6 +1,6 @@
 /** The Linux-guest half of the addon (native/linux/), with a clear error where it is missing. */
 import { constants } from 'node:os';
-import { native, type NativeLinux } from '../native.js';
+import { native, type NativeLinux } from '../backends/native.js';
 
 export function linuxAddon(): NativeLinux {
   const api = native().linux;

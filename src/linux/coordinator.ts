@@ -16,7 +16,7 @@
 import { chmodSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, unlinkSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
-import { getBackend } from '../backend.js';
+import { getBackend } from '../backends/backend.js';
 import { VssError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { runSnapshotSet } from '../requester.js';

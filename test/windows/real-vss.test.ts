@@ -11,7 +11,7 @@ import { join, parse } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { VssError, VssWriter, WriterFailure, createShadowCopy, deleteShadowCopy, gatherWriterMetadata, listShadowCopies, listWriters } from '../../src/index.js';
 import type { WriterEventContext } from '../../src/types.js';
-import { deleteShadowCopies } from '../../src/vss-backend.js';
+import { deleteShadowCopies } from '../../src/backends/vss.js';
 
 const reason = process.platform !== 'win32' ? `real VSS needs Windows (this is ${process.platform})` : '';
 if (reason) console.warn(`test/windows: skipped: ${reason}`);

@@ -8,11 +8,11 @@
  * stream's buffered chunks count only if the write's promise waits for them to be flushed.
  */
 import { open } from 'node:fs/promises';
-import type { StoreAdapter } from '../gate.js';
-import { getDefaultLogger } from '../logger.js';
-import { fileStoreOptionsSchema, parseOptions, type FileStoreOptions } from '../schemas.js';
+import type { StoreAdapter } from '../write-gate.js';
+import { getDefaultLogger } from '../../logger.js';
+import { fileStoreOptionsSchema, parseOptions, type FileStoreOptions } from '../../schemas.js';
 
-export type { FileStoreOptions } from '../schemas.js';
+export type { FileStoreOptions } from '../../schemas.js';
 
 export function fileStore(options: FileStoreOptions): StoreAdapter {
   const o = parseOptions(fileStoreOptionsSchema, options, 'fileStore options');

@@ -84,7 +84,7 @@ export interface NativeSnapshotSetResult {
   /**
    * Every event record of the set, six numbers each: event, startMs, durationMs, outcome,
    * hresult, message, the strings as indexes into `strings`. The phases' records come first,
-   * then each writer's in turn (toRecords in requester.ts unpacks them).
+   * then each writer's in turn (toRecords in results.ts unpacks them).
    */
   records: Float64Array;
   /** How many of `records` are the phases'. */
@@ -251,7 +251,7 @@ export interface NativeAddon {
   napiVersion: number;
 }
 
-const packageRoot = join(__dirname, '..');
+const packageRoot = join(__dirname, '..', '..');
 
 /** Where the addon may be: a local build first, then a prebuilt binary for this platform. */
 export function addonCandidates(): string[] {

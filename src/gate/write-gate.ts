@@ -14,8 +14,8 @@
  * that could not reach a consistent state in time.
  */
 import { performance } from 'node:perf_hooks';
-import { WriterFailure } from './errors.js';
-import { getDefaultLogger, type Logger } from './logger.js';
+import { WriterFailure } from '../errors.js';
+import { getDefaultLogger, type Logger } from '../logger.js';
 import {
   gateFreezeOptionsSchema,
   parseOptions,
@@ -24,10 +24,10 @@ import {
   type Handler,
   type ParsedWriterOptions,
   type WriteGateOptions,
-} from './schemas.js';
-import type { WriterEventContext } from './types.js';
+} from '../schemas.js';
+import type { WriterEventContext } from '../types.js';
 
-export type { GateFreezeOptions, WriteGateOptions } from './schemas.js';
+export type { GateFreezeOptions, WriteGateOptions } from '../schemas.js';
 
 /** open: writes run at once. draining: new writes wait, the ones in flight finish. frozen: writes wait. */
 export type GateState = 'open' | 'draining' | 'frozen';
@@ -40,7 +40,7 @@ export interface StoreFreezeContext {
 
 /**
  * A store the gate flushes at freeze, once the application's writes have drained, and releases
- * at thaw (see src/adapters/ and docs/QUIESCE.md). thaw must not wait: it runs on the way to
+ * at thaw (see src/gate/adapters/ and docs/QUIESCE.md). thaw must not wait: it runs on the way to
  * reopening the gate, also from the watchdog.
  */
 export interface StoreAdapter {

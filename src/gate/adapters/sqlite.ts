@@ -13,12 +13,12 @@
  * complete database; then, with lockConnection, BEGIN IMMEDIATE takes the write lock. Thaw
  * rolls that transaction back (it wrote nothing). Readers go on throughout.
  */
-import { WriterFailure } from '../errors.js';
-import type { StoreAdapter } from '../gate.js';
-import { getDefaultLogger } from '../logger.js';
-import { parseOptions, sqliteDatabaseSchema, sqliteStoreOptionsSchema, type SqliteStoreOptions } from '../schemas.js';
+import { WriterFailure } from '../../errors.js';
+import type { StoreAdapter } from '../write-gate.js';
+import { getDefaultLogger } from '../../logger.js';
+import { parseOptions, sqliteDatabaseSchema, sqliteStoreOptionsSchema, type SqliteStoreOptions } from '../../schemas.js';
 
-export type { SqliteStoreOptions } from '../schemas.js';
+export type { SqliteStoreOptions } from '../../schemas.js';
 
 /** The part of better-sqlite3's Database the adapter uses. */
 export interface SqliteDatabase {

@@ -3,8 +3,8 @@
  * VSS_BRIDGE_BACKEND=simulated selects the simulator on Windows too (for tests).
  */
 import type { NativeDispatcher, NativeSink, NativeSnapshotSetConfig, NativeWriterListing, NativeWriterMetadata, NativeWriterStatus } from './native.js';
-import { simulatedBackend } from './simulated-backend.js';
-import { vssBackend } from './vss-backend.js';
+import { simulatedBackend } from './simulated.js';
+import { vssBackend } from './vss.js';
 
 export type BackendName = 'vss' | 'simulated';
 

@@ -5,8 +5,8 @@
  * most (not elevated, the VSS service disabled, safe mode).
  */
 import type { Backend, WriterHandle } from './backend.js';
-import { VssError } from './errors.js';
-import { describeHresult, hresultOf } from './hresult.js';
+import { VssError } from '../errors.js';
+import { describeHresult, hresultOf } from '../hresult.js';
 import {
   native,
   type NativeDispatcher,
