@@ -7,22 +7,38 @@
  *   HOT_BACKUP and anything else: answer HV_S_OK, as hv_vss_daemon does
  *
  * Nothing is written to a file system while it is frozen: the log is held in memory from the
- * freeze until the thaw (a log on a frozen file system would deadlock the daemon). The daemon
- * also thaws by itself when no THAW arrives within maxFreezeMs, so a lost host never leaves
- * the guest frozen; a THAW that comes after that is answered HV_E_FAIL, because writes ran
- * after the file systems thawed and the host must not keep the snapshot as consistent.
+ * freeze until the thaw (a log on a frozen file system would deadlock the daemon).
+ *
+ * The guest is never left frozen, whichever way the daemon leaves its freeze:
+ *  - no THAW within maxFreezeMs: it thaws by itself; a THAW that comes after that is answered
+ *    HV_E_FAIL, because writes ran after the file systems thawed and the host must not keep
+ *    the snapshot as consistent;
+ *  - the channel reads end of file or an error, or an answer cannot be written (after
+ *    hibernation the kernel fakes a THAW and refuses its answer, expecting the daemon to
+ *    reset the device): it thaws, tells the apps to abort, then reopens the channel and
+ *    registers again, as hv_vss_daemon does;
+ *  - SIGTERM (systemd stopping it): it thaws and aborts the apps before it exits;
+ *  - a crash or SIGKILL: before every FIFREEZE it writes the list of file systems to a marker
+ *    under /run (a tmpfs, never frozen); at start it thaws whatever a marker lists.
  */
+import { mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import type { NativeLinux } from '../native.js';
 import type { BackupType } from '../types.js';
 import { errnoName, linuxAddon } from './addon.js';
 import { freezeAll, thawAll } from './fs-freeze.js';
 import { readMounts, selectForFreeze } from './mounts.js';
 import { freezeApps, thawApps } from './registered-apps.js';
+import { systemRuntimeDir } from './runtime-dir.js';
 
 export const HV_S_OK = 0;
 export const HV_E_FAIL = 0x80004005 | 0;
 export const VSS_OP_FREEZE = 5;
 export const VSS_OP_THAW = 6;
 export const VSS_OP_HOT_BACKUP = 2;
+
+/** The marker's name in the runtime directory (/run/vss-bridge unless --runtime-dir says). */
+const frozenMarkerName = 'hv-vss-daemon.frozen';
 
 export interface HvVssDaemonOptions {
   readonly device: string;
@@ -36,7 +52,16 @@ export interface HvVssDaemonOptions {
   /** The daemon's own watchdog: thaw everything when no THAW comes. */
   readonly maxFreezeMs: number;
   readonly backupType: BackupType;
+  /**
+   * Where the daemon notes what it froze, for its next start after a crash; on a file system
+   * that is never frozen. Default: hv-vss-daemon.frozen in the runtime directory.
+   */
+  readonly frozenMarker?: string;
 }
+
+export type OpenHvVssChannel = NativeLinux['openHvVssChannel'];
+type Channel = ReturnType<OpenHvVssChannel>;
+type ChannelEvent = Parameters<Parameters<OpenHvVssChannel>[1]>;
 
 /** Log lines go out at once, except while file systems are frozen: then they wait. */
 class HeldLog {
@@ -57,22 +82,54 @@ class HeldLog {
   }
 }
 
-/** Runs until `stop` fires or the channel closes. Resolves with the exit code. */
-export function runHvVssDaemon(options: HvVssDaemonOptions, io: { stderr: { write(s: string): unknown } }, stop: AbortSignal): Promise<number> {
+/** A channel that closes again this soon after opening is reopened only after a pause. */
+const reopenPauseMs = 1000;
+
+/**
+ * Runs until `stop` fires, or until the channel cannot be opened (again). Resolves with the
+ * exit code. `open` is the addon's openHvVssChannel (replaced in tests).
+ */
+export async function runHvVssDaemon(
+  options: HvVssDaemonOptions,
+  io: { stderr: { write(s: string): unknown } },
+  stop: AbortSignal,
+  open: OpenHvVssChannel = (path, sink) => linuxAddon().openHvVssChannel(path, sink),
+): Promise<number> {
   const log = new HeldLog(io.stderr);
+  const marker = options.frozenMarker ?? join(options.runtimeDir ?? systemRuntimeDir, frozenMarkerName);
   let frozen: string[] | null = null;
   let thawedByWatchdog = false;
   let watchdog: NodeJS.Timeout | undefined;
+  /** Every step that touches the file systems or the apps runs here, one after another. */
   let busy: Promise<void> = Promise.resolve();
+  const serially = (step: () => Promise<void>): Promise<void> => (busy = busy.then(step));
 
+  const abortApps = async (): Promise<void> => {
+    await thawApps('abort', { runtimeDir: options.runtimeDir, timeoutMs: options.thawTimeoutMs, log: log.line });
+  };
+  const forgetMarker = (): void => {
+    try {
+      unlinkSync(marker);
+    } catch {
+      // not there: nothing was frozen
+    }
+  };
   const thawFileSystems = async (why: string): Promise<string[]> => {
     clearTimeout(watchdog);
     const list = frozen ?? selectForFreeze(readMounts(options.mounts), { includeLoop: options.includeLoop }).mountPoints;
     frozen = null;
     const failures = await thawAll(list);
     log.release();
+    // Removed even when a FITHAW failed: a later start could do no better.
+    forgetMarker();
     log.line(`thawed ${list.length} file system(s) (${why})${failures.length ? `; ${failures.join('; ')}` : ''}`);
     return failures;
+  };
+  /** Whatever way the daemon leaves a freeze: the file systems first, then the apps. */
+  const unfreeze = async (why: string): Promise<void> => {
+    if (frozen === null) return;
+    await thawFileSystems(why);
+    await abortApps();
   };
 
   const onFreeze = async (): Promise<number> => {
@@ -90,23 +147,26 @@ export function runHvVssDaemon(options: HvVssDaemonOptions, io: { stderr: { writ
     const selection = selectForFreeze(readMounts(options.mounts), { includeLoop: options.includeLoop });
     for (const s of selection.skipped) log.line(`not freezing ${s.mountPoint}: ${s.reason}`);
     log.line(`freezing ${selection.mountPoints.join(', ') || 'nothing'}`);
+    // Before the first FIFREEZE: a daemon killed from here on is thawed by its next start.
+    mkdirSync(dirname(marker), { recursive: true, mode: 0o755 });
+    writeFileSync(marker, `${JSON.stringify({ pid: process.pid, mountPoints: selection.mountPoints })}\n`, { mode: 0o600 });
     log.hold();
     try {
       await freezeAll(selection.mountPoints);
     } catch (error) {
       log.release();
+      forgetMarker();
       log.line(`${(error as Error).message}: every file system thawed; answering HV_E_FAIL`);
-      await thawApps('abort', { runtimeDir: options.runtimeDir, timeoutMs: options.thawTimeoutMs, log: log.line });
+      await abortApps();
       return HV_E_FAIL;
     }
     frozen = selection.mountPoints;
     thawedByWatchdog = false;
     watchdog = setTimeout(() => {
-      busy = busy.then(async () => {
+      void serially(async () => {
         if (frozen === null) return;
         thawedByWatchdog = true;
-        await thawFileSystems(`no THAW within ${options.maxFreezeMs} ms`);
-        await thawApps('abort', { runtimeDir: options.runtimeDir, timeoutMs: options.thawTimeoutMs, log: log.line });
+        await unfreeze(`no THAW within ${options.maxFreezeMs} ms`);
       });
     }, options.maxFreezeMs);
     log.line('FREEZE succeeded');
@@ -126,35 +186,32 @@ export function runHvVssDaemon(options: HvVssDaemonOptions, io: { stderr: { writ
     return failures.length ? HV_E_FAIL : HV_S_OK;
   };
 
-  return new Promise((resolve) => {
-    let channel: ReturnType<ReturnType<typeof linuxAddon>['openHvVssChannel']>;
-    let exitCode = 0;
-    const shutdown = (code: number): void => {
-      exitCode = code;
-      busy = busy.then(async () => {
-        if (frozen !== null) {
-          await thawFileSystems('the daemon is stopping');
-          await thawApps('abort', { runtimeDir: options.runtimeDir, timeoutMs: options.thawTimeoutMs, log: log.line });
-        }
-        channel.close();
-      });
-    };
-    try {
-      channel = linuxAddon().openHvVssChannel(options.device, (...event) => {
+  /** Serves one opening of the channel; resolves once it has closed. Throws when it cannot open. */
+  const serve = (): Promise<void> =>
+    new Promise<void>((resolve, reject) => {
+      let channel: Channel | undefined;
+      const onStop = (): void => {
+        void serially(async () => {
+          await unfreeze('the daemon is stopping');
+          channel?.close();
+        });
+      };
+      const onEvent = (...event: ChannelEvent): void => {
         if (event[0] === 'version') {
           log.line(`registered with the kernel (hv_vss version ${event[1]})`);
           return;
         }
         if (event[0] === 'closed') {
           stop.removeEventListener('abort', onStop);
-          void busy.then(() => {
-            if (event[1] !== 0) log.line(`the channel closed: ${errnoName(event[1])}`);
-            resolve(event[1] !== 0 && exitCode === 0 ? 1 : exitCode);
-          });
+          const errno = event[1];
+          void serially(async () => {
+            if (errno !== 0) log.line(`the channel closed: ${errnoName(errno)}`);
+            await unfreeze('the channel closed');
+          }).then(resolve);
           return;
         }
         const { operation, name } = event[1];
-        busy = busy.then(async () => {
+        void serially(async () => {
           let error = HV_S_OK;
           try {
             if (operation === VSS_OP_FREEZE) error = await onFreeze();
@@ -167,24 +224,53 @@ export function runHvVssDaemon(options: HvVssDaemonOptions, io: { stderr: { writ
             error = HV_E_FAIL;
           }
           try {
-            channel.answer(error);
+            channel?.answer(error);
           } catch (e) {
-            // As hv_vss_daemon: a FREEZE nobody hears about must not stay frozen.
-            log.line(`answering ${name} failed: ${(e as Error).message}`);
-            if (operation === VSS_OP_FREEZE && frozen !== null) {
-              await thawFileSystems('the answer to FREEZE could not be written');
-              await thawApps('abort', { runtimeDir: options.runtimeDir, timeoutMs: options.thawTimeoutMs, log: log.line });
-            }
+            // As hv_vss_daemon: reset the device (close, then open and register again). A
+            // FREEZE nobody heard about is undone when the channel reports it closed.
+            log.release();
+            log.line(`answering ${name} failed: ${(e as Error).message}; resetting the channel`);
+            channel?.close();
           }
         });
-      });
+      };
+      try {
+        channel = open(options.device, onEvent);
+      } catch (error) {
+        reject(error as Error);
+        return;
+      }
+      if (stop.aborted) onStop();
+      else stop.addEventListener('abort', onStop, { once: true });
+    });
+
+  // A marker left by a daemon that died while frozen: thaw what it froze, before anything else.
+  let left: { mountPoints?: unknown } | undefined;
+  try {
+    left = JSON.parse(readFileSync(marker, 'utf8')) as { mountPoints?: unknown };
+  } catch {
+    left = undefined;
+  }
+  if (left !== undefined) {
+    const list = Array.isArray(left.mountPoints) ? left.mountPoints.filter((m): m is string => typeof m === 'string') : [];
+    const failures = await thawAll(list);
+    log.line(`a previous daemon stopped while frozen: thawed ${list.length} file system(s)${failures.length ? `; ${failures.join('; ')}` : ''}`);
+    forgetMarker();
+    await abortApps();
+  }
+
+  for (;;) {
+    if (stop.aborted) return 0;
+    const opened = Date.now();
+    try {
+      await serve();
     } catch (error) {
       log.line(`cannot open ${options.device}: ${(error as Error).message}`);
-      resolve(1);
-      return;
+      return 1;
     }
-    const onStop = (): void => shutdown(0);
-    if (stop.aborted) onStop();
-    else stop.addEventListener('abort', onStop, { once: true });
-  });
+    if (stop.aborted) return 0;
+    log.line(`reopening ${options.device}`);
+    const pause = reopenPauseMs - (Date.now() - opened);
+    if (pause > 0) await new Promise((r) => setTimeout(r, pause));
+  }
 }

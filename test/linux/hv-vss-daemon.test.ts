@@ -5,11 +5,12 @@
  * an injected mount table) with a real Node app registered.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { thawFileSystem } from '../../src/linux/fs-freeze.js';
+import { runHvVssDaemon, type OpenHvVssChannel } from '../../src/linux/hv-vss-daemon.js';
 import { cannotFreeze, cli, makeLoopMount, newTempDir, startApp, until, waitForStatus, type LoopMount, type TestApp } from './helpers.js';
 
 const skipReason = cannotFreeze();
@@ -78,6 +79,10 @@ describe.skipIf(skipReason !== null)('hv-vss-daemon on a fake kernel channel', (
   let daemonLog = '';
   let apps: TestApp[] = [];
   let kernel: FakeKernel;
+  let connections: Socket[] = [];
+  let connectionWaiters: ((socket: Socket) => void)[] = [];
+  let daemonArgs: string[] = [];
+  let daemonLogFile: string | undefined;
 
   /**
    * Starts the daemon on the fake channel. `logFile`: where its stdout and stderr go instead
@@ -99,24 +104,48 @@ describe.skipIf(skipReason !== null)('hv-vss-daemon on a fake kernel channel', (
       ].join('\n'),
     );
     const socketPath = join(dir, 'hv_vss');
-    const connected = new Promise<Socket>((resolve) => {
-      server = createServer(resolve);
-      server.listen(socketPath);
+    connections = [];
+    server = createServer((socket) => {
+      const waiter = connectionWaiters.shift();
+      if (waiter) waiter(socket);
+      else connections.push(socket);
     });
+    server.listen(socketPath);
     await new Promise((r) => server.once('listening', r));
-    const logFd = o.logFile === undefined ? undefined : openSync(o.logFile, 'a');
+    daemonArgs = ['hv-vss-daemon', '--device', socketPath, '--mounts', mounts, '--include-loop', '--runtime-dir', join(dir, 'run'), '--thaw-timeout', '20000', ...(o.args ?? [])];
+    daemonLogFile = o.logFile;
+    spawnDaemon();
+    await register();
+  }
+
+  /** Starts the daemon process with the arguments start() chose. */
+  function spawnDaemon(): void {
+    const logFd = daemonLogFile === undefined ? undefined : openSync(daemonLogFile, 'a');
     try {
-      daemon = spawn(
-        process.execPath,
-        [cli, 'hv-vss-daemon', '--device', socketPath, '--mounts', mounts, '--include-loop', '--runtime-dir', join(dir, 'run'), '--thaw-timeout', '20000', ...(o.args ?? [])],
-        { stdio: ['ignore', logFd ?? 'pipe', logFd ?? 'pipe'] },
-      );
+      daemon = spawn(process.execPath, [cli, ...daemonArgs], { stdio: ['ignore', logFd ?? 'pipe', logFd ?? 'pipe'] });
     } finally {
       if (logFd !== undefined) closeSync(logFd);
     }
     daemon.stdout?.on('data', (d: Buffer) => (daemonLog += d.toString()));
     daemon.stderr?.on('data', (d: Buffer) => (daemonLog += d.toString()));
-    kernel = new FakeKernel(await connected);
+  }
+
+  /** The next connection to the fake device, within a deadline that names what was awaited. */
+  function nextConnection(deadlineMs = 20_000): Promise<Socket> {
+    const ready = connections.shift();
+    if (ready) return Promise.resolve(ready);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`the daemon did not open the channel within ${deadlineMs} ms; its log:\n${daemonLog}`)), deadlineMs);
+      connectionWaiters.push((socket) => {
+        clearTimeout(timer);
+        resolve(socket);
+      });
+    });
+  }
+
+  /** Accepts the daemon's next opening of the channel: VSS_OP_REGISTER1, answered with version 5. */
+  async function register(): Promise<void> {
+    kernel = new FakeKernel(await nextConnection());
     const registration = await kernel.read(12);
     expect(registration.readUInt8(0)).toBe(VSS_OP_REGISTER1);
     const version = Buffer.alloc(4);
@@ -128,6 +157,7 @@ describe.skipIf(skipReason !== null)('hv-vss-daemon on a fake kernel channel', (
     mount = await makeLoopMount();
     dir = newTempDir('vss-bridge-hv-');
     daemonLog = '';
+    connectionWaiters = [];
   });
 
   afterEach(async () => {
@@ -252,5 +282,144 @@ describe.skipIf(skipReason !== null)('hv-vss-daemon on a fake kernel channel', (
     expect(status.events.slice(0, 4)).toEqual(['prepareBackup', 'prepareSnapshot', 'freeze', 'abort']);
     expect(readFileSync(logFile, 'utf8')).toMatch(/FREEZE succeeded\n[\s\S]*thawed 1 file system\(s\) \(the daemon is stopping\)\n[\s\S]*abort pid \d+ .*: ok/);
     await app.stop();
+  });
+  it('the channel closing while frozen: thaws at once, aborts the apps, then opens the channel and registers again', async () => {
+    const app = await startApp(join(mount.mountPoint, 'records.log'), { VSS_BRIDGE_RUNTIME_DIR: join(dir, 'run') });
+    apps.push(app);
+    await start();
+
+    expect(await kernel.send(VSS_OP_FREEZE), daemonLog).toEqual({ error: 0, flags: 0 });
+    expect(await mount.isFrozen()).toBe(true);
+    // The kernel's end goes away (a read error or end of file on the device).
+    kernel.socket.destroy();
+    await until(
+      () => mount.isFrozen(),
+      (stillFrozen) => !stillFrozen,
+      () => `the daemon to thaw after the channel closed; its log:\n${daemonLog}`,
+      5_000,
+    );
+    const released = await waitForStatus(app, (s) => s.events.includes('abort'), 'the daemon to abort the app');
+    expect(released.events).not.toContain('thaw');
+
+    // As hv_vss_daemon: it reopens the device and registers again, then serves as before.
+    await register();
+    expect(daemon.exitCode).toBe(null);
+    expect(await kernel.send(VSS_OP_FREEZE), daemonLog).toEqual({ error: 0, flags: 0 });
+    expect(await kernel.send(VSS_OP_THAW), daemonLog).toEqual({ error: 0, flags: 0 });
+    expect(await mount.isThawed()).toBe(true);
+    expect(daemonLog).toMatch(/thawed 1 file system\(s\) \(the channel closed\)[\s\S]*reopening/);
+    await app.stop();
+  });
+
+  it('after a kill -9 while frozen, the restarted daemon thaws what the killed one froze and aborts the apps', async () => {
+    const app = await startApp(join(mount.mountPoint, 'records.log'), { VSS_BRIDGE_RUNTIME_DIR: join(dir, 'run') });
+    apps.push(app);
+    await start();
+
+    expect(await kernel.send(VSS_OP_FREEZE), daemonLog).toEqual({ error: 0, flags: 0 });
+    const killed = new Promise((r) => daemon.once('exit', r));
+    daemon.kill('SIGKILL');
+    await killed;
+    // Nothing else thaws it: the freeze outlives the daemon.
+    expect(await mount.isFrozen()).toBe(true);
+
+    spawnDaemon(); // as systemd's Restart= does
+    await until(
+      () => mount.isFrozen(),
+      (stillFrozen) => !stillFrozen,
+      () => `the restarted daemon to thaw; its log:\n${daemonLog}`,
+      5_000,
+    );
+    await register();
+    expect(daemonLog).toMatch(/a previous daemon stopped while frozen: thawed 1 file system/);
+    const released = await waitForStatus(app, (s) => s.events.includes('abort'), 'the restarted daemon to abort the app');
+    expect(released.events).not.toContain('thaw');
+    // The marker is gone: the next start has nothing to thaw.
+    expect(existsSync(join(dir, 'run', 'hv-vss-daemon.frozen'))).toBe(false);
+    await app.stop();
+  });
+});
+
+/** A stand-in for the addon's channel: the test delivers requests and decides whether answers fail. */
+interface FakeChannel {
+  readonly sink: Parameters<OpenHvVssChannel>[1];
+  readonly answers: number[];
+  failAnswers: boolean;
+  closed: boolean;
+}
+
+describe('hv-vss-daemon: a failed answer resets the channel', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = newTempDir('vss-bridge-hv-reset-');
+    // No file system to freeze and no app: only the channel's handling is under test.
+    writeFileSync(join(dir, 'mounts'), '');
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  async function run(test: (channels: FakeChannel[], log: () => string) => Promise<void>): Promise<void> {
+    const channels: FakeChannel[] = [];
+    let log = '';
+    const open: OpenHvVssChannel = (_path, sink) => {
+      const channel: FakeChannel & ReturnType<OpenHvVssChannel> = {
+        sink,
+        answers: [],
+        failAnswers: false,
+        closed: false,
+        answer(error) {
+          // What the addon throws when the kernel refuses the write (EINVAL after hibernation).
+          if (channel.failAnswers) throw Object.assign(new Error('write to the hv_vss channel failed (errno 22)'), { errno: 22 });
+          channel.answers.push(error);
+        },
+        close() {
+          if (channel.closed) return;
+          channel.closed = true;
+          setImmediate(() => sink('closed', 0));
+        },
+      };
+      channels.push(channel);
+      setImmediate(() => sink('version', 5));
+      return channel;
+    };
+    const stop = new AbortController();
+    const exited = runHvVssDaemon(
+      { device: 'fake', mounts: join(dir, 'mounts'), includeLoop: false, runtimeDir: join(dir, 'run'), freezeTimeoutMs: 1000, thawTimeoutMs: 1000, maxFreezeMs: 60_000, backupType: 'copy' },
+      { stderr: { write: (s: string) => (log += s) } },
+      stop.signal,
+      open,
+    );
+    try {
+      await until(() => channels.length, (n) => n === 1, () => 'the daemon to open the channel');
+      await test(channels, () => log);
+    } finally {
+      stop.abort();
+    }
+    expect(await exited).toBe(0);
+  }
+
+  it('a THAW whose answer cannot be written (hibernation): closes the channel, opens it and registers again', async () => {
+    await run(async (channels, log) => {
+      const first = channels[0] as FakeChannel;
+      first.failAnswers = true;
+      first.sink('message', { operation: 6, name: 'THAW', flags: 0 });
+      await until(() => channels.length, (n) => n === 2, () => `the daemon to reopen the channel; its log:\n${log()}`);
+      expect(first.closed).toBe(true);
+      expect(log()).toMatch(/answering THAW failed: .*errno 22.*; resetting the channel[\s\S]*reopening fake/);
+      // The new channel is served.
+      const second = channels[1] as FakeChannel;
+      second.sink('message', { operation: 2, name: 'HOT_BACKUP', flags: 0 });
+      await until(() => second.answers.length, (n) => n === 1, () => 'an answer on the new channel');
+      expect(second.answers).toEqual([0]);
+    });
+  });
+
+  it('a FREEZE whose answer cannot be written: thaws, then reopens', async () => {
+    await run(async (channels, log) => {
+      const first = channels[0] as FakeChannel;
+      first.failAnswers = true;
+      first.sink('message', { operation: 5, name: 'FREEZE', flags: 0 });
+      await until(() => channels.length, (n) => n === 2, () => `the daemon to reopen the channel; its log:\n${log()}`);
+      expect(log()).toMatch(/answering FREEZE failed[\s\S]*thawed 0 file system\(s\) \(the channel closed\)[\s\S]*reopening fake/);
+    });
   });
 });
