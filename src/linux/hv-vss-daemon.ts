@@ -23,7 +23,7 @@
  */
 import { mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import type { NativeLinux } from '../native.js';
+import type { NativeLinux } from '../backends/native.js';
 import type { BackupType } from '../types.js';
 import { errnoName, linuxAddon } from './addon.js';
 import { freezeAll, thawAll } from './fs-freeze.js';
