@@ -1,5 +1,7 @@
 # node-gyp build of the same addon CMakeLists.txt builds (cmake-js is the default: see
-# package.json). scripts/check-build-sync.mjs keeps the source lists equal.
+# package.json). scripts/check-build-sync.mjs keeps the source lists equal. On Windows,
+# writer_shim.cc is a static library of its own: gyp has no per-file options, and that file
+# alone is compiled with wchar_t as unsigned short (/Zc:wchar_t-, see CMakeLists.txt).
 {
   "targets": [
     {
@@ -31,9 +33,9 @@
             "native/win/vss_requester.cc",
             "native/win/vss_writer.cc",
             "native/win/wide.cc",
-            "native/win/win_addon.cc",
-            "native/win/writer_shim.cc"
+            "native/win/win_addon.cc"
           ],
+          "dependencies": ["vss_bridge_writer_shim"],
           "defines": ["NOMINMAX"],
           "libraries": ["vssapi.lib", "ole32.lib", "oleaut32.lib"]
         }]
@@ -56,5 +58,20 @@
         "VCCLCompilerTool": { "ExceptionHandling": 1, "AdditionalOptions": ["/std:c++17"] }
       }
     }
+  ],
+  "conditions": [
+    ["OS=='win'", {
+      "targets": [
+        {
+          "target_name": "vss_bridge_writer_shim",
+          "type": "static_library",
+          "sources": ["native/win/writer_shim.cc"],
+          "defines": ["NOMINMAX"],
+          "msvs_settings": {
+            "VCCLCompilerTool": { "TreatWChar_tAsBuiltInType": "false", "AdditionalOptions": ["/std:c++17"] }
+          }
+        }
+      ]
+    }]
   ]
 }

@@ -32,7 +32,18 @@ for (const [cmakeVar, gypTarget] of [['VSS_BRIDGE_SOURCES', 'vss_bridge']]) {
   compare('Linux-only sources', cmakeList('VSS_BRIDGE_LINUX_SOURCES'), linuxCondition?.[1]?.sources ?? []);
   // Built on Windows only: the VSS_BRIDGE_WINDOWS_* lists and the OS=='win' condition.
   const win = (target.conditions ?? []).find((c) => c[0] === "OS=='win'")?.[1] ?? {};
-  compare('Windows-only sources', cmakeList('VSS_BRIDGE_WINDOWS_SOURCES'), win.sources ?? []);
+  // writer_shim.cc is its own Windows-only target in binding.gyp (gyp has no per-file options).
+  const shim = ((gypJson.conditions ?? []).find((c) => c[0] === "OS=='win'")?.[1]?.targets ?? []).find(
+    (t) => t.target_name === 'vss_bridge_writer_shim',
+  );
+  if (!shim) errors.push("binding.gyp has no OS=='win' target vss_bridge_writer_shim (writer_shim.cc)");
+  else if (!(win.dependencies ?? []).includes('vss_bridge_writer_shim')) errors.push('binding.gyp: vss_bridge does not depend on vss_bridge_writer_shim');
+  compare('Windows-only sources', cmakeList('VSS_BRIDGE_WINDOWS_SOURCES'), [...(win.sources ?? []), ...(shim?.sources ?? [])]);
+  // /Zc:wchar_t- on writer_shim.cc in CMakeLists.txt is TreatWChar_tAsBuiltInType false in gyp.
+  const shimWchar = shim?.msvs_settings?.VCCLCompilerTool?.TreatWChar_tAsBuiltInType;
+  if (cmakeList('VSS_BRIDGE_MSVC_SHIM_OPTIONS').includes('/Zc:wchar_t-') !== (shimWchar === 'false')) {
+    errors.push('writer_shim.cc: /Zc:wchar_t- in CMakeLists.txt and TreatWChar_tAsBuiltInType "false" in binding.gyp must go together');
+  }
   compare('Windows-only defines', cmakeList('VSS_BRIDGE_WINDOWS_DEFINES'), win.defines ?? []);
   compare('Windows libraries', cmakeList('VSS_BRIDGE_WINDOWS_LIBS'), (win.libraries ?? []).map((l) => l.replace(/\.lib$/, '')));
   const cmakeDefines = cmakeList('VSS_BRIDGE_DEFINES');

@@ -25,10 +25,8 @@ for tool in "$CXX" "$CLANG" "$DLLTOOL" "$OBJDUMP"; do
   command -v "$tool" >/dev/null || { echo "cross-build-windows: $tool not found (apt-get install g++-mingw-w64-x86-64 clang-19 lld-19)" >&2; exit 2; }
 done
 
-# set(NAME ...) lists of CMakeLists.txt, one item a line.
-cmake_list() {
-  sed -n "/^set($1\$/,/^)/p; /^set($1 /p" "$root/CMakeLists.txt" | sed -e "s/^set($1//" -e 's/)$//' | tr ' ' '\n' | sed '/^$/d'
-}
+# shellcheck source=scripts/lib/cmake-lists.sh
+. "$root/scripts/lib/cmake-lists.sh"
 mapfile -t portable < <(cmake_list VSS_BRIDGE_SOURCES)
 mapfile -t windows < <(cmake_list VSS_BRIDGE_WINDOWS_SOURCES)
 mapfile -t portable_defines < <(cmake_list VSS_BRIDGE_DEFINES)

@@ -86,7 +86,13 @@ void AppendFiles(IVssWMComponent* component, UINT count,
     if (FAILED((component->*get)(i, file.Put())) || !file) continue;
     BSTR path = nullptr;
     BSTR spec = nullptr;
-    boolean recursive = false;  // the SDK's one-byte boolean, not bool
+    // The Windows SDK declares GetRecursive(bool*); MinGW's MIDL-generated header has the
+    // one-byte `boolean*`. Same size and meaning, different types: MSVC rejects the other.
+#if defined(__MINGW64_VERSION_MAJOR)  // MinGW-w64's headers, whichever compiler reads them
+    boolean recursive = false;
+#else
+    bool recursive = false;
+#endif
     if (SUCCEEDED(file->GetPath(&path)) && path != nullptr) {
       file->GetFilespec(&spec);
       file->GetRecursive(&recursive);
