@@ -11,6 +11,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { fileStore, OptionsError, sqliteStore, WriteGate } from '../src/index.js';
 import { createLoopFs, loopFsUnavailable } from './helpers/loop-mount.js';
 import { memoryLogger } from './helpers/memory-logger.js';
+import { skipUnlessRunnable } from './helpers/skip.js';
 
 const cleanups: (() => unknown)[] = [];
 afterEach(async () => {
@@ -155,7 +156,7 @@ describe('fileStore', () => {
   });
 });
 
-const loopReason = loopFsUnavailable();
+const loopReason = skipUnlessRunnable('fileStore on a real file system', loopFsUnavailable());
 
 describe('fileStore on a real file system', () => {
   it.skipIf(loopReason !== null)(

@@ -4,9 +4,11 @@ import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { skipUnlessRunnable } from './helpers/skip.js';
 
 const root = join(__dirname, '..');
 const built = existsSync(join(root, 'dist', 'index.js')) && existsSync(join(root, 'build', 'Release', 'vss_bridge.node'));
+const skipReason = skipUnlessRunnable('npm run bench', built ? null : 'needs dist/ and build/: npm run build');
 
 const expected = [
   'roundTrip.p50',
@@ -51,7 +53,7 @@ function runBench(): Promise<{ code: number; stdout: string; stderr: string }> {
 }
 
 describe('npm run bench', () => {
-  it.skipIf(!built)('produces every figure with a value, a unit, a baseline and a ratio (needs dist/ and build/: npm run build)', async () => {
+  it.skipIf(skipReason !== null)('produces every figure with a value, a unit, a baseline and a ratio (needs dist/ and build/: npm run build)', async () => {
     const { code, stdout, stderr } = await runBench();
     expect(stderr, 'no group may fail').not.toMatch(/failed/);
     expect(code).toBe(0);

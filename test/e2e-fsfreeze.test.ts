@@ -20,13 +20,14 @@ import { loadSqlite } from '../src/demo/sqlite.js';
 import { VssWriter } from '../src/index.js';
 import { createLoopFs, loopFsUnavailable } from './helpers/loop-mount.js';
 import { memoryLogger } from './helpers/memory-logger.js';
+import { skipUnlessRunnable } from './helpers/skip.js';
 
 const cleanups: (() => Promise<unknown>)[] = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-const reason = loopFsUnavailable();
+const reason = skipUnlessRunnable('real-freeze end to end', loopFsUnavailable());
 const now = (): number => performance.timeOrigin + performance.now();
 
 describe('snapshots of a really frozen file system', () => {

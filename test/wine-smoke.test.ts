@@ -8,6 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { skipUnlessRunnable } from './helpers/skip.js';
 
 const root = join(__dirname, '..');
 
@@ -20,12 +21,14 @@ const missing = [
   ...(onPath('wine64') || existsSync('/usr/lib/wine/wine64') ? [] : ['wine64']),
 ];
 const reason =
-  process.platform !== 'linux'
-    ? `the Wine smoke test runs on Linux only (this is ${process.platform})`
-    : missing.length > 0
-      ? `missing ${missing.join(', ')} (apt-get install g++-mingw-w64-x86-64 clang-19 lld-19 wine64)`
-      : '';
-if (reason) console.warn(`wine-smoke: skipped: ${reason}`);
+  skipUnlessRunnable(
+    'wine-smoke',
+    process.platform !== 'linux'
+      ? `the Wine smoke test runs on Linux only (this is ${process.platform})`
+      : missing.length > 0
+        ? `missing ${missing.join(', ')} (apt-get install g++-mingw-w64-x86-64 clang-19 lld-19 wine64)`
+        : null,
+  ) ?? '';
 
 describe('win32-x64 addon under Wine', () => {
   it.skipIf(reason !== '')(`cross-builds, loads in Windows node.exe and passes the smoke checks${reason ? ` (skipped: ${reason})` : ''}`, () => {

@@ -8,10 +8,10 @@
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { skipUnlessRunnable } from '../helpers/skip.js';
 import { isLinux, newTempDir, runCli, startApp, until, waitForStatus, type TestApp } from './helpers.js';
 
-const skipReason = isLinux ? null : 'needs Linux (apps register for guest quiesce only there)';
-if (skipReason) console.warn(`app watchdog test skipped: ${skipReason}`);
+const skipReason = skipUnlessRunnable('app watchdog test', isLinux ? null : 'needs Linux (apps register for guest quiesce only there)');
 
 /** Short enough for a test, long enough for the freeze handler on a loaded machine. */
 const freezeTimeoutMs = 3000;

@@ -17,23 +17,6 @@ export const cli = join(fixtures, 'cli.cjs');
 const EBUSY = 16;
 const EINVAL = 22;
 
-function hasTool(tool: string): boolean {
-  try {
-    execFileSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** Why the real-file-system tests cannot run here, or null when they can. */
-export function cannotFreeze(): string | null {
-  if (!isLinux) return 'needs Linux';
-  if (!isRoot) return 'needs root (FIFREEZE, mount -o loop)';
-  const missing = ['mkfs.ext4', 'mount', 'umount'].filter((t) => !hasTool(t));
-  return missing.length ? `needs ${missing.join(', ')} (apt-get install e2fsprogs mount)` : null;
-}
-
 export interface LoopMount {
   readonly dir: string;
   readonly mountPoint: string;

@@ -11,10 +11,11 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { thawFileSystem } from '../../src/linux/fs-freeze.js';
 import { runHvVssDaemon, type OpenHvVssChannel } from '../../src/linux/hv-vss-daemon.js';
-import { cannotFreeze, cli, makeLoopMount, newTempDir, startApp, until, waitForStatus, type LoopMount, type TestApp } from './helpers.js';
+import { loopFsUnavailable } from '../helpers/loop-mount.js';
+import { skipUnlessRunnable } from '../helpers/skip.js';
+import { cli, makeLoopMount, newTempDir, startApp, until, waitForStatus, type LoopMount, type TestApp } from './helpers.js';
 
-const skipReason = cannotFreeze();
-if (skipReason) console.warn(`hv_vss daemon tests skipped: ${skipReason}`);
+const skipReason = skipUnlessRunnable('hv_vss daemon tests', loopFsUnavailable());
 
 const VSS_OP_REGISTER1 = 129;
 const VSS_OP_HOT_BACKUP = 2;

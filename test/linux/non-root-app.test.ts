@@ -7,10 +7,10 @@
 import { chmodSync, chownSync, lstatSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { skipUnlessRunnable } from '../helpers/skip.js';
 import { isLinux, isRoot, newTempDir, refusedByTheApp, runCli, startApp, statusAs, until, waitForStatus, type TestApp } from './helpers.js';
 
-const skipReason = !isLinux ? 'needs Linux (apps register for guest quiesce only there)' : !isRoot ? 'needs root (to run the app as another user)' : null;
-if (skipReason) console.warn(`non-root app test skipped: ${skipReason}`);
+const skipReason = skipUnlessRunnable('non-root app test', !isLinux ? 'needs Linux (apps register for guest quiesce only there)' : !isRoot ? 'needs root (to run the app as another user)' : null);
 
 /** The app's user, and a second ordinary user (a uid needs no passwd entry to run). */
 const appUid = 65534;

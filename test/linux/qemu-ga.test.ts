@@ -10,11 +10,12 @@ import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { installHooksCommand } from '../../src/linux/commands.js';
-import { cannotFreeze, cli, makeLoopMount, newTempDir, startApp, waitForStatus, type LoopMount, type TestApp } from './helpers.js';
+import { loopFsUnavailable } from '../helpers/loop-mount.js';
+import { skipUnlessRunnable } from '../helpers/skip.js';
+import { cli, makeLoopMount, newTempDir, startApp, waitForStatus, type LoopMount, type TestApp } from './helpers.js';
 
 const qemuGa = ['/usr/sbin/qemu-ga', '/usr/bin/qemu-ga'].find((p) => existsSync(p));
-const skipReason = cannotFreeze() ?? (qemuGa ? null : 'needs qemu-ga (apt-get install qemu-guest-agent)');
-if (skipReason) console.warn(`qemu-ga tests skipped: ${skipReason}`);
+const skipReason = skipUnlessRunnable('qemu-ga tests', loopFsUnavailable() ?? (qemuGa ? null : 'needs qemu-ga (apt-get install qemu-guest-agent)'));
 
 /** qemu-ga over its Unix socket: one JSON command, one JSON line back. */
 class Agent {

@@ -15,6 +15,7 @@ import { hookLog } from '../../src/linux/hook-log.js';
 import { installHooks, marker } from '../../src/linux/install.js';
 import { runtimeDirVariable } from '../../src/linux/runtime-dir.js';
 import { memoryLogger } from '../helpers/memory-logger.js';
+import { skipUnlessRunnable } from '../helpers/skip.js';
 import { cli, isLinux, isRoot, newTempDir } from './helpers.js';
 
 const dirs: string[] = [];
@@ -44,8 +45,8 @@ async function register(runtimeDir: string): Promise<{ registration: Registratio
   return { registration, errors: entries.filter((e) => e.level === 'error').map((e) => e.message) };
 }
 
-const linuxSkip = isLinux ? null : 'needs Linux (the coordinator registers only there)';
-if (linuxSkip) console.warn(`Linux-guest security tests skipped: ${linuxSkip}`);
+const linuxSkip = skipUnlessRunnable('Linux-guest security tests', isLinux ? null : 'needs Linux (the coordinator registers only there)');
+const rootSkip = skipUnlessRunnable('a directory owned by another user', isRoot ? null : 'needs root to make one');
 
 describe.skipIf(linuxSkip !== null)('the app refuses a registration directory it cannot trust', () => {
   it('registers in a directory only its user can change', async () => {
@@ -84,7 +85,7 @@ describe.skipIf(linuxSkip !== null)('the app refuses a registration directory it
     expect(readdirSync(join(base, 'real'))).toEqual([]);
   });
 
-  it.skipIf(!isRoot)('refuses a directory owned by another user (needs root to make one)', async () => {
+  it.skipIf(rootSkip !== null)('refuses a directory owned by another user (needs root to make one)', async () => {
     const dir = join(temp('vss-bridge-sec-'), 'run');
     mkdirSync(dir, { mode: 0o700 });
     chownSync(dir, 65534, 65534);

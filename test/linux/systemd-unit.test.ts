@@ -9,6 +9,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { skipUnlessRunnable } from '../helpers/skip.js';
 import { newTempDir } from './helpers.js';
 
 const repo = join(__dirname, '..', '..');
@@ -100,8 +101,7 @@ describe('the systemd unit for the hv_vss daemon', () => {
 });
 
 const systemdAnalyze = spawnSync('systemd-analyze', ['--version']).status === 0;
-const verifySkip = systemdAnalyze ? null : 'needs systemd-analyze (apt-get install systemd)';
-if (verifySkip) console.warn(`systemd-analyze verify of ${unitName} skipped: ${verifySkip}`);
+const verifySkip = skipUnlessRunnable(`systemd-analyze verify of ${unitName}`, systemdAnalyze ? null : 'needs systemd-analyze (apt-get install systemd)');
 
 describe.skipIf(verifySkip !== null)('systemd-analyze verify', () => {
   let dir: string | undefined;

@@ -8,6 +8,7 @@ import { installHooks, marker, uninstallHooks } from '../../src/linux/install.js
 import { parseMounts, selectForFreeze } from '../../src/linux/mounts.js';
 import { LineReader, maxMessageBytes, replySchema, requestSchema } from '../../src/linux/protocol.js';
 import { ask, findRegisteredApps } from '../../src/linux/registered-apps.js';
+import { skipUnlessRunnable } from '../helpers/skip.js';
 import { cli, isLinux, isRoot, newTempDir, refusedByTheApp, startApp, statusAs } from './helpers.js';
 
 const dirs: string[] = [];
@@ -143,8 +144,7 @@ describe('usage errors name the option and the rule', () => {
   });
 });
 
-const peerSkip = !isLinux ? 'needs Linux' : !isRoot ? 'needs root (to connect as another user)' : null;
-if (peerSkip) console.warn(`peer-credential test skipped: ${peerSkip}`);
+const peerSkip = skipUnlessRunnable('peer-credential test', !isLinux ? 'needs Linux' : !isRoot ? 'needs root (to connect as another user)' : null);
 
 describe.skipIf(peerSkip !== null)('the app socket', () => {
   it('answers root, and refuses a user who is neither root nor the app\'s own', async () => {

@@ -16,6 +16,7 @@ import { registerWithCoordinator, type Registration } from '../../src/linux/coor
 import { clip, encodeMessage, LineReader, maxMessageBytes, protocolVersion, replySchema, requestSchema, type Reply, type Request } from '../../src/linux/protocol.js';
 import { runtimeDirVariable } from '../../src/linux/runtime-dir.js';
 import { memoryLogger } from '../helpers/memory-logger.js';
+import { skipUnlessRunnable } from '../helpers/skip.js';
 
 const RUNS = 300;
 const encoder = new TextEncoder();
@@ -179,8 +180,7 @@ describe.each([
   });
 });
 
-const linuxSkip = process.platform === 'linux' ? null : 'needs Linux (the app listens on its socket only there)';
-if (linuxSkip) console.warn(`coordinator connection fuzzing skipped: ${linuxSkip}`);
+const linuxSkip = skipUnlessRunnable('coordinator connection fuzzing', process.platform === 'linux' ? null : 'needs Linux (the app listens on its socket only there)');
 
 describe.skipIf(linuxSkip !== null)('an app socket fed hostile connections', () => {
   let dir: string;
