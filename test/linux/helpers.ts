@@ -4,15 +4,31 @@
  * and the commands run through dist/ as the CLI runs them.
  */
 import { execFileSync, fork, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { afterAll } from 'vitest';
 import { freezeFileSystem, thawFileSystem } from '../../src/linux/fs-freeze.js';
+import { envForOtherUser, nodeForOtherUsers, packageForOtherUsers } from '../helpers/other-user.js';
 
 export const isRoot = process.getuid?.() === 0;
 export const isLinux = process.platform === 'linux';
 export const fixtures = join(__dirname, 'fixtures');
-export const cli = join(fixtures, 'cli.cjs');
+
+/**
+ * The CLI fixture behind a launcher in a folder of this process's own: install-hooks refuses a
+ * script that anyone but its owner may change, or a folder above it, and a checkout made with
+ * umask 002 has group-writable folders.
+ */
+function launcher(script: string): string {
+  const dir = mkdtempSync(join(tmpdir(), 'vss-bridge-cli-'));
+  // Registered while the importing test file is collected: it runs after that file's tests.
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const path = join(dir, 'cli.cjs');
+  writeFileSync(path, `require(${JSON.stringify(script)});\n`, { mode: 0o644 });
+  return path;
+}
+export const cli = launcher(join(fixtures, 'cli.cjs'));
 
 const EBUSY = 16;
 const EINVAL = 22;
@@ -86,7 +102,7 @@ export interface AppOptions {
   readonly mode?: 'normal' | 'veto' | 'gate';
   /** The writer's freeze window. */
   readonly freezeTimeoutMs?: number;
-  /** Runs the app as this user and group (the test must be root). */
+  /** Runs the app as this user and group (the test must be root), from a copy that user can read. */
   readonly uid?: number;
   readonly gid?: number;
 }
@@ -107,11 +123,12 @@ function next<T>(child: ChildProcess, type: string): Promise<T> {
 
 export async function startApp(dataFile: string, env: NodeJS.ProcessEnv, options: AppOptions = {}): Promise<TestApp> {
   const args = [dataFile, options.mode ?? 'normal', ...(options.freezeTimeoutMs === undefined ? [] : [String(options.freezeTimeoutMs)])];
-  const child = fork(join(fixtures, 'app.cjs'), args, {
-    env: { ...process.env, ...env },
+  const asUser = options.uid === undefined ? {} : { uid: options.uid, gid: options.gid ?? options.uid, execPath: nodeForOtherUsers(), execArgv: [] };
+  const app = options.uid === undefined ? join(fixtures, 'app.cjs') : join(packageForOtherUsers(), 'test', 'linux', 'fixtures', 'app.cjs');
+  const child = fork(app, args, {
+    env: options.uid === undefined ? { ...process.env, ...env } : envForOtherUser(env),
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
-    ...(options.uid === undefined ? {} : { uid: options.uid }),
-    ...(options.gid === undefined ? {} : { gid: options.gid }),
+    ...asUser,
   });
   let output = '';
   for (const stream of [child.stdout, child.stderr]) {
@@ -183,7 +200,7 @@ export const refusedByTheApp = /^(|error ECONNRESET|error EPIPE)$/;
  */
 export function statusAs(uid: number, socketPath: string): string {
   const script = `const s=require('net').connect(${JSON.stringify(socketPath)});let got='';s.on('connect',()=>s.write('{"v":1,"op":"status"}\\n'));s.on('data',d=>got+=d);s.on('close',()=>process.stdout.write(got));s.on('error',e=>{process.stdout.write('error '+e.code);s.destroy()});`;
-  return execFileSync(process.execPath, ['-e', script], { uid, gid: uid }).toString();
+  return execFileSync(nodeForOtherUsers(), ['-e', script], { uid, gid: uid, env: envForOtherUser() }).toString();
 }
 
 export function newTempDir(prefix: string): string {

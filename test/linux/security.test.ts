@@ -15,6 +15,7 @@ import { hookLog } from '../../src/linux/hook-log.js';
 import { installHooks, marker } from '../../src/linux/install.js';
 import { runtimeDirVariable } from '../../src/linux/runtime-dir.js';
 import { memoryLogger } from '../helpers/memory-logger.js';
+import { envForOtherUser, nodeForOtherUsers } from '../helpers/other-user.js';
 import { skipUnlessRunnable } from '../helpers/skip.js';
 import { cli, isLinux, isRoot, newTempDir } from './helpers.js';
 
@@ -107,7 +108,7 @@ describe.skipIf(linuxSkip !== null)('the app socket is never connectable by anot
     const atBind: { path: string; mode: number; dirMode: number; otherConnected: boolean | null }[] = [];
     const canConnectAsNobody = (path: string): boolean => {
       const script = `const s=require('net').connect(${JSON.stringify(path)});s.on('connect',()=>{process.stdout.write('connected');s.destroy()});s.on('error',e=>process.stdout.write(e.code))`;
-      return execFileSync(process.execPath, ['-e', script], { uid: 65534, gid: 65534 }).toString() === 'connected';
+      return execFileSync(nodeForOtherUsers(), ['-e', script], { uid: 65534, gid: 65534, env: envForOtherUser() }).toString() === 'connected';
     };
     Server.prototype.listen = function (this: Server, ...args: unknown[]) {
       const [path, callback] = args as [string, () => void];
