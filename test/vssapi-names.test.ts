@@ -8,13 +8,13 @@
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { skipUnlessRunnable } from './helpers/skip.js';
 
 const root = join(__dirname, '..');
 const missing = ['clang-19', 'x86_64-w64-mingw32-nm', 'x86_64-w64-mingw32-objdump'].filter(
   (tool) => spawnSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' }).status !== 0,
 );
-const reason = missing.length > 0 ? `missing ${missing.join(', ')} (apt-get install clang-19 g++-mingw-w64-x86-64)` : '';
-if (reason) console.warn(`vssapi-names: skipped: ${reason}`);
+const reason = skipUnlessRunnable('vssapi-names', missing.length > 0 ? `missing ${missing.join(', ')} (apt-get install clang-19 g++-mingw-w64-x86-64)` : null) ?? '';
 
 function check(env: Record<string, string> = {}) {
   // An addon path that does not exist: this test is about writer_shim.cc alone.
