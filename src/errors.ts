@@ -48,6 +48,15 @@ export class WriterFailure extends Error {
   }
 }
 
+/**
+ * This machine cannot do what was asked, whatever the arguments: no addon for this platform,
+ * no VSS backend in this build, Linux-guest support off Linux, a writer module that fails to
+ * load. The CLI's exit code 6; `vss-bridge doctor` says how to fix it.
+ */
+export class EnvironmentError extends Error {
+  override readonly name = 'EnvironmentError';
+}
+
 /** Options failed validation. `issues` names each field and the rule it broke. */
 export class OptionsError extends TypeError {
   readonly issues: readonly { path: string; message: string }[];

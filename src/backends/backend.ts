@@ -2,6 +2,7 @@
  * The backend behind the public API: real VSS on Windows, the simulator everywhere else.
  * VSS_BRIDGE_BACKEND=simulated selects the simulator on Windows too (for tests).
  */
+import { EnvironmentError } from '../errors.js';
 import type { NativeDispatcher, NativeSink, NativeSnapshotSetConfig, NativeWriterListing, NativeWriterMetadata, NativeWriterStatus } from './native.js';
 import { simulatedBackend } from './simulated.js';
 import { vssBackend } from './vss.js';
@@ -28,7 +29,7 @@ function choose(): BackendName {
   const requested = process.env['VSS_BRIDGE_BACKEND'];
   if (requested === 'simulated' || requested === 'vss') return requested;
   if (requested !== undefined && requested !== '') {
-    throw new Error(`VSS_BRIDGE_BACKEND must be "vss" or "simulated"; got "${requested}"`);
+    throw new EnvironmentError(`VSS_BRIDGE_BACKEND must be "vss" or "simulated"; got "${requested}"`);
   }
   return process.platform === 'win32' ? 'vss' : 'simulated';
 }

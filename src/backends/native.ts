@@ -5,6 +5,7 @@
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
+import { EnvironmentError } from '../errors.js';
 
 export interface NativeEventContext {
   event: string;
@@ -268,7 +269,7 @@ function load(): NativeAddon {
   const candidates = override ? [override] : addonCandidates();
   const found = candidates.find((p) => existsSync(p));
   if (found === undefined) {
-    throw new Error(
+    throw new EnvironmentError(
       `vss-bridge: no native addon for ${process.platform}-${process.arch} (Node ${process.versions.node}). ` +
         `Looked in:\n  ${candidates.join('\n  ')}\n` +
         'Build it with `npm rebuild vss-bridge` (needs cmake and a C++17 compiler), ' +

@@ -5,7 +5,7 @@
  * most (not elevated, the VSS service disabled, safe mode).
  */
 import type { Backend, WriterHandle } from './backend.js';
-import { VssError } from '../errors.js';
+import { EnvironmentError, VssError } from '../errors.js';
 import { describeHresult, hresultOf } from '../hresult.js';
 import {
   native,
@@ -32,15 +32,15 @@ export function vssFailure(hresult: number, message: string): VssError {
 /** The Windows part of the addon, or a clear refusal where it cannot work. */
 function vss(): NativeVss {
   if (process.platform === 'win32' && process.arch === 'ia32') {
-    throw new Error(
+    throw new EnvironmentError(
       'vss-bridge: VSS does not work from 32-bit Node.js on 64-bit Windows (process.arch is ia32); install the 64-bit (x64 or arm64) Node.js',
     );
   }
   const part = native().vss;
   if (part === undefined) {
-    throw new Error(`vss-bridge: this addon was built without the Windows VSS backend (${process.platform}-${process.arch}); set VSS_BRIDGE_BACKEND=simulated`);
+    throw new EnvironmentError(`vss-bridge: this addon was built without the Windows VSS backend (${process.platform}-${process.arch}); set VSS_BRIDGE_BACKEND=simulated`);
   }
-  if ('unsupported' in part) throw new Error(`vss-bridge: ${part.unsupported}`);
+  if ('unsupported' in part) throw new EnvironmentError(`vss-bridge: ${part.unsupported}`);
   return part;
 }
 

@@ -1,11 +1,15 @@
 /**
  * What every command is made of: its options (parsed by node:util parseArgs, then checked by a
  * zod schema so a bad value is reported with the option's name and rule), its help text and
- * its run function.
+ * its run function. A command is a function of its arguments that resolves with its exit code
+ * (exit-codes.ts): what it throws is said on stderr and becomes that code here, once for
+ * every command.
  */
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
-import type { CommandIO } from './io.js';
+import { EnvironmentError } from '../errors.js';
+import { exitCodes } from './exit-codes.js';
+import { styleFor, type CommandIO } from './io.js';
 
 export interface OptionSpec {
   readonly type: 'string' | 'boolean';
@@ -16,7 +20,7 @@ export interface OptionSpec {
   readonly description: string;
 }
 
-export interface Command {
+export interface CommandSpec {
   readonly name: string;
   /** One line for the command list. */
   readonly summary: string;
@@ -25,17 +29,17 @@ export interface Command {
   /** Paragraphs after the usage line. */
   readonly details?: string;
   readonly options: Readonly<Record<string, OptionSpec>>;
-  run(args: string[], io: CommandIO): Promise<number>;
 }
 
-/** The command line was wrong: exit code 2, with the message and a pointer to --help. */
+export interface Command {
+  /** Runs the command with `args` (after its name); resolves with the exit code. */
+  (args: string[], io: CommandIO): Promise<number>;
+  readonly spec: CommandSpec;
+}
+
+/** The command line was wrong: exit code 2, with the message and the command's usage. */
 export class UsageError extends Error {
   override readonly name = 'UsageError';
-}
-
-/** A command could not run here (missing module, wrong platform): exit code 6. */
-export class EnvironmentError extends Error {
-  override readonly name = 'EnvironmentError';
 }
 
 export const helpOption: OptionSpec = { type: 'boolean', short: 'h', description: 'show this help' };
@@ -51,7 +55,7 @@ export interface Parsed<T> {
  * Parses `args` against the command's options, then validates the values with `schema`,
  * whose keys are the option names. Throws UsageError naming the option and the rule.
  */
-export function parseCommand<S extends z.ZodType>(command: Command, args: string[], schema: S): Parsed<z.output<S>> {
+function parseCommand<S extends z.ZodType>(command: CommandSpec, args: string[], schema: S): Parsed<z.output<S>> {
   const options = Object.fromEntries(
     Object.entries(command.options).map(([name, o]) => [
       name,
@@ -80,27 +84,45 @@ export function parseCommand<S extends z.ZodType>(command: Command, args: string
 
 /**
  * A command from its options' schema and a run function that gets the validated values:
- * parsing, --help and usage errors are handled here, once for every command.
+ * parsing, --help and the exit code of what it throws are handled here, once for every command.
  */
 export function defineCommand<S extends z.ZodType>(
-  spec: Omit<Command, 'run'> & { readonly schema: S; run(values: z.output<S>, io: CommandIO): Promise<number> },
+  definition: CommandSpec & { readonly schema: S; run(values: z.output<S>, io: CommandIO): Promise<number> },
 ): Command {
-  const command: Command = {
-    name: spec.name,
-    summary: spec.summary,
-    usage: spec.usage,
-    ...(spec.details !== undefined && { details: spec.details }),
-    options: spec.options,
-    async run(args, io) {
-      const { values, help } = parseCommand(command, args, spec.schema);
+  const { schema, run, ...spec } = definition;
+  const command = async (args: string[], io: CommandIO): Promise<number> => {
+    try {
+      const { values, help } = parseCommand(spec, args, schema);
       if (help) {
-        io.stdout.write(helpText(command));
-        return 0;
+        io.stdout.write(helpText(spec));
+        return exitCodes.success;
       }
-      return spec.run(values, io);
-    },
+      return await run(values, io);
+    } catch (error) {
+      return reportError(error, io, spec);
+    }
   };
-  return command;
+  return Object.assign(command, { spec });
+}
+
+/**
+ * Says on stderr why a command could not do its work and returns its exit code: 2 for a wrong
+ * command line (with the usage of `command`, when one was found), 6 when this machine cannot do
+ * it (an EnvironmentError: no addon, no VSS backend, not Linux, a writer module that fails), 1
+ * for anything else.
+ */
+export function reportError(error: unknown, io: CommandIO, command?: CommandSpec): number {
+  const prefix = styleFor(io.stderr).red('vss-bridge:');
+  const message = error instanceof Error ? error.message : String(error);
+  if (error instanceof UsageError) {
+    const help = command
+      ? `usage: vss-bridge ${command.usage}\nRun \`vss-bridge ${command.name} --help\` for its options.`
+      : 'Run `vss-bridge --help` for the commands.';
+    io.stderr.write(`${prefix} ${message}\n${help}\n`);
+    return exitCodes.usage;
+  }
+  io.stderr.write(`${prefix} ${message}\n`);
+  return error instanceof EnvironmentError ? exitCodes.environment : exitCodes.failure;
 }
 
 /** "30s", "1500ms", "2m" or a plain number of seconds, as whole milliseconds. */
@@ -113,7 +135,7 @@ export const durationSchema = z
   })
   .pipe(z.number().int().min(1, { error: 'must be at least 1ms' }).max(86_400_000, { error: 'must be at most 24 hours' }));
 
-export function helpText(command: Command, bin = 'vss-bridge'): string {
+export function helpText(command: CommandSpec, bin = 'vss-bridge'): string {
   const rows = Object.entries(command.options).map(([name, o]) => {
     const flag = `${o.short ? `-${o.short}, ` : '    '}--${name}${o.value ? ` ${o.value}` : ''}`;
     return [flag, o.description + (o.multiple ? ' (repeatable)' : '')] as const;

@@ -8,10 +8,10 @@ import { execFileSync } from 'node:child_process';
 import { z } from 'zod';
 import { backend, listWriters, VssWriter, VssError } from '../index.js';
 import { native } from '../backends/native.js';
+import { describeLinuxGuest } from '../linux/guest.js';
 import { helpOption, jsonOption, defineCommand, type Command } from './command.js';
 import { exitCodes } from './exit-codes.js';
 import { json, styleFor } from './io.js';
-import { loadLinuxGuest } from './optional-modules.js';
 import { loadWriters, noWritersNote, writerOptions } from './writer-modules.js';
 
 export type CheckStatus = 'ok' | 'warn' | 'fail' | 'skip';
@@ -151,7 +151,7 @@ async function checkWriters(): Promise<Check> {
 
 async function checkLinuxGuest(): Promise<Check[]> {
   if (process.platform !== 'linux') return [{ name: 'linux guest', status: 'skip', detail: 'Linux only' }];
-  return (await loadLinuxGuest()).describeLinuxGuest().checks;
+  return describeLinuxGuest().checks;
 }
 
 const schema = z.object({

@@ -5,14 +5,14 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { hookCommand, hvVssDaemonCommand, installHooksCommand, uninstallHooksCommand } from '../linux/commands.js';
 import { checkpointCommand } from './checkpoint.js';
-import { EnvironmentError, helpText, UsageError, type Command } from './command.js';
+import { helpText, reportError, UsageError, type Command } from './command.js';
 import { demoCommand } from './demo.js';
 import { doctorCommand } from './doctor.js';
 import { exitCodes } from './exit-codes.js';
-import { styleFor, type CommandIO } from './io.js';
+import type { CommandIO } from './io.js';
 import { metadataCommand } from './metadata.js';
-import { linuxGuestCommand } from './optional-modules.js';
 import { snapshotsCommand } from './snapshots.js';
 import { writersCommand } from './writers.js';
 
@@ -23,10 +23,10 @@ const commands: readonly Command[] = [
   snapshotsCommand,
   doctorCommand,
   demoCommand,
-  linuxGuestCommand('hook', 'hookCommand', 'Linux guest: the freeze/thaw hook a guest agent runs (qemu-ga, VMware, cloud agents).'),
-  linuxGuestCommand('hv-vss-daemon', 'hvVssDaemonCommand', "Linux guest on Hyper-V: serve /dev/vmbus/hv_vss with this machine's writers."),
-  linuxGuestCommand('install-hooks', 'installHooksCommand', "Linux guest: install the hooks into the guest agents' hook directories."),
-  linuxGuestCommand('uninstall-hooks', 'uninstallHooksCommand', 'Linux guest: remove the installed hooks.'),
+  hookCommand,
+  hvVssDaemonCommand,
+  installHooksCommand,
+  uninstallHooksCommand,
 ];
 
 function version(): string {
@@ -35,7 +35,7 @@ function version(): string {
 }
 
 function usage(): string {
-  const width = Math.max(...commands.map((c) => c.name.length));
+  const width = Math.max(...commands.map((c) => c.spec.name.length));
   return `Usage: vss-bridge <command> [options]
 
 Take part in and inspect Volume Shadow Copy (VSS) snapshots: list writers, run the snapshot
@@ -43,7 +43,7 @@ set a production checkpoint runs, and find out why a writer fails. On Linux and 
 commands run against the VSS simulator inside this process.
 
 Commands:
-${commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`).join('\n')}
+${commands.map((c) => `  ${c.spec.name.padEnd(width)}  ${c.spec.summary}`).join('\n')}
 
 Run \`vss-bridge <command> --help\` for a command's options.
 Options: --help, --version. NO_COLOR turns colours off. Exit codes: 0 success, 1 failure,
@@ -55,33 +55,19 @@ Options: --help, --version. NO_COLOR turns colours off. Exit codes: 0 success, 1
 export async function main(argv: string[], io: CommandIO): Promise<number> {
   const [name, ...args] = argv;
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
-    const topic = commands.find((c) => c.name === args[0]);
-    io.stdout.write(topic && !('delegated' in topic) ? helpText(topic) : usage());
+    const topic = commands.find((c) => c.spec.name === args[0]);
+    io.stdout.write(topic ? helpText(topic.spec) : usage());
     return exitCodes.success;
   }
   if (name === '--version' || name === '-V') {
     io.stdout.write(`${version()}\n`);
     return exitCodes.success;
   }
-  const style = styleFor(io.stderr);
-  const command = commands.find((c) => c.name === name);
-  try {
-    if (command === undefined) throw new UsageError(`unknown command "${name}"; commands: ${commands.map((c) => c.name).join(', ')}`);
-    return await command.run(args, io);
-  } catch (error) {
-    if (error instanceof UsageError) {
-      io.stderr.write(`${style.red('vss-bridge:')} ${error.message}\nRun \`vss-bridge ${command ? `${command.name} ` : ''}--help\` for usage.\n`);
-      return exitCodes.usage;
-    }
-    if (error instanceof EnvironmentError) {
-      io.stderr.write(`${style.red('vss-bridge:')} ${error.message}\n`);
-      return exitCodes.environment;
-    }
-    const message = error instanceof Error ? error.message : String(error);
-    io.stderr.write(`${style.red('vss-bridge:')} ${message}\n`);
-    // No addon, or no VSS backend in this build: the machine is not ready.
-    return /no native addon|backend is not part of this build|VSS_BRIDGE_BACKEND/.test(message) ? exitCodes.environment : exitCodes.failure;
+  const command = commands.find((c) => c.spec.name === name);
+  if (command === undefined) {
+    return reportError(new UsageError(`unknown command "${name}"; commands: ${commands.map((c) => c.spec.name).join(', ')}`), io);
   }
+  return command(args, io);
 }
 
 if (require.main === module) {

@@ -13,7 +13,8 @@ import { tmpdir } from 'node:os';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import * as api from '../index.js';
-import { EnvironmentError, UsageError, type OptionSpec } from './command.js';
+import { EnvironmentError } from '../errors.js';
+import { UsageError, type OptionSpec } from './command.js';
 
 export const writerOptions: Readonly<Record<string, OptionSpec>> = {
   'writer-module': {

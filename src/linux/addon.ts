@@ -1,11 +1,12 @@
 /** The Linux-guest half of the addon (native/linux/), with a clear error where it is missing. */
 import { constants } from 'node:os';
 import { native, type NativeLinux } from '../backends/native.js';
+import { EnvironmentError } from '../errors.js';
 
 export function linuxAddon(): NativeLinux {
   const api = native().linux;
   if (api === undefined) {
-    throw new Error(`vss-bridge: Linux guest support needs Linux; this is ${process.platform}`);
+    throw new EnvironmentError(`vss-bridge: Linux guest support needs Linux; this is ${process.platform}`);
   }
   return api;
 }

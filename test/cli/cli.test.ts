@@ -225,6 +225,12 @@ describe('vss-bridge CLI', () => {
     expect(r.stdout).toContain('vss-bridge hook freeze|thaw|freezeFail');
   });
 
+  it('exits 6 when the machine cannot run the command (no addon), saying why', () => {
+    const r = cli(['writers'], { VSS_BRIDGE_ADDON: join(stateDir, 'no-such-addon.node') });
+    expect(r.code).toBe(6);
+    expect(r.stderr).toMatch(/no native addon for .*no-such-addon\.node/s);
+  });
+
   it('runs the consistent-snapshot demo', () => {
     const { code, out } = cliJson(['demo', '--checkpoints', '1', '--clients', '2', '--interval', '50ms']);
     expect(out['checkpoints']).toHaveLength(1);

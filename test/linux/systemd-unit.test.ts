@@ -71,7 +71,7 @@ describe('the systemd unit for the hv_vss daemon', () => {
     // dist/ is built by the test setup, and shipped (package.json "files").
     expect(existsSync(join(repo, inPackage))).toBe(true);
     expect(command).toBe('hv-vss-daemon');
-    expect(daemonUsage()).toMatch(/^usage: vss-bridge hv-vss-daemon /);
+    expect(daemonUsage()).toMatch(/^Usage: vss-bridge hv-vss-daemon /);
   });
 
   it('serves the device the daemon opens, and conflicts with every stock daemon the switch-over names', () => {

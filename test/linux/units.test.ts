@@ -126,9 +126,9 @@ describe('install-hooks', () => {
 
 describe('usage errors name the option and the rule', () => {
   it.each([
-    [['freeze', '--timeout', 'soon'], /--timeout must be a number of milliseconds/],
+    [['freeze', '--timeout', 'soon'], /--timeout: must be a number of milliseconds/],
     [['melt'], /the action must be freeze, thaw or freezeFail/],
-    [['freeze', '--backup-type', 'weekly'], /--backup-type must be one of full, copy/],
+    [['freeze', '--backup-type', 'weekly'], /--backup-type: must be one of full, copy/],
     [['freeze', '--bogus'], /Unknown option '--bogus'/],
   ])('hook %j', async (args, message) => {
     const o = io();
