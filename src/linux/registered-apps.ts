@@ -12,6 +12,7 @@ import { connect } from 'node:net';
 import { join } from 'node:path';
 import type { BackupType } from '../types.js';
 import { linuxAddon } from './addon.js';
+import { allowedUsers } from './allowed-users.js';
 import { encodeMessage, LineReader, protocolVersion, replySchema, type Reply, type Request } from './protocol.js';
 import { discoveryDirs } from './runtime-dir.js';
 
@@ -25,9 +26,14 @@ export interface RegisteredApp {
 
 const socketName = /^(\d+)-(\d+)\.sock$/;
 
-/** Every registered app, oldest registration first. `skipped` collects what was refused and why. */
+/**
+ * Every registered app of root and of the users root allowed (allowed-users.ts), oldest
+ * registration first. `skipped` collects what was refused and why.
+ */
 export function findRegisteredApps(runtimeDir: string | undefined, skipped: string[] = []): RegisteredApp[] {
   const apps: RegisteredApp[] = [];
+  const allowed = allowedUsers();
+  skipped.push(...allowed.problems);
   for (const { dir, ownerUid } of discoveryDirs(runtimeDir, skipped)) {
     let names: string[];
     try {
@@ -43,6 +49,11 @@ export function findRegisteredApps(runtimeDir: string | undefined, skipped: stri
       if (!st?.isSocket()) continue;
       if (st.uid !== ownerUid && st.uid !== 0) {
         skipped.push(`${socketPath}: owned by uid ${st.uid}, not by the directory's owner ${ownerUid}`);
+        continue;
+      }
+      if (!allowed.uids.has(ownerUid)) {
+        // Never asked: an app of a user root did not allow can neither veto nor stall a freeze.
+        skipped.push(`${socketPath}: uid ${ownerUid} is not an allowed user (docs/LINUX.md, "Who may veto"); not asked`);
         continue;
       }
       apps.push({ socketPath, ownerUid, registeredAt: Number(m[1]), pid: Number(m[2]) });

@@ -4,7 +4,7 @@
  * freezes and thaws it; a second ordinary user can neither reach its socket nor, once the
  * permissions are loosened on purpose, get an answer from it.
  */
-import { chmodSync, chownSync, lstatSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { chmodSync, chownSync, lstatSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { skipUnlessRunnable } from '../helpers/skip.js';
@@ -50,7 +50,10 @@ describe.skipIf(skipReason !== null)('an app running as an ordinary user', () =>
 
     // The hook, as root, trusts the directory (the user's alone), the socket (the directory
     // owner's) and the app behind it (running as that owner), and freezes and thaws it.
-    const hook = (action: string) => runCli(['hook', action, '--runtime-dir', run, '--log', '-', '--source', 'test']);
+    // Root allows the user's apps to take part (docs/LINUX.md, "Who may veto").
+    const allowed = join(base, 'allowed-users');
+    writeFileSync(allowed, `${appUid}\n`, { mode: 0o644 });
+    const hook = (action: string) => runCli(['hook', action, '--runtime-dir', run, '--log', '-', '--source', 'test'], { VSS_BRIDGE_ALLOWED_USERS: allowed });
     const freeze = await hook('freeze');
     expect(freeze.code, `${freeze.stdout}${freeze.stderr}`).toBe(0);
     expect(freeze.stdout).toBe('frozen: 1 app(s)\n');

@@ -17,7 +17,7 @@ import { runtimeDirVariable } from '../../src/linux/runtime-dir.js';
 import { memoryLogger } from '../helpers/memory-logger.js';
 import { envForOtherUser, nodeForOtherUsers } from '../helpers/other-user.js';
 import { skipUnlessRunnable } from '../helpers/skip.js';
-import { cli, isLinux, isRoot, newTempDir } from './helpers.js';
+import { cli, isLinux, isRoot, newTempDir, runCli, startApp, type TestApp } from './helpers.js';
 
 const dirs: string[] = [];
 const temp = (prefix: string): string => {
@@ -264,5 +264,69 @@ describe('the hook log', () => {
     write('two');
     expect(readFileSync(log, 'utf8')).toMatch(/hook thaw \(test\): one\n.*hook thaw \(test\): two\n$/);
     expect(lstatSync(log).mode & 0o777).toBe(0o640);
+  });
+});
+
+const vetoSkip = skipUnlessRunnable('who-may-veto tests', !isLinux ? 'needs Linux' : !isRoot ? 'needs root (to run an app as another user)' : null);
+
+describe.skipIf(vetoSkip !== null)('only apps of root and of the users root allowed are asked', () => {
+  let apps: TestApp[] = [];
+  afterEach(() => {
+    for (const app of apps) app.child.kill('SIGKILL');
+    apps = [];
+  });
+
+  /** Root's app in run/, and a vetoing app of nobody (65534) in run/nobody, as a service's own runtime directory. */
+  async function setUp(): Promise<{ base: string; run: string; rootApp: TestApp; userApp: TestApp }> {
+    const base = temp('vss-bridge-veto-');
+    chmodSync(base, 0o755);
+    const run = join(base, 'run');
+    mkdirSync(run, { mode: 0o755 });
+    const own = join(run, 'nobody');
+    mkdirSync(own, { mode: 0o700 });
+    chownSync(own, 65534, 65534);
+    const rootApp = await startApp(join(base, 'root.log'), { VSS_BRIDGE_RUNTIME_DIR: run });
+    apps.push(rootApp);
+    const userApp = await startApp(join(own, 'user.log'), { VSS_BRIDGE_RUNTIME_DIR: own }, { mode: 'veto', uid: 65534, gid: 65534 });
+    apps.push(userApp);
+    return { base, run, rootApp, userApp };
+  }
+
+  const hook = (action: string, run: string, allowed: string) =>
+    runCli(['hook', action, '--runtime-dir', run, '--log', '-', '--source', 'test', '--timeout', '5000'], { VSS_BRIDGE_ALLOWED_USERS: allowed });
+
+  it("an ordinary user's vetoing app is skipped and logged, and root's freeze goes on", async () => {
+    const { base, run, rootApp, userApp } = await setUp();
+    const freeze = await hook('freeze', run, join(base, 'no-allowed-users'));
+    expect(freeze.code, `${freeze.stdout}${freeze.stderr}`).toBe(0);
+    expect(freeze.stdout).toBe('frozen: 1 app(s)\n');
+    expect(freeze.stderr).toMatch(/skipped .*\/run\/nobody\/\d+-\d+\.sock: uid 65534 is not an allowed user .*not asked/);
+    expect((await rootApp.status()).events).toEqual(['prepareBackup', 'prepareSnapshot', 'freeze']);
+    // Never asked, so it could not have failed or held up anything.
+    expect((await userApp.status()).events).toEqual([]);
+    const thaw = await hook('thaw', run, join(base, 'no-allowed-users'));
+    expect(thaw.stdout).toBe('thaw: 1 of 1 app(s) ok\n');
+  });
+
+  it('a user root lists in a root-owned allowlist is asked, and its veto counts', async () => {
+    const { base, run, rootApp } = await setUp();
+    const allowed = join(base, 'allowed-users');
+    writeFileSync(allowed, '# users whose apps may veto\n65534\n', { mode: 0o644 });
+    const freeze = await hook('freeze', run, allowed);
+    expect(freeze.code, `${freeze.stdout}${freeze.stderr}`).toBe(1);
+    expect(freeze.stdout).toMatch(/^freeze vetoed: pid \d+: .*the test app refuses to freeze/);
+    // Root's app is aborted, or was never asked: it is not thawed as if a snapshot were taken.
+    expect((await rootApp.status()).events).not.toContain('thaw');
+  });
+
+  it('an allowlist others may change is ignored, with the reason', async () => {
+    const { base, run } = await setUp();
+    const allowed = join(base, 'allowed-users');
+    writeFileSync(allowed, '65534\n');
+    chmodSync(allowed, 0o666);
+    const freeze = await hook('freeze', run, allowed);
+    expect(freeze.code, `${freeze.stdout}${freeze.stderr}`).toBe(0);
+    expect(freeze.stderr).toMatch(/allowed-users: writable by group or others \(mode 666\); only root's apps are asked/);
+    await hook('thaw', run, allowed);
   });
 });
