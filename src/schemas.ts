@@ -105,8 +105,11 @@ function hasMethods(v: unknown, methods: readonly string[]): boolean {
 }
 
 export const storeAdapterSchema = z.custom<StoreAdapter>(
-  (v) => hasMethods(v, ['freeze', 'thaw']) && typeof (v as { name?: unknown }).name === 'string',
-  { error: 'must be a store adapter: an object with a name, freeze() and thaw()' },
+  (v) =>
+    hasMethods(v, ['freeze', 'thaw']) &&
+    typeof (v as { name?: unknown }).name === 'string' &&
+    ['undefined', 'function'].includes(typeof (v as { prepare?: unknown }).prepare),
+  { error: 'must be a store adapter: an object with a name, freeze() and thaw(), and prepare() if any' },
 );
 
 export const writeGateOptionsSchema = z
@@ -137,6 +140,13 @@ export const gateFreezeOptionsSchema = z.strictObject({
 
 export type GateFreezeOptions = z.input<typeof gateFreezeOptionsSchema>;
 
+export const gatePrepareOptionsSchema = z.strictObject({
+  /** Tells the stores to stop preparing (their freeze then does the rest). */
+  signal: z.instanceof(AbortSignal, { error: 'must be an AbortSignal' }).optional(),
+});
+
+export type GatePrepareOptions = z.input<typeof gatePrepareOptionsSchema>;
+
 export const sqliteDatabaseSchema = z.custom<SqliteDatabase>(
   (v) => hasMethods(v, ['pragma', 'exec']) && typeof (v as { open?: unknown }).open === 'boolean',
   { error: 'must be a better-sqlite3 Database (an object with pragma(), exec() and open)' },
@@ -163,6 +173,11 @@ export const fileStoreOptionsSchema = z.strictObject({
   name: name.default('files'),
   /** Files and directories the store owns; each is fsynced at freeze (directories: Linux and macOS). */
   paths: z.array(absolutePath).min(1, { error: 'name at least one file or directory' }).max(4096),
+  /**
+   * The application reports each path it writes (`written(path)`): a freeze that follows a
+   * preparation then fsyncs only the paths reported since, not every owned path.
+   */
+  trackWrites: z.boolean().default(false),
   logger: loggerSchema.optional(),
 });
 

@@ -63,6 +63,73 @@ describe('sqliteStore', () => {
     gate.thaw();
   });
 
+  it('with a large WAL, the preparation copies and empties it; the freeze copies only what was written since', async () => {
+    const { dir, file, db } = await walDatabase();
+    const insert = db.prepare('INSERT INTO t (v) VALUES (?)');
+    const fill = db.transaction((n: number) => {
+      for (let i = 0; i < n; i++) insert.run('x'.repeat(4000));
+    });
+    fill(4000); // about 16 MB of WAL
+    expect(statSync(`${file}-wal`).size).toBeGreaterThan(16_000_000);
+    const store = sqliteStore(db, quiet());
+    const gate = new WriteGate({ ...quiet(), stores: [store] });
+    await gate.prepare();
+    expect(store.lastPreparation).toMatchObject({ leftFrames: 0, rounds: 1, truncated: true });
+    expect(store.lastPreparation!.walFrames).toBeGreaterThan(4000);
+    expect(statSync(`${file}-wal`).size).toBe(0);
+    // Writes go on between the preparation and the freeze; the snapshot must hold them too.
+    await gate.run(() => insert.run('after the preparation'));
+    await gate.freeze();
+    expect(store.walFramesAtFreeze).toBeGreaterThan(0);
+    expect(store.walFramesAtFreeze).toBeLessThan(10);
+    expect(statSync(`${file}-wal`).size).toBe(0);
+    const copy = join(dir, 'copy.db');
+    await copyFile(file, copy);
+    gate.thaw();
+    const snapshot = open(copy, { readonly: true });
+    expect(snapshot.pragma('integrity_check', { simple: true })).toBe('ok');
+    expect(snapshot.prepare('SELECT count(*) AS n FROM t').get()).toEqual({ n: 4201 });
+    expect(snapshot.prepare('SELECT v FROM t ORDER BY id DESC LIMIT 1').get()).toEqual({ v: 'after the preparation' });
+  });
+
+  it('a reader on another connection keeps the preparation from finishing; the freeze still copies everything', async () => {
+    const { dir, file, db } = await walDatabase();
+    const reader = open(file);
+    reader.exec('BEGIN');
+    reader.prepare('SELECT count(*) FROM t').get(); // holds its view of the WAL as it is now
+    const insert = db.prepare('INSERT INTO t (v) VALUES (?)');
+    for (let i = 0; i < 100; i++) insert.run(`row after the reader ${i}`);
+    const store = sqliteStore(db, quiet());
+    const gate = new WriteGate({ ...quiet(), stores: [store] });
+    await gate.prepare();
+    // PASSIVE copies only up to the reader's view; it tried again, as the rows could still move.
+    expect(store.lastPreparation).toMatchObject({ truncated: false, rounds: 4 });
+    expect(store.lastPreparation!.leftFrames).toBeGreaterThan(0);
+    reader.exec('COMMIT');
+    await gate.freeze();
+    expect(store.lastCheckpoint).toMatchObject({ busy: 0 });
+    const copy = join(dir, 'copy.db');
+    await copyFile(file, copy);
+    gate.thaw();
+    expect(open(copy, { readonly: true }).prepare('SELECT count(*) AS n FROM t').get()).toEqual({ n: 300 });
+  });
+
+  it('a preparation has nothing to do on a closed database, out of WAL mode, or inside a transaction', async () => {
+    const { db } = await walDatabase();
+    const store = sqliteStore(db, quiet());
+    db.exec('BEGIN');
+    await store.prepare({ signal: new AbortController().signal });
+    expect(store.lastPreparation).toBeUndefined();
+    db.exec('ROLLBACK');
+    const rollback = open(join(await tempDir(), 'journal.db'));
+    const plain = sqliteStore(rollback, quiet());
+    await plain.prepare({ signal: new AbortController().signal });
+    expect(plain.lastPreparation).toBeUndefined();
+    db.close();
+    await store.prepare({ signal: new AbortController().signal });
+    expect(store.lastPreparation).toBeUndefined();
+  });
+
   it('with a lock connection, holds writers the gate cannot see until thaw', async () => {
     const { file, db } = await walDatabase();
     const lock = open(file, { timeout: 0 });
@@ -139,6 +206,34 @@ describe('fileStore', () => {
     await gate.freeze();
     expect(gate.state).toBe('frozen');
     gate.thaw();
+  });
+
+  it('prepares by fsyncing every path; with trackWrites the freeze after it fsyncs only the paths reported since', async () => {
+    const dir = await tempDir();
+    await mkdir(join(dir, 'sub'));
+    const quietFile = join(dir, 'sub', 'f');
+    const reported = join(dir, 'reported.log');
+    await writeFile(quietFile, 'x');
+    await writeFile(reported, 'y');
+    const tracked = fileStore({ paths: [quietFile, reported, dir], trackWrites: true, ...quiet() });
+    const untracked = fileStore({ paths: [quietFile, reported, dir], ...quiet() });
+    await tracked.prepare({ signal: new AbortController().signal });
+    await untracked.prepare({ signal: new AbortController().signal });
+    // Make one owned path fail to open (ENOTDIR): a freeze that fsyncs it fails.
+    await rm(join(dir, 'sub'), { recursive: true });
+    await writeFile(join(dir, 'sub'), 'now a file');
+    const signal = new AbortController().signal;
+    await expect(untracked.freeze({ signal })).rejects.toThrow(/ENOTDIR/); // every path, as before
+    await tracked.freeze({ signal }); // nothing reported since the preparation: nothing to fsync
+    await tracked.prepare({ signal }).catch(() => undefined); // fails on the same path
+    await expect(tracked.freeze({ signal })).rejects.toThrow(/ENOTDIR/); // no complete preparation: every path
+    tracked.written(quietFile);
+    await expect(tracked.freeze({ signal })).rejects.toThrow(/ENOTDIR/); // still failing, and still reported
+    await rm(join(dir, 'sub'));
+    await tracked.prepare({ signal });
+    tracked.written(reported);
+    await tracked.freeze({ signal });
+    expect(() => tracked.written('relative/path')).toThrow(/path: must be an absolute path/);
   });
 
   it('rejects relative paths and an empty list, naming the field', () => {

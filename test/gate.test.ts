@@ -4,6 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { createShadowCopy, GateError, OptionsError, VssError, WriteGate, type StoreAdapter } from '../src/index.js';
+import { bindGate } from '../src/gate/write-gate.js';
 import { memoryLogger } from './helpers/memory-logger.js';
 import { eventsOf, recordingWriter, sleep, type Calls } from './helpers/writers.js';
 
@@ -231,6 +232,83 @@ describe('WriteGate', () => {
     expect(ran).toEqual(['first', 'second']);
   });
 
+  it('prepares the stores in order with the gate open: writes run meanwhile, none is held', async () => {
+    const log: string[] = [];
+    const slow = deferred();
+    const stores: StoreAdapter[] = [
+      { ...recordingStore('a', log), prepare: async () => (log.push('prepare a'), slow.promise) },
+      recordingStore('no preparation', log),
+      { ...recordingStore('b', log), prepare: () => void log.push('prepare b') },
+    ];
+    const gate = new WriteGate({ ...quiet(), stores });
+    expect(gate.prepares).toBe(true);
+    const prepared = gate.prepare();
+    await sleep(1);
+    expect(gate.state).toBe('open');
+    await expect(gate.run(() => 'ran while preparing')).resolves.toBe('ran while preparing');
+    expect(gate.stats().heldWrites).toBe(0);
+    await expect(gate.prepare()).rejects.toMatchObject({ reason: 'busy' });
+    slow.resolve();
+    await prepared;
+    expect(log).toEqual(['prepare a', 'prepare b']);
+    await gate.freeze();
+    gate.thaw();
+    expect(log).toEqual(['prepare a', 'prepare b', 'freeze a', 'freeze no preparation', 'freeze b', 'thaw b', 'thaw no preparation', 'thaw a']);
+  });
+
+  it('a freeze that begins while a store prepares tells it to stop and flushes only after it returned', async () => {
+    const log: string[] = [];
+    const slow = deferred();
+    let signal: AbortSignal | undefined;
+    const store: StoreAdapter = {
+      ...recordingStore('s', log),
+      prepare: async (ctx) => {
+        signal = ctx.signal;
+        await slow.promise;
+        log.push(`prepare returned, told to stop: ${ctx.signal.aborted}`);
+      },
+    };
+    const gate = new WriteGate({ ...quiet(), stores: [store] });
+    const prepared = gate.prepare();
+    await sleep(1);
+    const frozen = gate.freeze();
+    expect(signal?.aborted).toBe(true);
+    await sleep(5);
+    expect(log).toEqual([]); // the store's freeze waits for its preparation
+    expect(gate.state).toBe('draining');
+    slow.resolve();
+    await frozen;
+    await prepared;
+    expect(log).toEqual(['prepare returned, told to stop: true', 'freeze s']);
+    gate.thaw();
+  });
+
+  it('a failed preparation rejects prepare(), leaves the gate open, and the freeze still flushes every store', async () => {
+    const log: string[] = [];
+    const gate = new WriteGate({
+      ...quiet(),
+      stores: [{ ...recordingStore('a', log), prepare: () => Promise.reject(new Error('fsync failed')) }, { ...recordingStore('b', log), prepare: () => void log.push('prepare b') }],
+    });
+    await expect(gate.prepare()).rejects.toThrow('fsync failed');
+    expect(gate.state).toBe('open');
+    expect(log).toEqual([]); // b is not prepared after a's failure
+    await gate.freeze();
+    gate.thaw();
+    expect(log).toEqual(['freeze a', 'freeze b', 'thaw b', 'thaw a']);
+  });
+
+  it('refuses to prepare while closed, and stops at an aborted signal', async () => {
+    const log: string[] = [];
+    const gate = new WriteGate({ ...quiet(), stores: [{ ...recordingStore('a', log), prepare: () => void log.push('prepare a') }] });
+    await gate.freeze();
+    await expect(gate.prepare()).rejects.toMatchObject({ reason: 'busy' });
+    gate.thaw();
+    await expect(gate.prepare({ signal: AbortSignal.abort(new Error('cancelled')) })).rejects.toThrow('cancelled');
+    await expect(gate.prepare({ signal: 'x' as never })).rejects.toThrow(/signal: must be an AbortSignal/);
+    expect(log).toEqual(['freeze a', 'thaw a']); // never 'prepare a'
+    expect(new WriteGate({ ...quiet(), stores: [recordingStore('plain', log)] }).prepares).toBe(false);
+  });
+
   it('rejects bad options naming the field and the rule', () => {
     expect(() => new WriteGate({ maxFrozenMs: 0 })).toThrow(OptionsError);
     expect(() => new WriteGate({ maxFrozenMs: 1.5 })).toThrow(/maxFrozenMs: must be a whole number of milliseconds/);
@@ -275,6 +353,30 @@ describe('a writer with a gate', () => {
       'held write ran: gate open',
     ]);
     expect(gate.lastFreeze).toMatchObject({ endedBy: 'thaw', heldWrites: 1 });
+  });
+
+  it('prepares the stores at prepareSnapshot, before its own handler; a gate without a preparation adds no event', async () => {
+    const seen: string[] = [];
+    const gate = new WriteGate({
+      ...quiet(),
+      stores: [{ name: 's', prepare: () => void seen.push(`store prepared: gate ${gate.state}`), freeze: () => void seen.push('store frozen'), thaw: () => undefined }],
+    });
+    const calls: Calls = [];
+    await recordingWriter('gated', calls, { prepareSnapshot: () => void seen.push('prepareSnapshot handler') }, { gate });
+    await createShadowCopy({ volumes, ...quiet() });
+    expect(seen).toEqual(['store prepared: gate open', 'prepareSnapshot handler', 'store frozen']);
+    // Events a writer has no handler for never reach JS: a gate without a preparation adds none.
+    expect(bindGate(new WriteGate(quiet()), {}).prepareSnapshot).toBeUndefined();
+    expect(bindGate(gate, {}).prepareSnapshot).toBeTypeOf('function');
+  });
+
+  it('a preparation that fails fails prepareSnapshot: the set is aborted and the gate was never closed', async () => {
+    const gate = new WriteGate({ ...quiet(), stores: [{ name: 's', prepare: () => Promise.reject(new Error('EIO')), freeze: () => undefined, thaw: () => undefined }] });
+    const calls: Calls = [];
+    await recordingWriter('gated', calls, {}, { gate });
+    await expect(createShadowCopy({ volumes, ...quiet() })).rejects.toBeInstanceOf(VssError);
+    expect(gate.state).toBe('open');
+    expect(gate.lastFreeze).toBeUndefined();
   });
 
   it('opens the gate at abort when another writer vetoes the freeze', async () => {

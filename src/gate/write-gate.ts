@@ -4,8 +4,13 @@
  * order, at thaw. It never stays closed: thaw, abort, a failed or cancelled freeze and, as a
  * last resort, its own watchdog (maxFrozenMs) reopen it.
  *
+ * Before the freeze, while writes still flow, prepare() runs each store's preparation (at
+ * prepareSnapshot through the writer binding): the slow part of a flush, such as a WAL
+ * checkpoint or an fsync of everything written, so that the store's freeze only does what
+ * changed since and the writes are held for that alone.
+ *
  * The order of a freeze: stop admitting writes -> drain the writes in flight (drain deadline)
- * -> freeze each store in order -> frozen. The order of a thaw is the reverse: thaw each store
+ * -> wait for a preparation still running (told to stop) -> freeze each store in order -> frozen. The order of a thaw is the reverse: thaw each store
  * in reverse order -> admit the held writes in the order they arrived -> open.
  *
  * A failed drain does not leave the gate half-closed: it reopens the gate (the held writes run)
@@ -18,16 +23,18 @@ import { WriterFailure } from '../errors.js';
 import { getDefaultLogger, type Logger } from '../logger.js';
 import {
   gateFreezeOptionsSchema,
+  gatePrepareOptionsSchema,
   parseOptions,
   writeGateOptionsSchema,
   type GateFreezeOptions,
+  type GatePrepareOptions,
   type Handler,
   type ParsedWriterOptions,
   type WriteGateOptions,
 } from '../schemas.js';
 import type { WriterEventContext } from '../types.js';
 
-export type { GateFreezeOptions, WriteGateOptions } from '../schemas.js';
+export type { GateFreezeOptions, GatePrepareOptions, WriteGateOptions } from '../schemas.js';
 
 /** open: writes run at once. draining: new writes wait, the ones in flight finish. frozen: writes wait. */
 export type GateState = 'open' | 'draining' | 'frozen';
@@ -38,6 +45,12 @@ export interface StoreFreezeContext {
   readonly signal: AbortSignal;
 }
 
+/** What a store adapter's preparation receives. */
+export interface StorePrepareContext {
+  /** Fires when the preparation should stop: a freeze began, or the caller's signal fired. */
+  readonly signal: AbortSignal;
+}
+
 /**
  * A store the gate flushes at freeze, once the application's writes have drained, and releases
  * at thaw (see src/gate/adapters/ and docs/QUIESCE.md). thaw must not wait: it runs on the way to
@@ -45,6 +58,13 @@ export interface StoreFreezeContext {
  */
 export interface StoreAdapter {
   readonly name: string;
+  /**
+   * Optional: the slow part of the flush, run before the freeze while writes still flow (a
+   * WAL checkpoint, an fsync of what was written), so that freeze only does what changed
+   * since. freeze must still be complete on its own: a freeze may come without a preparation,
+   * or after one that stopped early or failed.
+   */
+  prepare?(ctx: StorePrepareContext): unknown;
   freeze(ctx: StoreFreezeContext): unknown;
   /** Also called when a freeze is given up while this store's freeze still runs. */
   thaw(): void;
@@ -138,6 +158,8 @@ export class WriteGate {
   private inFlight = 0;
   private queue: Held[] = [];
   private current: Freeze | undefined;
+  /** The preparation running now: a freeze stops it and waits for it before it flushes. */
+  private preparing: { readonly done: Promise<unknown>; readonly controller: AbortController } | undefined;
   private last: FreezeReport | undefined;
   private nextId = 1;
   private totals = { freezes: 0, failedFreezes: 0, watchdogThaws: 0, heldWrites: 0, longestHoldMs: 0, frozenMs: 0, longestFreezeMs: 0 };
@@ -174,6 +196,49 @@ export class WriteGate {
     return new Promise((resolve, reject) => {
       this.queue.push({ fn, resolve: resolve as (value: unknown) => void, reject, since: performance.now() });
     });
+  }
+
+  /** Whether a store has a preparation step (prepare() has something to do). */
+  get prepares(): boolean {
+    return this.stores.some((s) => typeof s.prepare === 'function');
+  }
+
+  /**
+   * Runs each store's preparation in order, with the gate open and writes flowing, so that
+   * the next freeze holds writes only for what changed since. Resolves when every store is
+   * prepared; rejects with the first store's error (the stores after it are not prepared,
+   * and their freeze does the whole flush). A freeze that begins meanwhile tells the stores to
+   * stop and waits for them before flushing. Refused while the gate is closed or another
+   * preparation runs.
+   */
+  async prepare(options: GatePrepareOptions = {}): Promise<void> {
+    const opts = parseOptions(gatePrepareOptionsSchema, options, 'WriteGate.prepare options');
+    if (this.phase !== 'open' || this.preparing) {
+      throw new GateError('busy', `write gate "${this.name}" is ${this.preparing ? 'already preparing' : this.phase}: prepare before the freeze, one at a time`);
+    }
+    opts.signal?.throwIfAborted();
+    const controller = new AbortController();
+    const onAbort = (): void => controller.abort(opts.signal?.reason);
+    opts.signal?.addEventListener('abort', onAbort, { once: true });
+    const done = this.prepareStores(controller.signal);
+    const preparing = { done: done.catch(() => undefined), controller };
+    this.preparing = preparing;
+    try {
+      await done;
+    } finally {
+      opts.signal?.removeEventListener('abort', onAbort);
+      if (this.preparing === preparing) this.preparing = undefined;
+    }
+  }
+
+  private async prepareStores(signal: AbortSignal): Promise<void> {
+    for (const store of this.stores) {
+      if (signal.aborted) return;
+      if (typeof store.prepare !== 'function') continue;
+      const started = performance.now();
+      await store.prepare({ signal });
+      this.logger.debug(`write gate "${this.name}": store "${store.name}" prepared in ${Math.round(performance.now() - started)} ms`);
+    }
   }
 
   /**
@@ -279,6 +344,7 @@ export class WriteGate {
     };
     this.current = freeze;
     this.phase = 'draining';
+    this.preparing?.controller.abort(new GateError('interrupted', `write gate "${this.name}" began a freeze`));
     return freeze;
   }
 
@@ -288,6 +354,11 @@ export class WriteGate {
     await Promise.race([this.drain(freeze, drainTimeoutMs), freeze.interrupted]);
     await stillCurrent();
     freeze.drainMs = performance.now() - freeze.started;
+    const preparing = this.preparing;
+    if (preparing) {
+      // A store must not flush while its own preparation still runs: told to stop at begin().
+      await Promise.race([preparing.done, freeze.interrupted]);
+    }
     for (const store of this.stores) {
       await stillCurrent();
       try {
@@ -405,7 +476,8 @@ export class WriteGate {
 type Handlers = ParsedWriterOptions['handlers'];
 
 /**
- * A writer's handlers with `gate` bound to its events. Freeze closes the gate first (new writes
+ * A writer's handlers with `gate` bound to its events. PrepareSnapshot runs the stores'
+ * preparation (if any store has one) before the writer's own handler, while writes flow. Freeze closes the gate first (new writes
  * stop, those in flight finish, the stores flush), then the writer's own freeze handler runs on
  * a quiet store. Thaw and abort run the writer's handler first, then reopen the gate, whatever
  * the handler did, also when it times out. BackupShutdown reopens it before the writer's
@@ -437,6 +509,13 @@ export function bindGate(gate: WriteGate, handlers: Handlers): Handlers {
 
   return {
     ...handlers,
+    // Only for stores with a preparation: a gate without one adds no event to the JS thread.
+    ...(gate.prepares && {
+      prepareSnapshot: async (ctx: WriterEventContext) => {
+        await gate.prepare({ signal: ctx.signal });
+        await handlers.prepareSnapshot?.(ctx);
+      },
+    }),
     freeze: async (ctx) => {
       frozenId = undefined;
       // Half of the time left for the drain, the rest for the stores and the freeze handler.
