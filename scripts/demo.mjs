@@ -1,5 +1,5 @@
 // `npm run demo`: the consistent-snapshot demo (src/demo) from the built package.
-//   npm run demo -- [--checkpoints N] [--interval MS] [--clients N] [--json] [--keep] [--dir PATH]
+//   npm run demo -- [--checkpoints N] [--interval MS] [--clients N] [--wal-mb N] [--json] [--keep] [--dir PATH]
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { parseArgs } from 'node:util';
@@ -18,6 +18,7 @@ try {
       checkpoints: { type: 'string' },
       interval: { type: 'string' },
       clients: { type: 'string' },
+      'wal-mb': { type: 'string' },
       json: { type: 'boolean' },
       keep: { type: 'boolean' },
       dir: { type: 'string' },
@@ -40,6 +41,7 @@ const options = Object.fromEntries(
     checkpoints: number('checkpoints', args.checkpoints),
     intervalMs: number('interval', args.interval),
     clients: number('clients', args.clients),
+    walMb: number('wal-mb', args['wal-mb']),
     json: args.json,
     keep: args.keep,
     dir: args.dir,

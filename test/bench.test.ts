@@ -24,6 +24,8 @@ const expected = [
   'snapshotSet.commit.64w',
   'gate.throughput',
   'gate.freezeToDrained',
+  'gate.freeze.sqliteWal64MB',
+  'gate.freeze.files1000',
   'deadline.hungHandler.p99',
   'deadline.blockedLoop.p99',
   'memory.rss',

@@ -29,7 +29,7 @@ afterEach(async () => {
 const writerName = 'records';
 
 /** The service, its writer and the load, running; `checkpoint` runs one snapshot set. */
-async function runningService(options: { maxFrozenMs?: number } = {}) {
+async function runningService(options: { maxFrozenMs?: number; manualCheckpoints?: boolean } = {}) {
   const { logger, entries } = memoryLogger();
   const sqlite = await loadSqlite();
   const root = await mkdtemp(join(tmpdir(), 'vss-bridge-e2e-'));
@@ -151,6 +151,48 @@ describe('consistent snapshots under load (simulator)', () => {
   });
 });
 
+// The same with a large WAL at prepareSnapshot: the preparation copies it into the database
+// while the load goes on, and the freeze's checkpoint only what came since. The guarantee
+// must not change: every write from before the freeze in the snapshot, none from after.
+describe('consistent snapshots with a large WAL (simulator)', () => {
+  const walBytes = 24 * 1024 * 1024;
+
+  it('every checkpoint is consistent; the freeze finds only what was written after the preparation', async () => {
+    const app = await runningService({ manualCheckpoints: true });
+    for (let i = 0; i < 2; i++) {
+      await app.service.fillWal(walBytes);
+      const report = await app.checkpoint();
+      expect(report.error).toBeUndefined();
+      expect(report.verdict).toMatchObject({ integrity: 'ok', missing: [], unexpected: [], ok: true });
+      expect(report.verdict!.expected).toBeGreaterThan(0);
+      expect(report.wal.atPrepareSnapshot).toBeGreaterThan(walBytes);
+      expect(report.wal.atFreeze).not.toBeNull();
+      expect(report.wal.atFreeze!).toBeLessThan(walBytes / 10);
+    }
+    expect(await app.lost()).toEqual([]);
+  });
+
+  it('abort at freeze and a provider failure: the gate reopens, nothing is lost, the next set is consistent', async () => {
+    const app = await runningService({ manualCheckpoints: true });
+    await app.service.fillWal(walBytes);
+    const veto = await recordingWriter('veto', [], { freeze: () => Promise.reject(new WriterFailure('VSS_E_WRITERERROR_RETRYABLE', 'veto')) });
+    const vetoed = await app.checkpoint();
+    expect(vetoed.error?.code).toBe('VSS_E_WRITERERROR_RETRYABLE');
+    expect(vetoed.wal.atPrepareSnapshot).toBeGreaterThan(walBytes); // prepared, then aborted
+    expect(app.service.gate.state).toBe('open');
+    await veto.unsubscribe();
+    await app.service.fillWal(walBytes);
+    const failed = await app.checkpoint({ simulation: { failWith: 'VSS_E_UNEXPECTED_PROVIDER_ERROR' } });
+    expect(failed.error?.code).toBe('VSS_E_UNEXPECTED_PROVIDER_ERROR');
+    expect(app.service.gate.state).toBe('open');
+    expect(await app.resumes()).toBe(true);
+    await app.service.fillWal(walBytes);
+    const good = await app.checkpoint();
+    expect(good.verdict).toMatchObject({ integrity: 'ok', missing: [], unexpected: [], ok: true });
+    expect(await app.lost()).toEqual([]);
+  });
+});
+
 describe('runDemo', () => {
   it('prints each checkpoint with its timeline and verdict, and zero lost writes', async () => {
     const output = new PassThrough();
@@ -164,6 +206,16 @@ describe('runDemo', () => {
     expect(text).toMatch(/timeline +identify .* freeze .* commit .* thaw/);
     expect(text).toMatch(/integrity_check ok; \d+ writes from before the freeze .* all present; \d+ from after: none present +consistent/);
     expect(text).toMatch(/lost writes: 0, held-write latency p50/);
+  });
+
+  it('with --wal-mb, reports the WAL at prepareSnapshot and at freeze, and stays consistent', async () => {
+    const output = new PassThrough();
+    let text = '';
+    output.on('data', (c: Buffer) => (text += c.toString()));
+    const report = await runDemo({ checkpoints: 1, intervalMs: 0, walMb: 16, output, logger: memoryLogger().logger });
+    expect(report.ok).toBe(true);
+    expect(report.checkpoints[0]!.wal.atPrepareSnapshot).toBeGreaterThan(16 * 1024 * 1024);
+    expect(text).toMatch(/wal +at prepareSnapshot \d+\.\d MB, at freeze \d+\.\d+ MB/);
   });
 
   it('json output is one document', async () => {

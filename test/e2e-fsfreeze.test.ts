@@ -31,12 +31,17 @@ const reason = skipUnlessRunnable('real-freeze end to end', loopFsUnavailable())
 const now = (): number => performance.timeOrigin + performance.now();
 
 describe('snapshots of a really frozen file system', () => {
-  it.skipIf(reason !== null)(`are consistent, and the service never writes into the frozen file system${reason ? ` (skipped: ${reason})` : ''}`, async () => {
-    const fs = await createLoopFs(64);
+  // walMb: ballast written before each checkpoint with SQLite's own checkpoints off, so the
+  // preparation at prepareSnapshot has a large WAL to copy and the freeze only the rest.
+  it.skipIf(reason !== null).each([
+    { walMb: 0, wal: 'a small WAL' },
+    { walMb: 24, wal: 'a 24 MB WAL' },
+  ])(`are consistent, and the service never writes into the frozen file system, with $wal${reason ? ` (skipped: ${reason})` : ''}`, async ({ walMb }) => {
+    const fs = await createLoopFs(walMb > 0 ? 256 : 64);
     cleanups.push(() => fs.cleanup());
     const { logger } = memoryLogger();
     const sqlite = await loadSqlite();
-    const service = await RecordsService.start({ dir: fs.mountpoint, sqlite, logger });
+    const service = await RecordsService.start({ dir: fs.mountpoint, sqlite, logger, manualCheckpoints: walMb > 0 });
     cleanups.push(() => service.close());
     const writer = new VssWriter({ name: 'records', id: randomUUID(), usage: 'userData', sourceType: 'transactedDb', gate: service.gate, logger });
     await writer.subscribe();
@@ -49,6 +54,7 @@ describe('snapshots of a really frozen file system', () => {
     const frozenSpans: [number, number][] = [];
     let heldWrites = 0;
     for (let index = 1; index <= 3; index++) {
+      await service.fillWal(walMb * 1024 * 1024);
       const copy = join(fs.root, `snapshot-${index}.img`);
       const report = await runCheckpoint({
         index,
@@ -81,6 +87,7 @@ describe('snapshots of a really frozen file system', () => {
       });
       expect(report.error).toBeUndefined();
       expect(report.verdict).toMatchObject({ integrity: 'ok', missing: [], unexpected: [], ok: true });
+      if (walMb > 0) expect(report.wal.atPrepareSnapshot).toBeGreaterThan(walMb * 1024 * 1024);
       heldWrites += report.freeze?.heldWrites ?? 0;
     }
     await load.stop();

@@ -15,6 +15,7 @@ const schema = z.object({
   checkpoints: count(1000).optional(),
   clients: count(64).optional(),
   interval: durationSchema.optional(),
+  'wal-mb': z.string().regex(/^\d+$/, { error: 'must be a whole number' }).transform(Number).pipe(z.number().max(1024, { error: 'must be at most 1024' })).optional(),
   dir: z.string().min(1).optional(),
   keep: z.boolean().optional(),
   json: z.boolean().optional(),
@@ -24,7 +25,7 @@ const schema = z.object({
 export const demoCommand: Command = defineCommand({
   name: 'demo',
   summary: 'Run the consistent-snapshot demo: a SQLite service under load while checkpoints are taken.',
-  usage: 'demo [--checkpoints <n>] [--clients <n>] [--interval <duration>] [--dir <path>] [--keep] [--json]',
+  usage: 'demo [--checkpoints <n>] [--clients <n>] [--interval <duration>] [--wal-mb <n>] [--dir <path>] [--keep] [--json]',
   details: `
 A records service on SQLite (better-sqlite3, an optional dependency) registers a writer with a
 write gate; clients write continuously while snapshot sets run, and each snapshot is checked for
@@ -34,6 +35,7 @@ consistency. Exit code 0 when every snapshot was consistent and no acknowledged 
     checkpoints: { type: 'string', value: '<n>', description: 'snapshot sets to run (default 3)' },
     clients: { type: 'string', value: '<n>', description: 'concurrent clients writing records (default 4)' },
     interval: { type: 'string', value: '<duration>', description: 'pause before each checkpoint (default 400ms)' },
+    'wal-mb': { type: 'string', value: '<n>', description: 'megabytes written before each checkpoint, SQLite checkpoints off: the WAL at prepareSnapshot (default 0)' },
     dir: { type: 'string', value: '<path>', description: 'where the database and snapshots go (default a temporary directory)' },
     keep: { type: 'boolean', description: 'keep the database and snapshot copies afterwards' },
     json: jsonOption,
@@ -46,6 +48,7 @@ consistency. Exit code 0 when every snapshot was consistent and no acknowledged 
       ...(values.checkpoints !== undefined && { checkpoints: values.checkpoints }),
       ...(values.clients !== undefined && { clients: values.clients }),
       ...(values.interval !== undefined && { intervalMs: values.interval }),
+      ...(values['wal-mb'] !== undefined && { walMb: values['wal-mb'] }),
       ...(values.dir !== undefined && { dir: values.dir }),
       ...(values.keep !== undefined && { keep: values.keep }),
       ...(values.json !== undefined && { json: values.json }),

@@ -46,6 +46,11 @@ export interface CheckpointReport {
   /** The writer's events and the provider's commit, in order, from the set's result. */
   readonly timeline: readonly TimelineEntry[];
   readonly freeze: FreezeReport | null;
+  /**
+   * The WAL in bytes when prepareSnapshot began (before the store's preparation) and when the
+   * freeze began (what the freeze's checkpoint had to copy); null where that step did not run.
+   */
+  readonly wal: { readonly atPrepareSnapshot: number | null; readonly atFreeze: number | null };
   /** Latency of the writes the gate held in this freeze, milliseconds. */
   readonly heldLatency: { readonly count: number; readonly p50: number | null; readonly p99: number | null };
   /** Null when the set failed: a failed set leaves no snapshot to check. */
@@ -83,6 +88,8 @@ export interface CheckpointOptions {
 
 export async function runCheckpoint(o: CheckpointOptions): Promise<CheckpointReport> {
   const before = o.service.gate.lastFreeze;
+  const store = o.service.store;
+  const preparedBefore = store.lastPreparation;
   let snapshotDir: string | undefined;
   let result: ShadowCopyResult | undefined;
   let error: CheckpointReport['error'];
@@ -111,12 +118,19 @@ export async function runCheckpoint(o: CheckpointOptions): Promise<CheckpointRep
     const dir = o.openSnapshot ? await o.openSnapshot(snapshotDir) : snapshotDir;
     verdict = verifySnapshot(o.sqlite, join(dir, databaseFile), o.service, acks, freeze);
   }
+  // A preparation records a new object; the store's freeze ran if this freeze reached frozen.
+  const prepared = store.lastPreparation !== preparedBefore ? store.lastPreparation : undefined;
+  const walAtFreeze = freeze?.reachedFrozen ? store.walFramesAtFreeze : undefined;
   return {
     index: o.index,
     snapshotSetId: result?.snapshotSetId ?? null,
     succeeded: error === undefined,
     ...(error && { error }),
     timeline: timelineOf(result, o.writerName),
+    wal: {
+      atPrepareSnapshot: prepared ? o.service.walBytes(prepared.walFrames) : null,
+      atFreeze: walAtFreeze !== undefined ? o.service.walBytes(walAtFreeze) : null,
+    },
     freeze,
     heldLatency,
     verdict,

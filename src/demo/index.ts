@@ -25,6 +25,11 @@ export const demoOptionsSchema = z.strictObject({
   checkpoints: whole.min(1).max(1000).default(3),
   /** Pause before each checkpoint, with the load running. */
   intervalMs: whole.min(0).max(60_000).default(400),
+  /**
+   * Megabytes of ballast written to the database before each checkpoint, with SQLite's own
+   * checkpoints off: the WAL the write gate finds at prepareSnapshot (0: none).
+   */
+  walMb: whole.min(0).max(1024).default(0),
   /** Concurrent clients writing records. */
   clients: whole.min(1).max(64).default(4),
   /** One JSON document instead of text. */
@@ -64,7 +69,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoReport> {
   const dir = o.dir ?? (await mkdtemp(join(tmpdir(), 'vss-bridge-demo-')));
   const dataDir = join(dir, 'data');
   await mkdir(dataDir, { recursive: true });
-  const service = await RecordsService.start({ dir: dataDir, sqlite, logger });
+  const service = await RecordsService.start({ dir: dataDir, sqlite, logger, manualCheckpoints: o.walMb > 0 });
   const writer = new VssWriter({
     name: writerName,
     id: writerId,
@@ -81,10 +86,14 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoReport> {
   const checkpoints: CheckpointReport[] = [];
   try {
     await writer.subscribe();
-    text(`records service on ${service.url} (SQLite in ${dataDir}), writer "${writerName}" with a write gate; ${o.clients} clients writing`);
+    text(
+      `records service on ${service.url} (SQLite in ${dataDir}), writer "${writerName}" with a write gate; ${o.clients} clients writing` +
+        (o.walMb > 0 ? `; ${o.walMb} MB of ballast written before each checkpoint, SQLite's own checkpoints off` : ''),
+    );
     load.start();
     for (let i = 1; i <= o.checkpoints; i++) {
       await sleep(o.intervalMs);
+      await service.fillWal(o.walMb * 1024 * 1024);
       const report = await runCheckpoint({
         index: i,
         service,
@@ -127,6 +136,10 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoReport> {
   return report;
 }
 
+function mb(bytes: number | null): string {
+  return bytes === null ? '-' : `${(bytes / 1048576).toFixed(bytes >= 1048576 ? 1 : 3)} MB`;
+}
+
 function ms(v: number | null): string {
   return v === null ? '-' : `${v.toFixed(1)} ms`;
 }
@@ -136,6 +149,7 @@ export function describeCheckpoint(c: CheckpointReport, of: number): string {
   lines.push(
     `  timeline   ${c.timeline.map((e) => `${e.event} @${e.startMs.toFixed(1)} ${e.durationMs.toFixed(1)} ms${e.outcome === 'succeeded' ? '' : ` ${e.outcome}`}`).join(' | ')}`,
   );
+  lines.push(`  wal        at prepareSnapshot ${mb(c.wal.atPrepareSnapshot)}, at freeze ${mb(c.wal.atFreeze)} (what the freeze's checkpoint copied)`);
   if (c.freeze) {
     const f = c.freeze;
     lines.push(

@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import { sqliteStore } from '../gate/adapters/sqlite.js';
+import { sqliteStore, type SqliteStore } from '../gate/adapters/sqlite.js';
 import { WriteGate } from '../gate/write-gate.js';
 import type { Logger } from '../logger.js';
 import type { Database, DatabaseConstructor } from './sqlite.js';
@@ -30,13 +30,23 @@ export interface RecordsServiceOptions {
   readonly dir: string;
   readonly sqlite: DatabaseConstructor;
   readonly maxFrozenMs?: number;
+  /**
+   * Leave checkpoints to the write gate alone (wal_autocheckpoint = 0), so that the WAL grows
+   * as large as the writes make it (fillWal).
+   */
+  readonly manualCheckpoints?: boolean;
   readonly logger: Logger;
 }
+
+/** Rows of ballast a transaction of fillWal writes, 4 KB each. */
+const ballastRowsPerWrite = 256;
+const ballastRow = 'b'.repeat(4000);
 
 const now = (): number => performance.timeOrigin + performance.now();
 
 export class RecordsService {
   readonly gate: WriteGate;
+  readonly store: SqliteStore;
   readonly file: string;
   readonly writes = new Map<number, WriteRecord>();
   private readonly db: Database;
@@ -48,11 +58,14 @@ export class RecordsService {
     this.db.pragma('journal_mode = WAL');
     // NORMAL: a commit survives the process, and the freeze's checkpoint reaches the file.
     this.db.pragma('synchronous = NORMAL');
+    if (options.manualCheckpoints) this.db.pragma('wal_autocheckpoint = 0');
     this.db.exec('CREATE TABLE IF NOT EXISTS records (id INTEGER PRIMARY KEY, value TEXT NOT NULL, ran_at REAL NOT NULL)');
+    this.db.exec('CREATE TABLE IF NOT EXISTS ballast (id INTEGER PRIMARY KEY, body TEXT NOT NULL)');
     const insert = this.db.prepare('INSERT INTO records (value, ran_at) VALUES (?, ?)');
+    this.store = sqliteStore(this.db, { name: 'records.db', logger: options.logger });
     this.gate = new WriteGate({
       name: 'records',
-      stores: [sqliteStore(this.db, { name: 'records.db', logger: options.logger })],
+      stores: [this.store],
       logger: options.logger,
       ...(options.maxFrozenMs !== undefined && { maxFrozenMs: options.maxFrozenMs, drainTimeoutMs: Math.max(1, Math.floor(options.maxFrozenMs / 2)) }),
     });
@@ -82,6 +95,34 @@ export class RecordsService {
   get url(): string {
     const { port } = this.server.address() as AddressInfo;
     return `http://127.0.0.1:${port}`;
+  }
+
+  /**
+   * Writes about `bytes` of ballast rows through the gate, a transaction at a time with a turn
+   * of the event loop between them, so the load goes on: with manualCheckpoints the WAL holds
+   * at least that much at the next prepareSnapshot.
+   */
+  async fillWal(bytes: number): Promise<void> {
+    const insert = this.db.prepare('INSERT INTO ballast (body) VALUES (?)');
+    const write = (): void => {
+      this.db.exec('BEGIN');
+      try {
+        for (let i = 0; i < ballastRowsPerWrite; i++) insert.run(ballastRow);
+        this.db.exec('COMMIT');
+      } catch (error) {
+        this.db.exec('ROLLBACK');
+        throw error;
+      }
+    };
+    for (let written = 0; written < bytes; written += ballastRowsPerWrite * ballastRow.length) {
+      await this.gate.run(write);
+      await nextTurn();
+    }
+  }
+
+  /** The size of `frames` frames of this database's WAL, in bytes (SQLite's WAL format). */
+  walBytes(frames: number): number {
+    return frames > 0 ? 32 + frames * (24 + (this.db.pragma('page_size', { simple: true }) as number)) : 0;
   }
 
   /** Every record id in the live database. */

@@ -111,11 +111,13 @@ function expectGatesKept(gate: MatrixRow['gate'], calls: Calls): void {
   for (const name of ['faulty', 'healthy'] as const) {
     const g = gate?.[name];
     expect(g?.state, `${name}'s gate`).toBe('open');
-    expect(g).toMatchObject({ watchdogThaws: 0, lost: 0, appliedTwice: 0, outOfOrder: 0, appliedWhileClosed: 0, closedAt: [] });
+    expect(g).toMatchObject({ watchdogThaws: 0, lost: 0, appliedTwice: 0, outOfOrder: 0, appliedWhileClosed: 0, closedAt: [], frozenWhilePreparing: 0 });
     expect(g?.acknowledged, `${name}'s writes acknowledged`).toBe(g?.issued);
     expect(g?.issued, `${name}'s writes issued`).toBeGreaterThan(0);
     expect(g?.held, `${name}'s writes held`).toBe(g?.gateHeld);
     if (eventsOf(calls, name).includes('freeze')) expect(g?.held, `${name}'s writes held while frozen`).toBeGreaterThan(0);
+    // The bound PrepareSnapshot runs the store's preparation before the writer's own handler.
+    if (eventsOf(calls, name).includes('prepareSnapshot')) expect(g?.preparations, `${name}'s store prepared`).toBeGreaterThan(0);
   }
 }
 

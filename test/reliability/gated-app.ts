@@ -10,9 +10,13 @@
  * while the gate was closed; the writes held while it was closed are among them. It also
  * names the events that found the gate closed when they should not have: a gate that only
  * BackupShutdown reopens would hold the application's writes for the whole backup.
+ *
+ * The gate has one store with a preparation step (run at PrepareSnapshot) that takes a few
+ * turns of the event loop, as a checkpoint would; outcome() counts the freezes of the store
+ * that began while its preparation still ran, which the gate must never allow.
  */
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import { WriteGate, type GateState } from '../../src/index.js';
+import { WriteGate, type GateState, type StoreAdapter } from '../../src/index.js';
 import type { Logger } from '../../src/logger.js';
 import { sleep } from '../helpers/writers.js';
 
@@ -48,6 +52,9 @@ export interface GateOutcome {
   readonly appliedWhileClosed: number;
   /** Events other than Freeze, Thaw and Abort whose handler found the gate closed. */
   readonly closedAt: readonly string[];
+  /** Preparations of the store that ran, and freezes of it that began while one still ran. */
+  readonly preparations: number;
+  readonly frozenWhilePreparing: number;
 }
 
 export class GatedApp {
@@ -61,9 +68,28 @@ export class GatedApp {
   private readonly closedAt: string[] = [];
   private pump: Promise<void> | undefined;
   private pumping = false;
+  private preparing = false;
+  private preparations = 0;
+  private frozenWhilePreparing = 0;
 
   constructor(name: string, logger: Logger) {
-    this.gate = new WriteGate({ name, maxFrozenMs: WATCHDOG_MS, logger });
+    const store: StoreAdapter = {
+      name: `${name} store`,
+      prepare: async () => {
+        this.preparing = true;
+        this.preparations++;
+        try {
+          for (let i = 0; i < 3; i++) await nextTurn();
+        } finally {
+          this.preparing = false;
+        }
+      },
+      freeze: () => {
+        if (this.preparing) this.frozenWhilePreparing++;
+      },
+      thaw: () => undefined,
+    };
+    this.gate = new WriteGate({ name, maxFrozenMs: WATCHDOG_MS, logger, stores: [store] });
   }
 
   /**
@@ -134,6 +160,8 @@ export class GatedApp {
       outOfOrder,
       appliedWhileClosed: this.appliedWhileClosed,
       closedAt: [...this.closedAt],
+      preparations: this.preparations,
+      frozenWhilePreparing: this.frozenWhilePreparing,
     };
   }
 }
