@@ -10,8 +10,9 @@
  * changed since and the writes are held for that alone.
  *
  * The order of a freeze: stop admitting writes -> drain the writes in flight (drain deadline)
- * -> wait for a preparation still running (told to stop) -> freeze each store in order -> frozen. The order of a thaw is the reverse: thaw each store
- * in reverse order -> admit the held writes in the order they arrived -> open.
+ * -> wait for a preparation still running (told to stop) -> freeze each store in order ->
+ * frozen. The order of a thaw is the reverse: thaw each store in reverse order -> admit the
+ * held writes in the order they arrived -> open.
  *
  * A failed drain does not leave the gate half-closed: it reopens the gate (the held writes run)
  * and rejects freeze() with a GateError whose code is VSS_E_WRITERERROR_RETRYABLE, so a freeze
