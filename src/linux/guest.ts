@@ -29,7 +29,10 @@ export function describeLinuxGuest(root = '/', runtimeDir?: string): { checks: G
     return { name, status: 'warn', detail: `${found.join(', ')}; no vss-bridge hook in ${where}`, fix };
   };
   const checks: GuestFinding[] = [
-    agent('qemu-ga', ['usr/sbin/qemu-ga', 'usr/bin/qemu-ga'], 'etc/qemu/fsfreeze-hook.d/vss-bridge', '/etc/qemu/fsfreeze-hook.d', 'vss-bridge install-hooks qemu-ga'),
+    // RHEL and kin keep qemu-ga's hooks in /etc/qemu-ga, Debian and Ubuntu in /etc/qemu (install.ts).
+    existsSync(p('etc/qemu-ga'))
+      ? agent('qemu-ga', ['usr/sbin/qemu-ga', 'usr/bin/qemu-ga'], 'etc/qemu-ga/fsfreeze-hook.d/vss-bridge', '/etc/qemu-ga/fsfreeze-hook.d', 'vss-bridge install-hooks qemu-ga')
+      : agent('qemu-ga', ['usr/sbin/qemu-ga', 'usr/bin/qemu-ga'], 'etc/qemu/fsfreeze-hook.d/vss-bridge', '/etc/qemu/fsfreeze-hook.d', 'vss-bridge install-hooks qemu-ga'),
     agent('vmware', ['usr/bin/vmtoolsd', 'etc/vmware-tools'], 'etc/vmware-tools/backupScripts.d/vss-bridge', '/etc/vmware-tools/backupScripts.d', 'vss-bridge install-hooks vmware'),
     agent('hyper-v', ['dev/vmbus/hv_vss'], 'etc/systemd/system/vss-bridge-hv-vss.service', '/etc/systemd/system', 'install scripts/systemd/vss-bridge-hv-vss.service (docs/LINUX.md)'),
     agent('azure', ['var/lib/waagent', 'etc/azure'], 'etc/azure/vss-bridge-pre.sh', '/etc/azure/VMSnapshotScriptPluginConfig.json', 'vss-bridge install-hooks azure'),

@@ -4,9 +4,10 @@
  * existing script and runs it from ours (chained), and uninstall puts it back. Every file we
  * write carries `marker`, which is how we recognise our own files.
  *
- *  qemu-ga  etc/qemu/fsfreeze-hook.d/vss-bridge, plus etc/qemu/vss-bridge-fsfreeze-hook: a
- *           dispatcher for that directory which, unlike Debian's stock one, fails the
- *           freeze when a script fails (qemu-ga must be pointed at it with -F to honour vetoes)
+ *  qemu-ga  etc/qemu/fsfreeze-hook.d/vss-bridge (Debian) and/or etc/qemu-ga/fsfreeze-hook.d/
+ *           vss-bridge (RHEL and kin), plus vss-bridge-fsfreeze-hook beside it: a dispatcher
+ *           for that directory which, unlike the stock one, fails the freeze when a script
+ *           fails (qemu-ga must be pointed at it with -F to honour vetoes)
  *  vmware   etc/vmware-tools/backupScripts.d/vss-bridge (freeze, thaw, freezeFail)
  *  gcp      etc/google/snapshots/pre.sh and post.sh
  *  azure    etc/azure/vss-bridge-pre.sh and -post.sh, named in VMSnapshotScriptPluginConfig.json
@@ -171,9 +172,10 @@ exit $status
 const qemuDispatcher = `#!/bin/sh
 ${marker}
 # qemu-ga's fsfreeze hook (-F). Runs every executable in fsfreeze-hook.d, as Debian's
-# stock hook does, but a failing freeze script fails the freeze: the scripts that already
-# froze get "thaw" in reverse order and the exit status reaches qemu-ga, which then does
-# not freeze. "thaw" runs the scripts in reverse order and reports the first failure.
+# stock hook does, but a failing freeze script fails the freeze: it gets "freezeFail" (to
+# undo what it did before failing: vss-bridge's hook aborts the apps it froze), the scripts
+# that already froze get "thaw" in reverse order, and the exit status reaches qemu-ga, which
+# then does not freeze. "thaw" runs the scripts in reverse order and reports the first failure.
 set -f
 IFS='
 '
@@ -199,6 +201,7 @@ case "$1" in
       "$f" freeze
       status=$?
       if [ $status -ne 0 ]; then
+        "$f" freezeFail
         for g in $done; do "$g" thaw; done
         exit $status
       fi
@@ -216,6 +219,45 @@ $done"
 esac
 exit 0
 `;
+
+/**
+ * Where a distribution's qemu-ga looks for hooks. Debian and Ubuntu: /etc/qemu/fsfreeze-hook,
+ * which runs /etc/qemu/fsfreeze-hook.d/*, used when qemu-ga gets -F (fsfreeze-hook= in
+ * /etc/qemu/qemu-ga.conf). RHEL, Fedora, CentOS and their kin: /etc/qemu-ga/fsfreeze-hook and
+ * /etc/qemu-ga/fsfreeze-hook.d/, with qemu-ga started as -F${FSFREEZE_HOOK_PATHNAME} from
+ * /etc/sysconfig/qemu-ga (a -F on the command line wins over qemu-ga.conf).
+ */
+interface QemuGaLayout {
+  readonly dir: string;
+  /** How to point qemu-ga at our dispatcher there. */
+  readonly pointAt: (dispatcher: string) => string;
+}
+const qemuGaDebian: QemuGaLayout = {
+  dir: 'etc/qemu',
+  pointAt: (d) => `fsfreeze-hook=${d} under [general] in /etc/qemu/qemu-ga.conf (or -F${d} in its unit), then restart qemu-guest-agent`,
+};
+const qemuGaRedHat: QemuGaLayout = {
+  dir: 'etc/qemu-ga',
+  pointAt: (d) => `FSFREEZE_HOOK_PATHNAME=${d} in /etc/sysconfig/qemu-ga (qemu-ga runs with -F\${FSFREEZE_HOOK_PATHNAME}, which wins over qemu-ga.conf), then restart qemu-guest-agent`,
+};
+const dispatcherName = 'vss-bridge-fsfreeze-hook';
+
+/** The layouts present under the root; Debian's when neither is. */
+function qemuGaLayouts(plan: Plan): QemuGaLayout[] {
+  const redHat = existsSync(plan.path('etc/qemu-ga')) || existsSync(plan.path('etc/sysconfig/qemu-ga'));
+  const debian = existsSync(plan.path('etc/qemu')) || !redHat;
+  return [...(debian ? [qemuGaDebian] : []), ...(redHat ? [qemuGaRedHat] : [])];
+}
+
+function installQemuGa(plan: Plan, o: InstallOptions, layout: QemuGaLayout): void {
+  const hook = plan.path(layout.dir, 'fsfreeze-hook.d/vss-bridge');
+  plan.write(hook, passThroughScript(o, 'qemu-ga', 60_000, 'qemu-ga runs this with "freeze" before it freezes the file systems and "thaw" after.'), 0o755);
+  plan.write(plan.path(layout.dir, dispatcherName), qemuDispatcher, 0o755);
+  const dispatcher = join('/', layout.dir, dispatcherName);
+  plan.report.notes.push(
+    `qemu-ga runs hooks only with -F. Point it at ${dispatcher} so that a veto fails the freeze: ${layout.pointAt(dispatcher)}. The stock ${join('/', layout.dir, 'fsfreeze-hook')} also runs ${join('/', layout.dir, 'fsfreeze-hook.d/vss-bridge')} but ignores its exit status.`,
+  );
+}
 
 const azureConfig = 'etc/azure/VMSnapshotScriptPluginConfig.json';
 
@@ -295,16 +337,9 @@ export function installHooks(targets: readonly Platform[], o: InstallOptions): I
   const plan = new Plan(o.root);
   for (const target of targets) {
     switch (target) {
-      case 'qemu-ga': {
-        const hook = plan.path('etc/qemu/fsfreeze-hook.d/vss-bridge');
-        plan.write(hook, passThroughScript(o, 'qemu-ga', 60_000, 'qemu-ga runs this with "freeze" before it freezes the file systems and "thaw" after.'), 0o755);
-        const dispatcher = plan.path('etc/qemu/vss-bridge-fsfreeze-hook');
-        plan.write(dispatcher, qemuDispatcher, 0o755);
-        plan.report.notes.push(
-          `qemu-ga runs hooks only with -F. Point it at ${join('/', 'etc/qemu/vss-bridge-fsfreeze-hook')} (fsfreeze-hook=... in [general] of /etc/qemu/qemu-ga.conf, or -F in its unit) so that a veto fails the freeze; Debian's stock /etc/qemu/fsfreeze-hook also runs ${hook} but ignores its exit status.`,
-        );
+      case 'qemu-ga':
+        for (const layout of qemuGaLayouts(plan)) installQemuGa(plan, o, layout);
         break;
-      }
       case 'vmware':
         plan.write(
           plan.path('etc/vmware-tools/backupScripts.d/vss-bridge'),
@@ -340,9 +375,13 @@ export function uninstallHooks(targets: readonly Platform[], root: string): Inst
   for (const target of targets) {
     switch (target) {
       case 'qemu-ga':
-        plan.remove(plan.path('etc/qemu/fsfreeze-hook.d/vss-bridge'));
-        plan.remove(plan.path('etc/qemu/vss-bridge-fsfreeze-hook'));
-        plan.report.notes.push('If qemu-ga was pointed at /etc/qemu/vss-bridge-fsfreeze-hook, point it back (or drop -F).');
+        for (const layout of [qemuGaDebian, qemuGaRedHat]) {
+          plan.remove(plan.path(layout.dir, 'fsfreeze-hook.d/vss-bridge'));
+          plan.remove(plan.path(layout.dir, dispatcherName));
+        }
+        plan.report.notes.push(
+          `If qemu-ga was pointed at ${dispatcherName} (-F, fsfreeze-hook= in /etc/qemu/qemu-ga.conf, or FSFREEZE_HOOK_PATHNAME in /etc/sysconfig/qemu-ga), point it back.`,
+        );
         break;
       case 'vmware':
         plan.remove(plan.path('etc/vmware-tools/backupScripts.d/vss-bridge'));

@@ -1,6 +1,6 @@
 /** The Linux-guest pieces that need no frozen file system: protocol, mount choice, installs, peers. */
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { hookCommand, installHooksCommand, uninstallHooksCommand } from '../../src/linux/commands.js';
@@ -120,7 +120,40 @@ describe('install-hooks', () => {
     writeFileSync(join(d, 'zz-veto'), `#!/bin/sh\necho "veto $1" >> ${trace}\n[ "$1" = thaw ]\n`, { mode: 0o755 });
     const r = spawnSync(join(root, 'etc/qemu/vss-bridge-fsfreeze-hook'), ['freeze']);
     expect(r.status).toBe(1);
-    expect(readFileSync(trace, 'utf8')).toBe('first freeze\nveto freeze\nfirst thaw\n');
+    // The failed script is told to undo (a hook killed mid-freeze leaves apps that froze), then the ones before it thaw.
+    expect(readFileSync(trace, 'utf8')).toBe('first freeze\nveto freeze\nveto freezeFail\nfirst thaw\n');
+  });
+
+  it('installs where RHEL-family qemu-ga looks (/etc/qemu-ga, -F from /etc/sysconfig/qemu-ga), and says what to set', async () => {
+    const root = temp('vss-bridge-install-');
+    mkdirSync(join(root, 'etc/qemu-ga/fsfreeze-hook.d'), { recursive: true });
+    writeFileSync(join(root, 'etc/qemu-ga/fsfreeze-hook'), '#!/bin/sh\n# the stock hook\n', { mode: 0o755 });
+    mkdirSync(join(root, 'etc/sysconfig'), { recursive: true });
+    writeFileSync(join(root, 'etc/sysconfig/qemu-ga'), 'FSFREEZE_HOOK_PATHNAME=/etc/qemu-ga/fsfreeze-hook\n');
+    const o = io();
+    expect(await installHooksCommand(['qemu-ga', '--root', root, '--exec', `${process.execPath} ${cli}`], o)).toBe(0);
+    expect(readFileSync(join(root, 'etc/qemu-ga/fsfreeze-hook.d/vss-bridge'), 'utf8')).toContain('hook "$1" --source qemu-ga');
+    expect(existsSync(join(root, 'etc/qemu-ga/vss-bridge-fsfreeze-hook'))).toBe(true);
+    // Only the layout that is there: no /etc/qemu made up on a RHEL guest.
+    expect(existsSync(join(root, 'etc/qemu'))).toBe(false);
+    expect(o.stdout.text).toContain('FSFREEZE_HOOK_PATHNAME=/etc/qemu-ga/vss-bridge-fsfreeze-hook in /etc/sysconfig/qemu-ga');
+    // The stock files are left as they were; uninstall removes only ours.
+    expect(readFileSync(join(root, 'etc/qemu-ga/fsfreeze-hook'), 'utf8')).toBe('#!/bin/sh\n# the stock hook\n');
+    expect(await uninstallHooksCommand(['qemu-ga', '--root', root], io())).toBe(0);
+    expect(readdirSync(join(root, 'etc/qemu-ga')).sort()).toEqual(['fsfreeze-hook', 'fsfreeze-hook.d']);
+    expect(readdirSync(join(root, 'etc/qemu-ga/fsfreeze-hook.d'))).toEqual([]);
+  });
+
+  it('installs into both layouts when both are there, and into Debian\'s when neither is', async () => {
+    const both = temp('vss-bridge-install-');
+    mkdirSync(join(both, 'etc/qemu'), { recursive: true });
+    mkdirSync(join(both, 'etc/qemu-ga'), { recursive: true });
+    installHooks(['qemu-ga'], { root: both, command: ['/bin/true'] });
+    for (const f of ['etc/qemu/fsfreeze-hook.d/vss-bridge', 'etc/qemu-ga/fsfreeze-hook.d/vss-bridge']) expect(existsSync(join(both, f)), f).toBe(true);
+    const none = temp('vss-bridge-install-');
+    installHooks(['qemu-ga'], { root: none, command: ['/bin/true'] });
+    expect(existsSync(join(none, 'etc/qemu/fsfreeze-hook.d/vss-bridge'))).toBe(true);
+    expect(existsSync(join(none, 'etc/qemu-ga'))).toBe(false);
   });
 });
 
