@@ -6,7 +6,7 @@
  */
 import { WriterFailure } from './errors.js';
 import { hresultOf } from './hresult.js';
-import type { Logger } from './logger.js';
+import { isEnabled as enabled, type Logger } from './logger.js';
 import { native, type NativeDispatcher, type NativeEventContext } from './backends/native.js';
 import { isPathOnVolumes } from './paths.js';
 
@@ -39,15 +39,6 @@ function failureOf(error: unknown): { hresult: number; message: string } {
   if (error instanceof WriterFailure) return { hresult: error.hresult, message: error.message };
   const message = error instanceof Error ? error.message : String(error);
   return { hresult: retryable, message };
-}
-
-/**
- * Whether `level` gets through the logger. Winston does its filtering after building and
- * writing each entry, which costs microseconds on every event; a logger without
- * isLevelEnabled is always called.
- */
-function enabled(logger: Logger, level: string): boolean {
-  return (logger as Partial<Pick<Logger, 'isLevelEnabled'>>).isLevelEnabled?.(level) ?? true;
 }
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {
@@ -313,7 +304,8 @@ export class JsDispatcher {
       }
       logger.warn(`${event} settled after its deadline (${durationMs} ms); the answer was ignored`, { ...this.meta(a.run), durationMs });
     } else if (a.hresult !== 0) {
-      logger.error(`${event} failed: ${a.message}`, { ...this.meta(a.run), durationMs });
+      // A warning, not an error: the requester hears of the failure and reports it.
+      logger.warn(`${event} failed: ${a.message}`, { ...this.meta(a.run), durationMs });
     } else if (infoEnabled(logger)) {
       logger.info(`${event} succeeded`, { ...this.meta(a.run), durationMs });
     }
@@ -353,7 +345,7 @@ export class JsDispatcher {
       this.running.delete(callId);
       this.native.expire(callId);
       abortRun(run, new HandlerTimeoutError(run.event, run.remainingMs));
-      this.target.logger.error(`${run.event} timed out after ${Math.round(run.remainingMs)} ms: answered VSS_E_WRITERERROR_TIMEOUT`, this.meta(run));
+      this.target.logger.warn(`${run.event} timed out after ${Math.round(run.remainingMs)} ms: answered VSS_E_WRITERERROR_TIMEOUT`, this.meta(run));
     }
     if (next !== Infinity) this.watch(next);
   }

@@ -6,7 +6,7 @@ import { getBackend } from './backends/backend.js';
 import { JsDispatcher } from './dispatch.js';
 import { toVssError, VssError } from './errors.js';
 import { hresultOf } from './hresult.js';
-import { getDefaultLogger } from './logger.js';
+import { getDefaultLogger, type Logger } from './logger.js';
 import type { NativeProgress } from './backends/native.js';
 import { toResult, toWriterInfo } from './results.js';
 import { highestKeptDeviceNumber, settleShadowCopies } from './shadow-copies.js';
@@ -118,7 +118,8 @@ export function runSnapshotSet(opts: ParsedShadowCopyOptions, restore: boolean):
             writer: { name: failed.name, id: failed.id, instanceName: failed.instanceName, instanceId: failed.instanceId, event: raw.failedEvent },
           }),
         });
-        logger.error(`snapshot set failed: ${error.message}`, meta);
+        // The caller gets the error: logged for the record only.
+        logger.info(`snapshot set failed: ${error.message}`, meta);
         reject(error);
       },
     );
@@ -126,7 +127,7 @@ export function runSnapshotSet(opts: ParsedShadowCopyOptions, restore: boolean):
   });
 }
 
-function reportProgress(opts: ParsedShadowCopyOptions, p: NativeProgress, logger: ReturnType<typeof getDefaultLogger>): void {
+function reportProgress(opts: ParsedShadowCopyOptions, p: NativeProgress, logger: Logger): void {
   if (!opts.onProgress) return;
   const progress: Progress = {
     phase: p.phase,

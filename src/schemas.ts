@@ -73,7 +73,7 @@ export const loggerSchema = z.custom<Logger>(
     typeof v === 'object' &&
     v !== null &&
     ['error', 'warn', 'info', 'debug'].every((m) => typeof (v as Record<string, unknown>)[m] === 'function'),
-  { error: 'must be a winston logger (an object with error, warn, info and debug methods)' },
+  { error: 'must be a logger: an object with error, warn, info and debug methods (console, winston, pino, bunyan)' },
 );
 
 export const writerOptionsSchema = z.strictObject({

@@ -3,7 +3,6 @@
  * the guest (a full shadow-copy set), with live progress on stderr, then a timeline of every
  * writer and event and the verdict on stdout.
  */
-import winston from 'winston';
 import { z } from 'zod';
 import {
   backend,
@@ -18,7 +17,7 @@ import {
   type ShadowCopyResult,
   writerEvents,
 } from '../index.js';
-import { getDefaultLogger } from '../logger.js';
+import { getDefaultLogger, silentLogger } from '../logger.js';
 import { durationSchema, helpOption, jsonOption, defineCommand, type Command } from './command.js';
 import { exitCodeOf, verdictOf, type Verdict } from './exit-codes.js';
 import { formatMs, json, styleFor, table, type CommandIO, type Style } from './io.js';
@@ -154,7 +153,7 @@ Exit codes: 0 succeeded, 3 writer veto, 4 timeout, 5 provider failure, 6 environ
           timeoutMs: values.timeout,
           keep: values.keep,
           signal: controller.signal,
-          logger: values.verbose ? getDefaultLogger() : winston.createLogger({ silent: true }),
+          logger: values.verbose ? getDefaultLogger() : silentLogger,
           ...(!values.quiet && { onProgress: progressPrinter(io, errStyle) }),
           ...(values['fail-provider'] !== undefined && { simulation: { failWith: values['fail-provider'] } }),
         });

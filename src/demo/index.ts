@@ -8,9 +8,8 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import winston from 'winston';
 import { z } from 'zod';
-import { getDefaultLogger, type Logger } from '../logger.js';
+import { getDefaultLogger } from '../logger.js';
 import { isAbsoluteForPlatform, loggerSchema, parseOptions } from '../schemas.js';
 import { VssWriter } from '../writer.js';
 import { copyDatabase, latencyOf, runCheckpoint, type CheckpointReport } from './checkpoint.js';
@@ -64,7 +63,7 @@ const writerName = 'vss-bridge records demo';
 export async function runDemo(options: DemoOptions = {}): Promise<DemoReport> {
   const o = parseOptions(demoOptionsSchema, options, 'demo options');
   const out = o.output ?? process.stdout;
-  const logger = o.logger ?? quietLogger();
+  const logger = o.logger ?? getDefaultLogger();
   const sqlite = await loadSqlite();
   const dir = o.dir ?? (await mkdtemp(join(tmpdir(), 'vss-bridge-demo-')));
   const dataDir = join(dir, 'data');
@@ -168,13 +167,4 @@ export function describeCheckpoint(c: CheckpointReport, of: number): string {
     lines.push('  snapshot   none to check (the set failed)');
   }
   return lines.join('\n');
-}
-
-/** The default logger's format at level warn (VSS_BRIDGE_LOG_LEVEL overrides): the demo's own lines stay readable. */
-function quietLogger(): Logger {
-  return winston.createLogger({
-    level: process.env['VSS_BRIDGE_LOG_LEVEL'] ?? 'warn',
-    format: getDefaultLogger().format,
-    transports: [new winston.transports.Console({ stderrLevels: Object.keys(winston.config.npm.levels) })],
-  });
 }

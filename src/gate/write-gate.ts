@@ -21,7 +21,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { WriterFailure } from '../errors.js';
-import { getDefaultLogger, type Logger } from '../logger.js';
+import { getDefaultLogger, isEnabled, type Logger } from '../logger.js';
 import {
   gateFreezeOptionsSchema,
   gatePrepareOptionsSchema,
@@ -463,7 +463,7 @@ export class WriteGate {
     t.frozenMs += heldMs;
     t.longestFreezeMs = Math.max(t.longestFreezeMs, heldMs);
     this.last = report;
-    if (this.logger.isLevelEnabled?.('info') ?? true) {
+    if (isEnabled(this.logger, 'info')) {
       this.logger.info(`write gate "${this.name}" reopened (${reason})`, {
         gate: this.name,
         heldMs: Math.round(heldMs),

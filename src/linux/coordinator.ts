@@ -351,12 +351,15 @@ function unlinkQuietly(path: string): void {
 }
 
 let coordinator: Coordinator | undefined;
+/** Why registering failed, each said once per process: every writer's subscribe meets the same cause. */
+const reported = new Set<string>();
 
 /**
  * Registers a subscribed writer so that guest agents' freezes reach it. Undefined when this
  * is not Linux or VSS_BRIDGE_COORDINATOR=off. When the process cannot register (no runtime
- * directory, no permission), the writer still works and the reason is logged as an error:
- * its handlers will not run when a guest agent freezes.
+ * directory, no permission), the writer still works and the reason is logged once, as a
+ * warning with the way to turn registration off: its handlers will not run when a guest
+ * agent freezes, which matters only inside a VM whose host takes checkpoints.
  */
 export async function registerWithCoordinator(writer: CoordinatedWriter): Promise<Registration | undefined> {
   if (process.platform !== 'linux' || process.env[coordinatorVariable] === 'off') return undefined;
@@ -366,7 +369,15 @@ export async function registerWithCoordinator(writer: CoordinatedWriter): Promis
   try {
     socketPath = await own.add(writer);
   } catch (error) {
-    writer.logger.error(`${writer.label}: not registered for Linux guest quiesce: ${(error as Error).message}`);
+    const reason = (error as Error).message;
+    if (!reported.has(reason)) {
+      reported.add(reason);
+      writer.logger.warn(
+        `not registered for Linux guest quiesce (guest agents' freezes will not reach this process's writers): ${reason}. ` +
+          `Outside a VM, or to stop this message, set ${coordinatorVariable}=off`,
+        { writer: writer.label },
+      );
+    }
     return undefined;
   }
   let released = false;
