@@ -74,4 +74,5 @@ export function emptyWriter(name, instanceName, logger, delayMs = 0) {
   };
 }
 
-export const volume = '/var/lib/app';
+/** The snapshot sets' volume: the simulator, like VSS, refuses one that does not exist. */
+export const volume = process.platform === 'win32' ? 'C:\\' : '/';

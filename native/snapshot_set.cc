@@ -227,6 +227,8 @@ bool SnapshotSet::Commit() {
             " ms ran out before thaw");
         Simulator::Get().SetState(writers_[i].get(), kWsFailedAtFreeze, timeout.hr,
                                   timeout.message);
+        // Its freeze was reported as succeeded: progress must not leave it at that.
+        if (progress_) unsent_progress_.push_back(MakeProgress("freeze", "writer", writers_[i].get(), "timedOut"));
         if (first) FailByWriter(i, "freeze", timeout);
         first = false;
       }
@@ -357,6 +359,8 @@ void SnapshotSet::Cleanup(const std::string& event, int failed_state) {
 }
 
 void SnapshotSet::Record(Fanout& f) {
+  // The phase ends as its first writer that did not succeed, if one did not.
+  Outcome phase = Outcome::Success();
   f.settled.resize(f.calls.size());
   f.outcomes.resize(f.calls.size());
   for (size_t i = 0; i < f.calls.size(); i++) {
@@ -376,9 +380,10 @@ void SnapshotSet::Record(Fanout& f) {
     const auto end = settled ? call->SettledAt() : Clock::now();
     r.duration_ms = std::chrono::duration<double, std::milli>(end - call->posted).count();
     if (progress_) unsent_progress_.push_back(MakeProgress(f.event, "writer", writers_[i].get(), r.outcome));
+    if (phase.ok() && settled && !f.outcomes[i].ok()) phase = f.outcomes[i];
     result_.writers[i].events.push_back(std::move(r));
   }
-  RecordPhase(f.event, f.started, Outcome::Success());
+  RecordPhase(f.event, f.started, phase);
 }
 
 Outcome SnapshotSet::OutcomeOf(const Fanout& f, size_t index) const {

@@ -22,7 +22,7 @@ node --input-type=module -e "
   const writer = new VssWriter({ name: 'package check', id: 'c6e4a54e-8a2c-4d3b-9f0e-1a2b3c4d5e6f', usage: 'userData', sourceType: 'other', logger: quiet,
     handlers: { freeze: () => {} } });
   await writer.subscribe();
-  const result = await createShadowCopy({ volumes: ['/data'], logger: quiet });
+  const result = await createShadowCopy({ volumes: ['/'], logger: quiet });
   await writer.unsubscribe();
   if (result.writers[0]?.state !== 'VSS_WS_STABLE') process.exit(1);
 "

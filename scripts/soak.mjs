@@ -146,7 +146,7 @@ async function runOne(apps, index) {
   for (;;) {
     try {
       result = await createShadowCopy({
-        volumes: ['/data'],
+        volumes: ['/'],
         timeoutMs: 10_000,
         signal: controller.signal,
         logger: quiet,

@@ -70,59 +70,67 @@ export function runSnapshotSet(opts: ParsedShadowCopyOptions, restore: boolean):
   const simulation = opts.simulation;
   return new Promise((resolve, reject) => {
     const abort = (): void => cancel();
-    const cancel = backend.runSnapshotSet(
-      {
-        restore,
-        progress: opts.onProgress !== undefined,
-        volumes: opts.volumes,
-        backupType: opts.backupType,
-        components: opts.components,
-        timeoutMs: opts.timeoutMs,
-        provider: {
-          commitDelayMs: simulation?.commitDelayMs ?? 0,
-          failWith: simulation?.failWith ? hresultOf(simulation.failWith) | 0 : 0,
-          holdLimitMs: simulation?.holdLimitMs ?? 10_000,
+    let cancel: () => void;
+    try {
+      cancel = backend.runSnapshotSet(
+        {
+          restore,
+          progress: opts.onProgress !== undefined,
+          volumes: opts.volumes,
+          backupType: opts.backupType,
+          components: opts.components,
+          timeoutMs: opts.timeoutMs,
+          provider: {
+            commitDelayMs: simulation?.commitDelayMs ?? 0,
+            failWith: simulation?.failWith ? hresultOf(simulation.failWith) | 0 : 0,
+            holdLimitMs: simulation?.holdLimitMs ?? 10_000,
+          },
+          writerFailures: (simulation?.writerFailures ?? []).map((f) => ({
+            writer: f.writer,
+            ...(f.instanceName !== undefined && { instanceName: f.instanceName }),
+            event: f.event,
+            hresult: hresultOf(f.code) | 0,
+          })),
+          freezeWindowMs: simulation?.freezeWindowMs ?? 0,
+          shadowCopyNumberFloor: highestKeptDeviceNumber(),
         },
-        writerFailures: (simulation?.writerFailures ?? []).map((f) => ({
-          writer: f.writer,
-          ...(f.instanceName !== undefined && { instanceName: f.instanceName }),
-          event: f.event,
-          hresult: hresultOf(f.code) | 0,
-        })),
-        freezeWindowMs: simulation?.freezeWindowMs ?? 0,
-        shadowCopyNumberFloor: highestKeptDeviceNumber(),
-      },
-      commit?.native ?? null,
-      (...message) => {
-        if (message[0] === 'progress') {
-          reportProgress(opts, message[1], logger);
-          return;
-        }
-        signal?.removeEventListener('abort', abort);
-        commit?.close('the snapshot set ended');
-        const raw = message[1];
-        const result = toResult(raw, opts.backupType);
-        const meta = { snapshotSetId: raw.snapshotSetId, durationMs: Math.round(raw.durationMs) };
-        if (raw.hresult === 0) {
-          logger.info('snapshot set succeeded', meta);
-          settleShadowCopies(result, opts.keep, logger).then(
-            () => resolve(result),
-            (error: unknown) => reject(toVssError(error, 'the snapshot set succeeded but its shadow copies could not be kept')),
-          );
-          return;
-        }
-        const failed = raw.writers.find((w) => w.instanceId === raw.failedWriter);
-        const error = new VssError(raw.hresult, raw.message, {
-          result,
-          ...(failed && {
-            writer: { name: failed.name, id: failed.id, instanceName: failed.instanceName, instanceId: failed.instanceId, event: raw.failedEvent },
-          }),
-        });
-        // The caller gets the error: logged for the record only.
-        logger.info(`snapshot set failed: ${error.message}`, meta);
-        reject(error);
-      },
-    );
+        commit?.native ?? null,
+        (...message) => {
+          if (message[0] === 'progress') {
+            reportProgress(opts, message[1], logger);
+            return;
+          }
+          signal?.removeEventListener('abort', abort);
+          commit?.close('the snapshot set ended');
+          const raw = message[1];
+          const result = toResult(raw, opts.backupType);
+          const meta = { snapshotSetId: raw.snapshotSetId, durationMs: Math.round(raw.durationMs) };
+          if (raw.hresult === 0) {
+            logger.info('snapshot set succeeded', meta);
+            settleShadowCopies(result, opts.keep, logger).then(
+              () => resolve(result),
+              (error: unknown) => reject(toVssError(error, 'the snapshot set succeeded but its shadow copies could not be kept')),
+            );
+            return;
+          }
+          const failed = raw.writers.find((w) => w.instanceId === raw.failedWriter);
+          const error = new VssError(raw.hresult, raw.message, {
+            result,
+            ...(failed && {
+              writer: { name: failed.name, id: failed.id, instanceName: failed.instanceName, instanceId: failed.instanceId, event: raw.failedEvent },
+            }),
+          });
+          // The caller gets the error: logged for the record only.
+          logger.info(`snapshot set failed: ${error.message}`, meta);
+          reject(error);
+        },
+      );
+    } catch (refused) {
+      // Refused before it started (the simulator's checks of its input, as VSS makes them).
+      commit?.close('the snapshot set was refused');
+      reject(refused);
+      return;
+    }
     signal?.addEventListener('abort', abort, { once: true });
   });
 }

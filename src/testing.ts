@@ -6,10 +6,11 @@
  *   const r = await rehearseCheckpoint({ faults: { writerFailures: [{ writer: 'App', event: 'freeze' }] } });
  *   assert.deepEqual(r.eventsOf('App'), ['identify', 'prepareBackup', 'prepareSnapshot', 'freeze', 'abort', 'backupShutdown']);
  */
-import { backend } from './backends/backend.js';
+import { backend, getBackend } from './backends/backend.js';
 import { VssError } from './errors.js';
 import { hresultOf } from './hresult.js';
-import { listWriters, runSnapshotSet } from './requester.js';
+import { runSnapshotSet } from './requester.js';
+import { checkWriterFailures } from './backends/simulator-checks.js';
 import { parseOptions, rehearsalOptionsSchema, shadowCopyOptionsSchema, type RehearsalOptions } from './schemas.js';
 import type { EventOutcome, ShadowCopyResult, WriterReport } from './types.js';
 
@@ -75,9 +76,11 @@ async function rehearse(options: RehearsalOptions, restore: boolean, fn: string)
   if (backend !== 'simulated') {
     throw new VssError(hresultOf('E_NOTIMPL'), `${fn} needs the simulator: run the tests with VSS_BRIDGE_BACKEND=simulated`);
   }
-  if ((await listWriters()).length === 0) {
+  const writers = await getBackend().listWriters();
+  if (writers.length === 0) {
     throw new Error(`${fn}: no writer is subscribed in this process; subscribe your app's writers first`);
   }
+  checkWriterFailures(faults.writerFailures, writers, 'faults.writerFailures', `${fn} options`);
   const opts = parseOptions(
     shadowCopyOptionsSchema,
     { ...rest, volumes: rest.volumes ?? [process.platform === 'win32' ? 'C:\\' : '/'], simulation: faults },

@@ -326,7 +326,7 @@ describe('WriteGate', () => {
 });
 
 describe('a writer with a gate', () => {
-  const volumes = ['/data'];
+  const volumes = ['/'];
 
   it('closes the gate before its freeze handler and opens it after its thaw handler; writes in the window wait', async () => {
     const gate = new WriteGate(quiet());

@@ -46,7 +46,7 @@ describe('package', () => {
       "const writer = new VssWriter({ name: 'x', id: 'c6e4a54e-8a2c-4d3b-9f0e-1a2b3c4d5e6f', usage: 'userData', sourceType: 'other',",
       '  handlers: { freeze: async (ctx) => { const s: AbortSignal = ctx.signal; void s; } } });',
       "const state: WriterState = writer.state; void state;",
-      "void createShadowCopy({ volumes: ['/data'] }).then((r) => r.writers[0]?.events);",
+      "void createShadowCopy({ volumes: ['/'] }).then((r) => r.writers[0]?.events);",
     ].join('\n');
     writeFileSync(join(dir, 'esm.mts'), `import { VssWriter, createShadowCopy, type WriterState } from 'vss-bridge';\n${body}\n`);
     writeFileSync(join(dir, 'cjs.cts'), `import { VssWriter, createShadowCopy, type WriterState } from 'vss-bridge';\n${body}\n`);

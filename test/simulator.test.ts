@@ -2,12 +2,18 @@
  * The simulated VSS runs the real sequence and the real failure rules (see
  * /work/shared/reference/vss.md and native/snapshot_set.h).
  */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { createShadowCopy, listWriters, VssError, WriterFailure, type ShadowCopyResult } from '../src/index.js';
+import { createShadowCopy, listWriters, OptionsError, VssError, WriterFailure, type Progress, type ShadowCopyResult } from '../src/index.js';
 import { memoryLogger } from './helpers/memory-logger.js';
 import { eventsOf, recordingWriter, sleep, type Calls } from './helpers/writers.js';
 
 const quiet = { logger: memoryLogger().logger };
+// Volumes must exist, as VSS's must: two directories stand in for two volumes.
+const data = mkdtempSync(join(tmpdir(), 'vss-bridge-data-'));
+const logs = mkdtempSync(join(tmpdir(), 'vss-bridge-logs-'));
 const backupSequence = ['prepareBackup', 'prepareSnapshot', 'freeze', 'thaw', 'postSnapshot', 'backupComplete', 'backupShutdown'];
 
 async function failingSet(options: Parameters<typeof createShadowCopy>[0]): Promise<VssError> {
@@ -41,7 +47,7 @@ describe('simulated snapshot set', () => {
     await recordingWriter('app', calls);
     const order: string[] = [];
     const result = await createShadowCopy({
-      volumes: ['/data', '/logs'],
+      volumes: [data, logs],
       backupType: 'copy',
       onCommit: () => {
         order.push(...eventsOf(calls, 'app'));
@@ -52,7 +58,7 @@ describe('simulated snapshot set', () => {
     expect(order).toEqual(['prepareBackup', 'prepareSnapshot', 'freeze']);
     expect(new Set(calls.map((c) => c.snapshotSetId))).toEqual(new Set([result.snapshotSetId]));
     expect(result.backupType).toBe('copy');
-    expect(result.snapshots.map((s) => s.volume)).toEqual(['/data', '/logs']);
+    expect(result.snapshots.map((s) => s.volume)).toEqual([data, logs]);
     expect(result.snapshots[0]?.deviceObject).toMatch(/^\\\\\?\\GLOBALROOT\\Device\\HarddiskVolumeShadowCopy\d+$/);
     expect(result.phases.map((p) => p.event)).toEqual([
       'identify', 'prepareBackup', 'prepareSnapshot', 'freeze', 'commit', 'thaw', 'postSnapshot', 'backupComplete', 'backupShutdown',
@@ -73,7 +79,7 @@ describe('simulated snapshot set', () => {
         },
       ]),
     ));
-    await createShadowCopy({ volumes: ['/data'], ...quiet });
+    await createShadowCopy({ volumes: [data], ...quiet });
     // The state while a handler runs is the one the previous event left.
     expect(seen).toEqual({
       prepareBackup: 'VSS_WS_STABLE',
@@ -97,16 +103,16 @@ describe('simulated snapshot set', () => {
           backupType: ctx.backupType,
           volumes: ctx.volumes,
           components: ctx.components,
-          onSet: ctx.isPathAffected('/data/db/app.sqlite'),
+          onSet: ctx.isPathAffected(join(data, 'db', 'app.sqlite')),
           offSet: ctx.isPathAffected('/other/file'),
-          prefixOnly: ctx.isPathAffected('/database'),
+          prefixOnly: ctx.isPathAffected(`${data}base`),
           hasSignal: ctx.signal instanceof AbortSignal,
         });
       },
-    });
-    await createShadowCopy({ volumes: ['/data'], backupType: 'incremental', components: ['db'], ...quiet });
+    }, { components: [{ name: 'db', files: [{ path: join(data, 'db') }] }] });
+    await createShadowCopy({ volumes: [data], backupType: 'incremental', components: ['db'], ...quiet });
     expect(seen).toEqual([
-      { event: 'freeze', backupType: 'incremental', volumes: ['/data'], components: ['db'], onSet: true, offSet: false, prefixOnly: false, hasSignal: true },
+      { event: 'freeze', backupType: 'incremental', volumes: [data], components: ['db'], onSet: true, offSet: false, prefixOnly: false, hasSignal: true },
     ]);
   });
 
@@ -128,7 +134,7 @@ describe('simulated snapshot set', () => {
         log.push('fast:freeze');
       },
     });
-    const result = await createShadowCopy({ volumes: ['/data'], ...quiet });
+    const result = await createShadowCopy({ volumes: [data], ...quiet });
     // fast ran while slow was still in prepareSnapshot, and froze only after slow finished.
     expect(log.indexOf('fast')).toBeLessThan(log.indexOf('slow:end'));
     expect(log.indexOf('slow:start')).toBeLessThan(log.indexOf('slow:end'));
@@ -146,7 +152,7 @@ describe('simulated snapshot set', () => {
       },
     });
     await recordingWriter('good', calls);
-    const error = await failingSet({ volumes: ['/data'], ...quiet });
+    const error = await failingSet({ volumes: [data], ...quiet });
     expect(error.code).toBe('VSS_E_WRITERERROR_OUTOFRESOURCES');
     expect(error.retryable).toBe(true);
     expect(error.writer).toMatchObject({ name: 'bad', event: 'prepareBackup' });
@@ -165,7 +171,7 @@ describe('simulated snapshot set', () => {
       },
     });
     await recordingWriter('good', calls);
-    const error = await failingSet({ volumes: ['/data'], ...quiet });
+    const error = await failingSet({ volumes: [data], ...quiet });
     expect(error.code).toBe('VSS_E_WRITERERROR_RETRYABLE');
     expect(eventsOf(calls, 'bad')).toEqual(['prepareBackup', 'prepareSnapshot', 'backupShutdown']);
     expect(eventsOf(calls, 'good')).toEqual(['prepareBackup', 'prepareSnapshot', 'backupShutdown']);
@@ -183,7 +189,7 @@ describe('simulated snapshot set', () => {
       },
     });
     await recordingWriter('good', calls);
-    const error = await failingSet({ volumes: ['/data'], onCommit: () => void (committed = true), ...quiet });
+    const error = await failingSet({ volumes: [data], onCommit: () => void (committed = true), ...quiet });
     expect(error.code).toBe('VSS_E_WRITERERROR_NONRETRYABLE');
     expect(error.retryable).toBe(false);
     expect(committed).toBe(false);
@@ -199,7 +205,7 @@ describe('simulated snapshot set', () => {
         throw new Error('cannot resume');
       },
     });
-    const error = await failingSet({ volumes: ['/data'], ...quiet });
+    const error = await failingSet({ volumes: [data], ...quiet });
     expect(eventsOf(calls, 'bad')).toEqual(['prepareBackup', 'prepareSnapshot', 'freeze', 'thaw', 'abort', 'backupShutdown']);
     expect(writerOf(error.result, 'bad').state).toBe('VSS_WS_FAILED_AT_THAW');
   });
@@ -211,7 +217,7 @@ describe('simulated snapshot set', () => {
         throw new Error('post failed');
       },
     });
-    const error = await failingSet({ volumes: ['/data'], ...quiet });
+    const error = await failingSet({ volumes: [data], ...quiet });
     expect(eventsOf(calls, 'bad')).toEqual(['prepareBackup', 'prepareSnapshot', 'freeze', 'thaw', 'postSnapshot', 'backupShutdown']);
     expect(writerOf(error.result, 'bad').state).toBe('VSS_WS_FAILED_AT_POST_SNAPSHOT');
   });
@@ -219,7 +225,7 @@ describe('simulated snapshot set', () => {
   it('aborts every writer when the provider fails its commit', async () => {
     const calls: Calls = [];
     await recordingWriter('app', calls);
-    const error = await failingSet({ volumes: ['/data'], simulation: { failWith: 'VSS_E_PROVIDER_VETO' }, ...quiet });
+    const error = await failingSet({ volumes: [data], simulation: { failWith: 'VSS_E_PROVIDER_VETO' }, ...quiet });
     expect(error.code).toBe('VSS_E_PROVIDER_VETO');
     expect(error.writer).toBeUndefined();
     expect(eventsOf(calls, 'app')).toEqual(['prepareBackup', 'prepareSnapshot', 'freeze', 'abort', 'backupShutdown']);
@@ -230,7 +236,7 @@ describe('simulated snapshot set', () => {
     const calls: Calls = [];
     await recordingWriter('app', calls);
     const error = await failingSet({
-      volumes: ['/data'],
+      volumes: [data],
       onCommit: () => {
         throw new Error('copy failed');
       },
@@ -244,7 +250,7 @@ describe('simulated snapshot set', () => {
   it('enforces the hold limit on the commit', async () => {
     const calls: Calls = [];
     await recordingWriter('app', calls);
-    const error = await failingSet({ volumes: ['/data'], simulation: { commitDelayMs: 2000, holdLimitMs: 50 }, ...quiet });
+    const error = await failingSet({ volumes: [data], simulation: { commitDelayMs: 2000, holdLimitMs: 50 }, ...quiet });
     expect(error.code).toBe('VSS_E_HOLD_WRITES_TIMEOUT');
     expect(error.result?.phases.find((p) => p.event === 'commit')?.outcome).toBe('timedOut');
     expect(eventsOf(calls, 'app')).toEqual(['prepareBackup', 'prepareSnapshot', 'freeze', 'abort', 'backupShutdown']);
@@ -254,7 +260,7 @@ describe('simulated snapshot set', () => {
     const calls: Calls = [];
     await recordingWriter('short', calls, {}, { freezeTimeoutMs: 50 });
     await recordingWriter('long', calls);
-    const error = await failingSet({ volumes: ['/data'], simulation: { commitDelayMs: 1000 }, ...quiet });
+    const error = await failingSet({ volumes: [data], simulation: { commitDelayMs: 1000 }, ...quiet });
     expect(error.code).toBe('VSS_E_WRITERERROR_TIMEOUT');
     expect(error.writer?.name).toBe('short');
     expect(writerOf(error.result, 'short').state).toBe('VSS_WS_FAILED_AT_FREEZE');
@@ -266,7 +272,7 @@ describe('simulated snapshot set', () => {
   it('times out a freeze handler at the end of its freeze window', async () => {
     const calls: Calls = [];
     await recordingWriter('stuck', calls, { freeze: () => new Promise(() => undefined) }, { freezeTimeoutMs: 100 });
-    const error = await failingSet({ volumes: ['/data'], ...quiet });
+    const error = await failingSet({ volumes: [data], ...quiet });
     expect(error.code).toBe('VSS_E_WRITERERROR_TIMEOUT');
     expect(writerOf(error.result, 'stuck').events.find((e) => e.event === 'freeze')?.outcome).toBe('timedOut');
     expect(eventsOf(calls, 'stuck')).toContain('abort');
@@ -275,9 +281,9 @@ describe('simulated snapshot set', () => {
   it('refuses a second snapshot set while one is in progress', async () => {
     const calls: Calls = [];
     await recordingWriter('app', calls, { prepareSnapshot: () => sleep(200) });
-    const first = createShadowCopy({ volumes: ['/data'], ...quiet });
+    const first = createShadowCopy({ volumes: [data], ...quiet });
     await sleep(50);
-    const error = await failingSet({ volumes: ['/data'], ...quiet });
+    const error = await failingSet({ volumes: [data], ...quiet });
     expect(error.code).toBe('VSS_E_SNAPSHOT_SET_IN_PROGRESS');
     expect(error.retryable).toBe(true);
     await expect(first).resolves.toBeDefined();
@@ -287,7 +293,7 @@ describe('simulated snapshot set', () => {
     const calls: Calls = [];
     const shutdown = cleanupDone();
     await recordingWriter('stuck', calls, { prepareSnapshot: () => new Promise(() => undefined), backupShutdown: shutdown.done });
-    const error = await failingSet({ volumes: ['/data'], timeoutMs: 300, ...quiet });
+    const error = await failingSet({ volumes: [data], timeoutMs: 300, ...quiet });
     // The set's own deadline answered (ERROR_TIMEOUT), not the handler's 30 s one
     // (which would be VSS_E_WRITERERROR_TIMEOUT).
     expect(error.code).toBe('ERROR_TIMEOUT');
@@ -306,14 +312,14 @@ describe('simulated snapshot set', () => {
       },
       backupShutdown: shutdown.done,
     });
-    const error = await failingSet({ volumes: ['/data'], signal: controller.signal, ...quiet });
+    const error = await failingSet({ volumes: [data], signal: controller.signal, ...quiet });
     expect(error.code).toBe('E_ABORT');
     await shutdown.seen;
     expect(eventsOf(calls, 'app')).toEqual(['prepareBackup', 'prepareSnapshot', 'freeze', 'abort', 'backupShutdown']);
   });
 
   it('refuses to start with an already aborted signal', async () => {
-    const error = await failingSet({ volumes: ['/data'], signal: AbortSignal.abort(), ...quiet });
+    const error = await failingSet({ volumes: [data], signal: AbortSignal.abort(), ...quiet });
     expect(error.code).toBe('E_ABORT');
   });
 
@@ -325,7 +331,7 @@ describe('simulated snapshot set', () => {
         await sleep(5_000);
       },
     });
-    const error = await failingSet({ volumes: ['/data'], ...quiet });
+    const error = await failingSet({ volumes: [data], ...quiet });
     expect(error.writer?.name).toBe('leaving');
     expect(error.message).toMatch(/unsubscribed/);
   });
@@ -349,14 +355,14 @@ describe('simulated snapshot set', () => {
       },
     });
     expect(writer.state).toBe('VSS_WS_STABLE');
-    await failingSet({ volumes: ['/data'], ...quiet });
+    await failingSet({ volumes: [data], ...quiet });
     const [info] = await listWriters();
     expect(info).toMatchObject({ name: 'listed', id: writer.id, state: 'VSS_WS_FAILED_AT_FREEZE' });
     expect(info?.lastError).toMatchObject({ code: 'VSS_E_WRITERERROR_RETRYABLE', message: 'nope' });
     expect(writer.state).toBe('VSS_WS_FAILED_AT_FREEZE');
     expect(writer.info()).toEqual(info);
     // A new set starts from a clean state.
-    await createShadowCopy({ volumes: ['/data'], ...quiet }).catch(() => undefined);
+    await createShadowCopy({ volumes: [data], ...quiet }).catch(() => undefined);
     await writer.unsubscribe();
     expect(writer.state).toBe('VSS_WS_UNKNOWN');
     expect(writer.info()).toBeNull();
@@ -367,7 +373,7 @@ describe('simulated snapshot set', () => {
     await recordingWriter('app', []);
     const progress: string[] = [];
     await createShadowCopy({
-      volumes: ['/data'],
+      volumes: [data],
       onProgress: (p) => progress.push(`${p.phase}:${p.status}${p.writer ? `:${p.writer.name}:${p.outcome}` : ''}`),
       ...quiet,
     });
@@ -377,9 +383,94 @@ describe('simulated snapshot set', () => {
     expect(progress.at(-1)).toBe('backupShutdown:end');
   });
 
+  it('reports a writer that timed out as timed out, in its progress and its phase', async () => {
+    await recordingWriter('slow', [], { freeze: () => sleep(2_000) }, { handlerTimeoutMs: 30 });
+    const progress: string[] = [];
+    const onProgress = (p: Progress) => progress.push(`${p.phase}:${p.status}${p.writer ? `:${p.writer.name}` : ''}:${p.outcome ?? ''}`);
+    const error = await failingSet({ volumes: [data], onProgress, ...quiet });
+    expect(error.code).toBe('VSS_E_WRITERERROR_TIMEOUT');
+    expect(progress).toContain('freeze:writer:slow:timedOut');
+    expect(progress).toContain('freeze:end:timedOut');
+    expect(progress).not.toContain('freeze:end:succeeded');
+    expect(error.result?.phases.find((p) => p.event === 'freeze')).toMatchObject({ outcome: 'timedOut', error: { code: 'VSS_E_WRITERERROR_TIMEOUT' } });
+  });
+
+  it('reports a writer whose freeze window ran out during the commit as timed out', async () => {
+    await recordingWriter('held', []);
+    const progress: string[] = [];
+    const onProgress = (p: Progress) => progress.push(`${p.phase}:${p.status}${p.writer ? `:${p.writer.name}` : ''}:${p.outcome ?? ''}`);
+    const error = await failingSet({ volumes: [data], onProgress, simulation: { freezeWindowMs: 20, commitDelayMs: 2_000 }, ...quiet });
+    expect(error.code).toBe('VSS_E_WRITERERROR_TIMEOUT');
+    // Its freeze succeeded, then its window ran out: the last word on it says so.
+    const about = progress.filter((p) => p.startsWith('freeze:writer:held'));
+    expect(about).toEqual(['freeze:writer:held:succeeded', 'freeze:writer:held:timedOut']);
+    expect(progress.indexOf('freeze:writer:held:timedOut')).toBeGreaterThan(progress.indexOf('commit:start'));
+  });
+
   it('runs a snapshot set with no writers', async () => {
-    const result = await createShadowCopy({ volumes: ['/data'], ...quiet });
+    const result = await createShadowCopy({ volumes: [data], ...quiet });
     expect(result.writers).toEqual([]);
     expect(result.snapshots).toHaveLength(1);
+  });
+});
+
+describe('what the simulator refuses, as VSS does (AddToSnapshotSet, AddComponent)', () => {
+  async function refusal(options: Parameters<typeof createShadowCopy>[0]): Promise<{ code: string; message: string }> {
+    const error = await failingSet(options);
+    return { code: error.code, message: error.message };
+  }
+
+  it('a relative volume: VSS_E_OBJECT_NOT_FOUND, naming it', async () => {
+    const r = await refusal({ volumes: ['data'], ...quiet });
+    expect(r.code).toBe('VSS_E_OBJECT_NOT_FOUND');
+    expect(r.message).toContain('AddToSnapshotSet("data"): a relative path names no volume');
+  });
+
+  it('a volume that does not exist, or is a file: VSS_E_OBJECT_NOT_FOUND, naming it', async () => {
+    const missing = join(data, 'no-such-volume');
+    expect(await refusal({ volumes: [missing], ...quiet })).toMatchObject({ code: 'VSS_E_OBJECT_NOT_FOUND', message: expect.stringContaining(`AddToSnapshotSet("${missing}"): no such volume (ENOENT)`) });
+    const file = join(data, 'a-file');
+    writeFileSync(file, '');
+    expect(await refusal({ volumes: [file], ...quiet })).toMatchObject({ code: 'VSS_E_OBJECT_NOT_FOUND', message: expect.stringContaining('a file, not a volume') });
+  });
+
+  it('the same volume twice, under any of its names: VSS_E_OBJECT_ALREADY_EXISTS', async () => {
+    expect(await refusal({ volumes: ['/', '/'], ...quiet })).toMatchObject({ code: 'VSS_E_OBJECT_ALREADY_EXISTS', message: expect.stringContaining('AddToSnapshotSet("/"): the volume is already in the snapshot set') });
+    const r = await refusal({ volumes: [data, `${data}/`, logs], ...quiet });
+    expect(r.code).toBe('VSS_E_OBJECT_ALREADY_EXISTS');
+    expect(r.message).toContain(`AddToSnapshotSet("${data}/"): the volume is already in the snapshot set as "${data}"`);
+  });
+
+  it.runIf(process.platform !== 'win32')('a Windows volume name off Windows: VSS_E_VOLUME_NOT_SUPPORTED', async () => {
+    for (const volume of ['C:\\', 'd:', '\\\\server\\share\\']) {
+      const r = await refusal({ volumes: [volume], ...quiet });
+      expect(r.code).toBe('VSS_E_VOLUME_NOT_SUPPORTED');
+      expect(r.message).toContain(`AddToSnapshotSet("${volume}"): a Windows volume name`);
+    }
+  });
+
+  it('refuses before any writer hears of the set', async () => {
+    const calls: Calls = [];
+    await recordingWriter('app', calls);
+    await refusal({ volumes: ['/', 'relative'], ...quiet });
+    expect(calls).toEqual([]);
+  });
+
+  it('a component no writer has: VSS_E_OBJECT_NOT_FOUND, listing the ones there are', async () => {
+    await recordingWriter('app', [], {}, { components: [{ name: 'db', logicalPath: 'orders', files: [{ path: data }] }] });
+    const r = await refusal({ volumes: [data], components: ['db'], ...quiet });
+    expect(r.code).toBe('VSS_E_OBJECT_NOT_FOUND');
+    expect(r.message).toContain('no writer has a component named "db"; components: "orders\\db"');
+    // Named as VShadow names it, in any letter case.
+    await expect(createShadowCopy({ volumes: [data], components: ['ORDERS\\db'], ...quiet })).resolves.toBeDefined();
+  });
+
+  it('an injected fault naming no writer that takes part: an OptionsError naming the field', async () => {
+    await recordingWriter('orders-service', []);
+    const error = await createShadowCopy({ volumes: [data], simulation: { writerFailures: [{ writer: 'Orders-Service', event: 'freeze' }] }, ...quiet }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(OptionsError);
+    expect((error as OptionsError).message).toBe(
+      'Invalid createShadowCopy options: simulation.writerFailures[0].writer: names no writer taking part ("Orders-Service"); subscribed: "orders-service"',
+    );
   });
 });

@@ -47,7 +47,7 @@ describe('teardown with an event in flight', () => {
       const { VssWriter, createShadowCopy } = require(${JSON.stringify(join(root, 'dist/index.js'))});
       const writer = new VssWriter({ name: 'in-worker', id: '1f0e0d0c-0b0a-4908-8706-050403020100', usage: 'userData', sourceType: 'other',
         handlers: { freeze: () => { parentPort.postMessage('frozen'); return new Promise(() => {}); } } });
-      writer.subscribe().then(() => createShadowCopy({ volumes: ['/data'] }));
+      writer.subscribe().then(() => createShadowCopy({ volumes: ['/'] }));
       `,
       { eval: true, env: { ...process.env, VSS_BRIDGE_LOG_LEVEL: 'error' } },
     );

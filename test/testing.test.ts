@@ -99,3 +99,16 @@ describe('rehearseRestore', () => {
     expect(failed.writer('App').state).toBe('VSS_WS_FAILED_AT_PRE_RESTORE');
   });
 });
+
+describe('faults that name no writer', () => {
+  it('throw, naming the field and the writers there are', async () => {
+    await recordingWriter('orders-service', []);
+    const error = await rehearseCheckpoint({ ...quiet, faults: { writerFailures: [{ writer: 'Orders-Service', event: 'freeze' }] } }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(OptionsError);
+    expect((error as OptionsError).issues).toEqual([
+      { path: 'faults.writerFailures[0].writer', message: 'names no writer taking part ("Orders-Service"); subscribed: "orders-service"' },
+    ]);
+    const instance = await rehearseCheckpoint({ ...quiet, faults: { writerFailures: [{ writer: 'orders-service', instanceName: 'b', event: 'freeze' }] } }).catch((e: unknown) => e);
+    expect((instance as OptionsError).issues[0]?.path).toBe('faults.writerFailures[0].instanceName');
+  });
+});

@@ -141,11 +141,11 @@ describe('vss-bridge CLI', () => {
     expect(text.stdout).toMatch(/^\(provider\)\s+-.*ok /m);
     expect(text.stdout).toMatch(/verdict: succeeded - snapshot set [0-9a-f-]{36}: 1 shadow copy in /);
 
-    const { code, out } = cliJson(['checkpoint', '/', '/data', '--backup-type', 'copy', '--quiet', '--writer-module', appWriters]);
+    const { code, out } = cliJson(['checkpoint', '/', tmpdir(), '--backup-type', 'copy', '--quiet', '--writer-module', appWriters]);
     expect(code).toBe(0);
     expect(out).toMatchObject({ verdict: 'succeeded', exitCode: 0, backend: 'simulated', backupType: 'copy', error: null, kept: [] });
     expect(eventsOf(out['result'], 'Fixture DB')).toEqual(fullSequence);
-    expect(out['result'].snapshots.map((s: any) => s.volume)).toEqual(['/', '/data']);
+    expect(out['result'].snapshots.map((s: any) => s.volume)).toEqual(['/', tmpdir()]);
   });
 
   it('exits 3 on a writer veto, naming the writer and the event', () => {
@@ -186,7 +186,7 @@ describe('vss-bridge CLI', () => {
     const [kept] = first.out['kept'];
     expect(kept.deviceObject).toMatch(/^\\\\\?\\GLOBALROOT\\Device\\HarddiskVolumeShadowCopy\d+$/);
     expect(first.out['notes']).toContain('simulated shadow copies are records: no data lies behind their device paths');
-    const second = cliJson(['checkpoint', '/data', '--keep', '--quiet', '--with-demo-writer']);
+    const second = cliJson(['checkpoint', tmpdir(), '--keep', '--quiet', '--with-demo-writer']);
     const number = (device: string): number => Number(/(\d+)$/.exec(device)?.[1]);
     // A new process numbers its shadow copies above the kept ones.
     expect(number(second.out['kept'][0].deviceObject)).toBeGreaterThan(number(kept.deviceObject));

@@ -15,7 +15,7 @@ afterEach(async () => {
   live.clear();
   const quiet = memoryLogger().logger;
   for (const deadline = Date.now() + 10_000; Date.now() < deadline; await sleep(10)) {
-    const busy = await createShadowCopy({ volumes: ['/idle-probe'], logger: quiet }).then(
+    const busy = await createShadowCopy({ volumes: ['/'], logger: quiet }).then(
       () => false,
       (e: unknown) => e instanceof VssError && e.code === 'VSS_E_SNAPSHOT_SET_IN_PROGRESS',
     );

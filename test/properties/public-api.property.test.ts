@@ -107,7 +107,7 @@ describe('VssWriter options', () => {
   });
 });
 
-const validSet = { volumes: ['/prop'], backupType: 'full', components: [], timeoutMs: 5_000, logger: quiet } as const;
+const validSet = { volumes: ['/'], backupType: 'full', components: [], timeoutMs: 5_000, logger: quiet } as const;
 const setFields = ['volumes', 'backupType', 'components', 'timeoutMs', 'keep', 'signal', 'onProgress', 'onCommit', 'simulation', 'logger', 'unknownField'];
 
 describe('createShadowCopy and rehearseCheckpoint options', () => {

@@ -163,7 +163,7 @@ async function runCase(event: MatrixEvent, fault: Fault): Promise<void> {
       return untilSignal(ctx);
     },
     secondSet: async () => {
-      secondSet = await createShadowCopy({ volumes: ['/second'], logger: log.logger }).then(
+      secondSet = await createShadowCopy({ volumes: ['/'], logger: log.logger }).then(
         () => 'succeeded',
         (e: unknown) => (e instanceof VssError ? e.code : String(e)),
       );
@@ -189,7 +189,7 @@ async function runCase(event: MatrixEvent, fault: Fault): Promise<void> {
 
   apps.faulty.startPump();
   apps.healthy.startPump();
-  const outcome = await runSet(event, { volumes: ['/data'], timeoutMs: 10_000, signal: controller.signal, logger: log.logger }).then(
+  const outcome = await runSet(event, { volumes: ['/'], timeoutMs: 10_000, signal: controller.signal, logger: log.logger }).then(
     () => ({ code: null, blamed: null }),
     (e: unknown) => {
       if (!(e instanceof VssError)) throw e;
@@ -283,7 +283,7 @@ describe('fault matrix: provider and service faults', () => {
     const healthy = await recordingWriter('healthy', calls, writingAtEvery(apps.healthy), { ...HEALTHY_TIMEOUTS, gate: apps.healthy.gate, logger: log.logger });
     apps.faulty.startPump();
     apps.healthy.startPump();
-    const error = await createShadowCopy({ volumes: ['/data'], simulation, logger: log.logger }).then(
+    const error = await createShadowCopy({ volumes: ['/'], simulation, logger: log.logger }).then(
       () => null,
       (e: unknown) => e as VssError,
     );
@@ -327,7 +327,7 @@ describe('fault matrix: provider and service faults', () => {
     apps.faulty.startPump();
     apps.healthy.startPump();
     const controller = new AbortController();
-    const error = await createShadowCopy({ volumes: ['/data'], signal: controller.signal, logger: log.logger, onCommit: () => controller.abort() }).then(
+    const error = await createShadowCopy({ volumes: ['/'], signal: controller.signal, logger: log.logger, onCommit: () => controller.abort() }).then(
       () => null,
       (e: unknown) => e as VssError,
     );
@@ -359,7 +359,7 @@ describe('fault matrix: provider and service faults', () => {
   it('the requester cancels before the set starts: E_ABORT, no event reaches any writer', async () => {
     const calls: Calls = [];
     await recordingWriter('faulty', calls);
-    const error = await createShadowCopy({ volumes: ['/data'], signal: AbortSignal.abort() }).catch((e: unknown) => e as VssError);
+    const error = await createShadowCopy({ volumes: ['/'], signal: AbortSignal.abort() }).catch((e: unknown) => e as VssError);
     expect(error).toBeInstanceOf(VssError);
     expect((error as VssError).code).toBe('E_ABORT');
     expect(calls).toEqual([]);
@@ -374,7 +374,7 @@ describe('fault matrix: provider and service faults', () => {
     // Same class id, another instance: VSS accepts it as a second instance.
     const other = await recordingWriter('other-instance', calls, {}, { id: first.id, instanceName: 'two' });
     expect(other.subscribed).toBe(true);
-    await createShadowCopy({ volumes: ['/data'] });
+    await createShadowCopy({ volumes: ['/'] });
     expect(eventsOf(calls, 'twin')).toEqual([]);
     expect(eventsOf(calls, 'first')).toContain('backupComplete');
     expect(eventsOf(calls, 'other-instance')).toContain('backupComplete');
