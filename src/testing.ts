@@ -15,6 +15,12 @@ import { parseOptions, rehearsalOptionsSchema, shadowCopyOptionsSchema, type Reh
 import type { EventOutcome, ShadowCopyResult, WriterReport } from './types.js';
 
 export type { RehearsalOptions } from './schemas.js';
+/**
+ * Unsubscribes every writer of this process. A subscribed writer keeps the process alive, so
+ * a test file under `node --test` that leaves one subscribed never ends: call this after the
+ * tests (node:test `after(unsubscribeAll)`, vitest or jest `afterAll(unsubscribeAll)`).
+ */
+export { unsubscribeAll } from './writer.js';
 
 /** One writer's answer to one event. */
 export interface TimelineEntry {

@@ -15,6 +15,17 @@ import { registerWithCoordinator, type Registration } from './linux/coordinator.
 
 export type { VssWriterOptions } from './schemas.js';
 
+/**
+ * The writers subscribed in this process. A subscribed writer keeps the process alive (it
+ * waits for VSS's events); unsubscribeAll lets a test runner's process end.
+ */
+const subscribedWriters = new Set<VssWriter>();
+
+/** Unsubscribes every writer of this process (vss-bridge/testing: after all tests). */
+export async function unsubscribeAll(): Promise<void> {
+  await Promise.all([...subscribedWriters].map((w) => w.unsubscribe()));
+}
+
 export class VssWriter {
   readonly name: string;
   readonly id: string;
@@ -71,6 +82,7 @@ export class VssWriter {
         throw toVssError(error, `writer "${this.name}" could not subscribe`);
       }
       this.dispatcher = dispatcher;
+      subscribedWriters.add(this);
       this.logger.info('subscribed', { writer: this.label() });
       this.registration = await registerWithCoordinator({
         label: this.label(),
@@ -90,18 +102,25 @@ export class VssWriter {
       const dispatcher = this.dispatcher;
       if (!dispatcher) return;
       this.dispatcher = undefined;
+      subscribedWriters.delete(this);
       const registration = this.registration;
       this.registration = undefined;
       try {
         await registration?.release();
         await this.handle.unsubscribe();
       } finally {
-        dispatcher.close(`writer "${this.name}" unsubscribed`);
-        // No thaw or abort will come now: a gate this writer froze must not stay closed.
+        // No thaw or abort will come now: a gate this writer froze must not stay closed. It
+        // reopens before the running handlers' signals fire, so that its report says why.
         this.options.gate?.thaw('unsubscribe');
+        dispatcher.close(`writer "${this.name}" unsubscribed`);
       }
       this.logger.info('unsubscribed', { writer: this.label() });
     });
+  }
+
+  /** `await using writer = new VssWriter(...)`: unsubscribes when the scope ends. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.unsubscribe();
   }
 
   private label(): string {

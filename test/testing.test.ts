@@ -1,4 +1,6 @@
 /** vss-bridge/testing: rehearsals against this process's writers, with chosen faults. */
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { OptionsError, VssError } from '../src/index.js';
 import { rehearseCheckpoint, rehearseRestore } from '../src/testing.js';
@@ -111,4 +113,31 @@ describe('faults that name no writer', () => {
     const instance = await rehearseCheckpoint({ ...quiet, faults: { writerFailures: [{ writer: 'orders-service', instanceName: 'b', event: 'freeze' }] } }).catch((e: unknown) => e);
     expect((instance as OptionsError).issues[0]?.path).toBe('faults.writerFailures[0].instanceName');
   });
+});
+
+describe('cleanup under node --test', () => {
+  const fixture = join(__dirname, 'fixtures', 'node-test-rehearsal.mjs');
+  // Run as `node file`: node:test runs it in this one process, which the deadline can end
+  // without leaving a child of `node --test` behind.
+  const run = (cleanup: boolean) =>
+    spawnSync(process.execPath, [fixture], {
+      encoding: 'utf8',
+      // Without cleanup the process would never end: the deadline ends it, and says so.
+      timeout: cleanup ? 20_000 : 8_000,
+      env: { ...process.env, VSS_BRIDGE_BACKEND: 'simulated', VSS_BRIDGE_COORDINATOR: 'off', REHEARSAL_CLEANUP: cleanup ? 'yes' : 'no' },
+    });
+
+  it('after(unsubscribeAll) lets the test process end by itself', () => {
+    const r = run(true);
+    expect(r.error, r.stderr).toBeUndefined();
+    expect(r.status, r.stdout + r.stderr).toBe(0);
+    expect(r.stdout).toContain('ok 1 - the app writer freezes and thaws');
+  });
+
+  it('without it, a subscribed writer keeps the process alive (why the cleanup is needed)', () => {
+    const r = run(false);
+    // The test passed, and then the process stayed.
+    expect(r.stdout).toContain('ok 1 - the app writer freezes and thaws');
+    expect((r.error as NodeJS.ErrnoException | undefined)?.code).toBe('ETIMEDOUT');
+  }, 30_000);
 });
