@@ -5,7 +5,7 @@
  * VSS_E_WRITERERROR_TIMEOUT; whatever the handler does later is logged and ignored.
  */
 import { WriterFailure } from './errors.js';
-import { hresultOf } from './hresult.js';
+import { hresultOf, writerErrorCodes } from './hresult.js';
 import { isEnabled as enabled, type Logger } from './logger.js';
 import { native, type NativeDispatcher, type NativeEventContext } from './backends/native.js';
 import { isPathOnVolumes } from './paths.js';
@@ -35,10 +35,31 @@ export interface DispatchTarget {
 
 const retryable = hresultOf('VSS_E_WRITERERROR_RETRYABLE');
 
+/**
+ * What a handler's throw or rejection answers. A WriterFailure, or any value whose `code` is a
+ * writer-error code (a `{ code, message }` thrown by code that knows no WriterFailure), keeps
+ * its code; anything else is VSS_E_WRITERERROR_RETRYABLE with the value's message and code.
+ */
 function failureOf(error: unknown): { hresult: number; message: string } {
   if (error instanceof WriterFailure) return { hresult: error.hresult, message: error.message };
-  const message = error instanceof Error ? error.message : String(error);
+  const fields = typeof error === 'object' && error !== null ? (error as { code?: unknown; message?: unknown }) : {};
+  const code = typeof fields.code === 'string' ? fields.code : undefined;
+  let message = typeof fields.message === 'string' ? fields.message : describe(error);
+  if (code !== undefined && (writerErrorCodes as readonly string[]).includes(code)) {
+    return { hresult: hresultOf(code), message: message || code };
+  }
+  if (code !== undefined && !message.includes(code)) message = `${code}: ${message}`;
   return { hresult: retryable, message };
+}
+
+/** A thrown value that is not an Error, as words: String() of a plain object says nothing. */
+function describe(value: unknown): string {
+  if (typeof value !== 'object' || value === null) return String(value);
+  try {
+    return JSON.stringify(value) ?? Object.prototype.toString.call(value);
+  } catch {
+    return Object.prototype.toString.call(value);
+  }
 }
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {

@@ -51,10 +51,15 @@ export class WriterFailure extends Error {
 /**
  * This machine cannot do what was asked, whatever the arguments: no addon for this platform,
  * no VSS backend in this build, Linux-guest support off Linux, a writer module that fails to
- * load. The CLI's exit code 6; `vss-bridge doctor` says how to fix it.
+ * load. The CLI's exit code 6; `vss-bridge doctor` says how to fix it. A VssError like every
+ * other failure of the API, so that one catch handles them all; `code` says which
+ * (ERROR_MOD_NOT_FOUND for a missing addon, E_NOTIMPL for what this build or platform lacks).
  */
-export class EnvironmentError extends Error {
-  override readonly name = 'EnvironmentError';
+export class EnvironmentError extends VssError {
+  constructor(message: string, code: 'ERROR_MOD_NOT_FOUND' | 'E_NOTIMPL' | 'E_INVALIDARG' = 'E_NOTIMPL') {
+    super(hresultOf(code), message);
+    this.name = 'EnvironmentError';
+  }
 }
 
 /** Options failed validation. `issues` names each field and the rule it broke. */

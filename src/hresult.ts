@@ -19,6 +19,7 @@ const table: readonly (readonly [string, number, boolean, string])[] = [
   ['E_OUTOFMEMORY', 0x8007000e, true, 'out of memory'],
   ['E_UNEXPECTED', 0x8000ffff, false, 'unexpected failure'],
   ['E_FAIL', 0x80004005, false, 'unspecified failure'],
+  ['ERROR_MOD_NOT_FOUND', 0x8007007e, false, 'a module (the native addon, or a DLL it needs) could not be found or loaded'],
   ['ERROR_TIMEOUT', 0x800705b4, true, 'the operation did not finish within its timeout'],
   ['ERROR_SERVICE_DISABLED', 0x80070422, false, 'the Volume Shadow Copy service is disabled: set its start type to Manual (`sc config vss start= demand`)'],
   ['ERROR_SERVICE_NOT_ACTIVE', 0x80070426, true, 'the Volume Shadow Copy service is not running: start it (`net start vss`)'],

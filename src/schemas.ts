@@ -112,21 +112,40 @@ export const storeAdapterSchema = z.custom<StoreAdapter>(
   { error: 'must be a store adapter: an object with a name, freeze() and thaw(), and prepare() if any' },
 );
 
+const maxGateMs = 3_600_000;
+
 export const writeGateOptionsSchema = z
   .strictObject({
     /** Names the gate in logs. */
     name: name.default('write gate'),
-    /** The watchdog: a gate frozen this long reopens by itself and logs an error. */
-    maxFrozenMs: ms(1, 3_600_000).default(60_000),
-    /** How long freeze() waits for the writes in flight, unless the call says otherwise. */
-    drainTimeoutMs: ms(1, 3_600_000).default(5_000),
+    /**
+     * The watchdog: a gate frozen this long reopens by itself and logs an error. Default
+     * 60 s, or twice drainTimeoutMs when that is longer.
+     */
+    maxFrozenMs: ms(2, maxGateMs).optional(),
+    /**
+     * How long freeze() waits for the writes in flight, unless the call says otherwise.
+     * Default 5 s, or half of maxFrozenMs when that is shorter.
+     */
+    drainTimeoutMs: ms(1, maxGateMs).optional(),
     /** Flushed in this order once the writes drained; released in reverse order at thaw. */
     stores: z.array(storeAdapterSchema).max(64).default([]),
     logger: loggerSchema.optional(),
   })
-  .refine((o) => o.drainTimeoutMs < o.maxFrozenMs, {
-    path: ['drainTimeoutMs'],
-    error: 'must be less than maxFrozenMs (the watchdog would end the freeze while it drains)',
+  // Each default follows the option the user did set, so that setting one never makes the
+  // other's default wrong; only two values the user chose can conflict.
+  .transform((o, ctx) => {
+    const maxFrozenMs = o.maxFrozenMs ?? Math.min(maxGateMs, Math.max(60_000, 2 * (o.drainTimeoutMs ?? 0)));
+    const drainTimeoutMs = o.drainTimeoutMs ?? Math.min(5_000, Math.floor(maxFrozenMs / 2));
+    if (drainTimeoutMs >= maxFrozenMs) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['drainTimeoutMs'],
+        message: `must be less than maxFrozenMs (${maxFrozenMs}${o.maxFrozenMs === undefined ? ', the longest it may be' : ''}): the watchdog would end the freeze while it drains`,
+      });
+      return z.NEVER;
+    }
+    return { ...o, maxFrozenMs, drainTimeoutMs };
   });
 
 export type WriteGateOptions = z.input<typeof writeGateOptionsSchema>;

@@ -319,6 +319,16 @@ describe('WriteGate', () => {
     return expect(gate.freeze({ drainTimeoutMs: -1 })).rejects.toThrow(/WriteGate.freeze options: drainTimeoutMs/);
   });
 
+  it('derives each timing default from the option that was set', () => {
+    // The drain deadline follows a short watchdog, the watchdog a long drain deadline.
+    expect(new WriteGate({ maxFrozenMs: 800 })).toMatchObject({ maxFrozenMs: 800, drainTimeoutMs: 400 });
+    expect(new WriteGate({ drainTimeoutMs: 90_000 })).toMatchObject({ maxFrozenMs: 180_000, drainTimeoutMs: 90_000 });
+    expect(new WriteGate({})).toMatchObject({ maxFrozenMs: 60_000, drainTimeoutMs: 5_000 });
+    expect(new WriteGate({ maxFrozenMs: 2 })).toMatchObject({ maxFrozenMs: 2, drainTimeoutMs: 1 });
+    // Only two values the user chose can conflict; the message says which default was used.
+    expect(() => new WriteGate({ drainTimeoutMs: 3_600_000 })).toThrow(/drainTimeoutMs: must be less than maxFrozenMs \(3600000, the longest it may be\)/);
+  });
+
   it('run() rejects a non-function', async () => {
     const gate = new WriteGate(quiet());
     await expect(gate.run('insert' as never)).rejects.toThrow(/fn must be a function; got string/);
@@ -437,6 +447,24 @@ describe('a writer with a gate', () => {
       simulation: { holdLimitMs: 2_000 },
     }).catch((e: unknown) => e);
     await commitReached.promise;
+    expect(gate.state).toBe('frozen');
+    await writer.unsubscribe();
+    expect(gate.state).toBe('open');
+    expect(gate.lastFreeze?.endedBy).toBe('unsubscribe');
+    await set;
+  });
+
+  it('says unsubscribe, not timeout, when the writer unsubscribes while its freeze handler runs', async () => {
+    const gate = new WriteGate(quiet());
+    const inFreeze = deferred();
+    const writer = await recordingWriter('gated', [], {
+      freeze: async (ctx) => {
+        inFreeze.resolve();
+        await new Promise((resolve) => ctx.signal.addEventListener('abort', resolve));
+      },
+    }, { gate });
+    const set = createShadowCopy({ volumes, ...quiet() }).catch((e: unknown) => e);
+    await inFreeze.promise;
     expect(gate.state).toBe('frozen');
     await writer.unsubscribe();
     expect(gate.state).toBe('open');

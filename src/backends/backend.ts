@@ -29,7 +29,7 @@ function choose(): BackendName {
   const requested = process.env['VSS_BRIDGE_BACKEND'];
   if (requested === 'simulated' || requested === 'vss') return requested;
   if (requested !== undefined && requested !== '') {
-    throw new EnvironmentError(`VSS_BRIDGE_BACKEND must be "vss" or "simulated"; got "${requested}"`);
+    throw new EnvironmentError(`VSS_BRIDGE_BACKEND must be "vss" or "simulated"; got "${requested}"`, 'E_INVALIDARG');
   }
   return process.platform === 'win32' ? 'vss' : 'simulated';
 }

@@ -274,9 +274,18 @@ function load(): NativeAddon {
         `Looked in:\n  ${candidates.join('\n  ')}\n` +
         'Build it with `npm rebuild vss-bridge` (needs cmake and a C++17 compiler), ' +
         'or install on a platform with a prebuilt binary (win32-x64, win32-arm64).',
+      'ERROR_MOD_NOT_FOUND',
     );
   }
-  return require(found) as NativeAddon;
+  try {
+    return require(found) as NativeAddon;
+  } catch (error) {
+    // Built for another Node-API version or platform, or a library it needs is missing.
+    throw new EnvironmentError(
+      `vss-bridge: the native addon ${found} could not be loaded: ${(error as Error).message}. Rebuild it with \`npm rebuild vss-bridge\``,
+      'ERROR_MOD_NOT_FOUND',
+    );
+  }
 }
 
 let addon: NativeAddon | undefined;
