@@ -373,8 +373,8 @@ export async function registerWithCoordinator(writer: CoordinatedWriter): Promis
     if (!reported.has(reason)) {
       reported.add(reason);
       writer.logger.warn(
-        `not registered for Linux guest quiesce (guest agents' freezes will not reach this process's writers): ${reason}. ` +
-          `Outside a VM, or to stop this message, set ${coordinatorVariable}=off`,
+        `not registered for Linux guest quiesce: ${reason}. Guest agents' freezes will not reach this process's writers; ` +
+          `outside a VM, or to stop this message, set ${coordinatorVariable}=off`,
         { writer: writer.label },
       );
     }

@@ -43,7 +43,8 @@ async function register(runtimeDir: string): Promise<{ registration: Registratio
   process.env[runtimeDirVariable] = runtimeDir;
   const { logger, entries } = memoryLogger();
   const registration = await registerWithCoordinator({ label: 'security-test', freezeTimeoutMs: 5000, handlerTimeoutMs: 1000, logger });
-  return { registration, errors: entries.filter((e) => e.level === 'error').map((e) => e.message) };
+  // Said as a warning: the writer still works, only guest agents' freezes miss it.
+  return { registration, errors: entries.filter((e) => e.level === 'warn' || e.level === 'error').map((e) => e.message) };
 }
 
 const linuxSkip = skipUnlessRunnable('Linux-guest security tests', isLinux ? null : 'needs Linux (the coordinator registers only there)');
