@@ -136,10 +136,10 @@ void SnapshotSet::Run() {
 
 bool SnapshotSet::RunBackup() {
   auto f = PostWithHandlerTimeout("prepareBackup");
-  if (!Finish(f, kWsStable, kWsFailedAtPrepareBackup, true)) return false;
+  if (!Finish(f)) return false;
 
   f = PostWithHandlerTimeout("prepareSnapshot");
-  if (!Finish(f, kWsWaitingForFreeze, kWsFailedAtPrepareSnapshot, false)) return false;
+  if (!Finish(f)) return false;
 
   // The freeze window (dwTimeoutFreeze) runs from Freeze to Thaw, per writer.
   const auto freeze_start = Clock::now();
@@ -149,26 +149,26 @@ bool SnapshotSet::RunBackup() {
     return std::min({After(Clock::now(), writers_[i]->meta.handler_timeout_ms), window_end_[i],
                      deadline_});
   });
-  if (!Finish(f, kWsWaitingForThaw, kWsFailedAtFreeze, true)) return false;
+  if (!Finish(f)) return false;
 
   if (!Commit()) return false;
 
   f = PostWithHandlerTimeout("thaw");
-  if (!Finish(f, kWsWaitingForPostSnapshot, kWsFailedAtThaw, true)) return false;
+  if (!Finish(f)) return false;
 
   post_snapshot_sent_ = true;
   f = PostWithHandlerTimeout("postSnapshot");
-  if (!Finish(f, kWsWaitingForBackupComplete, kWsFailedAtPostSnapshot, false)) return false;
+  if (!Finish(f)) return false;
 
   f = PostWithHandlerTimeout("backupComplete");
-  return Finish(f, kWsStable, kWsFailedAtBackupComplete, false);
+  return Finish(f);
 }
 
 bool SnapshotSet::RunRestore() {
   auto f = PostWithHandlerTimeout("preRestore");
-  if (!Finish(f, kWsStable, kWsFailedAtPreRestore, false)) return false;
+  if (!Finish(f)) return false;
   f = PostWithHandlerTimeout("postRestore");
-  return Finish(f, kWsStable, kWsFailedAtPostRestore, false);
+  return Finish(f);
 }
 
 // The provider's commit: flush and hold every write on the set's volumes, take the
@@ -276,7 +276,8 @@ SnapshotSet::Fanout SnapshotSet::PostWithHandlerTimeout(const std::string& event
   });
 }
 
-bool SnapshotSet::Finish(Fanout& f, int ok_state, int failed_state, bool abort_on_failure) {
+bool SnapshotSet::Finish(Fanout& f) {
+  const EventRule& rule = *RuleFor(f.event.c_str());
   WaitAll(f.calls, f.notifier, [&] { return cancelled_.load(); }, deadline_);
   Record(f);
   Simulator& sim = Simulator::Get();
@@ -285,10 +286,10 @@ bool SnapshotSet::Finish(Fanout& f, int ok_state, int failed_state, bool abort_o
     if (!f.settled[i]) continue;  // abandoned by a cancel: state unknown
     const Outcome& o = f.outcomes[i];
     if (o.ok()) {
-      sim.SetState(writers_[i].get(), ok_state);
+      sim.SetState(writers_[i].get(), rule.ok_state);
       continue;
     }
-    sim.SetState(writers_[i].get(), failed_state, o.hr, o.message);
+    sim.SetState(writers_[i].get(), rule.failed_state, o.hr, o.message);
     if (!failed) FailByWriter(i, f.event, o);
     failed = true;
   }
@@ -308,7 +309,7 @@ bool SnapshotSet::Finish(Fanout& f, int ok_state, int failed_state, bool abort_o
     Interrupt(kERROR_TIMEOUT, "the snapshot set did not finish within its timeout");
     return false;
   }
-  if (failed && abort_on_failure) Cleanup("abort", -1);
+  if (failed && rule.abort_on_failure) Cleanup("abort", -1);
   return !failed;
 }
 

@@ -16,6 +16,7 @@
 
 #include "dispatcher.h"
 #include "simulator.h"
+#include "vss_rules.h"
 
 namespace vssb {
 
@@ -127,9 +128,9 @@ class SnapshotSet {
   Fanout Post(const std::string& event,
               const std::function<Clock::time_point(size_t)>& deadline_for);
   Fanout PostWithHandlerTimeout(const std::string& event);
-  // Waits for a main-sequence phase, applies its outcomes to the writers' states and decides
-  // what follows. False when the set ends here.
-  bool Finish(Fanout& f, int ok_state, int failed_state, bool abort_on_failure);
+  // Waits for a main-sequence phase, applies its outcomes to the writers' states as
+  // vss_rules.h says and decides what follows. False when the set ends here.
+  bool Finish(Fanout& f);
   void Cleanup(const std::string& event, int failed_state);
   void Interrupt(hresult_t hr, const std::string& message);
   void FailByWriter(size_t index, const std::string& event, const Outcome& outcome);

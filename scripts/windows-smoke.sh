@@ -15,6 +15,10 @@ version=$(node -p process.versions.node)
 wine=$(command -v wine64 || echo /usr/lib/wine/wine64)
 [ -x "$wine" ] || { echo "windows-smoke: wine64 not found (apt-get install --no-install-recommends wine64)" >&2; exit 2; }
 
+# The set-up is shared with scripts/wine-node.sh (same build folder, cache and prefix): one at a time.
+mkdir -p "$cache"
+exec 9>"$cache/.setup.lock"
+flock -w 900 9 || { echo "windows-smoke: set-up lock not acquired within 900 s" >&2; exit 2; }
 "$root/scripts/cross-build-windows.sh" "$out"
 
 # The TypeScript API, compiled next to the build so it resolves the repo's node_modules.
@@ -39,6 +43,7 @@ if [ ! -f "$WINEPREFIX/.vss-bridge-ready" ]; then
   "$(dirname "$wine")/wineserver" -w 2>/dev/null || true  # let the prefix settle on disk
   touch "$WINEPREFIX/.vss-bridge-ready"
 fi
+flock -u 9
 
 # node.exe's stdout into a pipe fails with EBADF under Wine: write to files.
 log=$out/smoke.out

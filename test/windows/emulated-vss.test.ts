@@ -1,0 +1,123 @@
+/**
+ * The Windows writer and requester end to end, in Windows node.exe: under Wine on the emulated
+ * VSS (test/emulator) here and in CI, on the real VSS service in windows.yml. Each test runs
+ * test/windows/apps/writer-app.cjs (and the CLI for the other side of a cross-process set)
+ * and checks what the library reported and what it left behind.
+ */
+import { randomUUID } from 'node:crypto';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { skipUnlessRunnable } from '../helpers/skip.js';
+import { EmulatedMachine, emulated, resultOf, root, runNode, startNode, windowsReason } from './windows-node.js';
+
+const reason = skipUnlessRunnable('test/windows/emulated-vss', windowsReason || null) ?? '';
+
+const app = join(root, 'test', 'windows', 'apps', 'writer-app.cjs');
+const cli = join(root, 'dist', 'cli', 'main.js');
+// Under Wine the data lives on the prefix's C: (a volume the emulated VSS supports).
+const volume = 'C:\\';
+const dataDir = emulated ? 'C:\\vss-bridge-test\\db' : join(tmpdir(), 'vss-bridge-test', 'db');
+const BACKUP_EVENTS = ['prepareBackup', 'prepareSnapshot', 'freeze', 'thaw', 'postSnapshot', 'backupComplete', 'backupShutdown'];
+
+let machine: EmulatedMachine | undefined;
+afterEach(() => {
+  machine?.remove();
+  machine = undefined;
+});
+
+function newMachine(): EmulatedMachine {
+  machine = new EmulatedMachine();
+  return machine;
+}
+
+function writerConfig(extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return { name: `vss-bridge test writer ${randomUUID().slice(0, 8)}`, id: randomUUID(), dataDir, ...extra };
+}
+
+function runApp(config: Record<string, unknown>, env: Record<string, string> = {}): any {
+  return resultOf(runNode([app, JSON.stringify(config)], { env: { VSS_BRIDGE_LOG_LEVEL: 'error', ...env } }));
+}
+
+describe.skipIf(reason !== '')(`VSS end to end in Windows node.exe${reason ? ` (skipped: ${reason})` : ''}`, () => {
+  it('delivers a set requested in the same process to the writer in VSS order, with its context', () => {
+    const m = newMachine();
+    const r = runApp(writerConfig({ backups: [{ volumes: [volume], keep: true }] }), m.env);
+    expect(r.backups).toHaveLength(1);
+    const [backup] = r.backups;
+    expect(backup.ok, JSON.stringify(backup)).toBe(true);
+    expect(r.seen.map((s: any) => s.event)).toEqual(BACKUP_EVENTS);
+    for (const s of r.seen) {
+      expect(s.snapshotSetId).toBe(backup.snapshotSetId);
+      if (s.event === 'backupShutdown') continue;
+      expect(s.volumes.map((v: string) => v.toLowerCase())).toContain(volume.toLowerCase());
+      expect(s.components).toEqual(['app\\orders']);
+      expect(s.dataAffected).toBe(true);
+    }
+    expect(backup.snapshots).toHaveLength(1);
+    expect(backup.snapshots[0].deviceObject).toMatch(/HarddiskVolumeShadowCopy\d+$/);
+    expect(r.listed.state).toBe('VSS_WS_STABLE');
+    expect(r.shadowCopies.map((c: any) => c.id)).toContain(backup.snapshots[0].id);
+    if (emulated) {
+      expect(m.copies().map((c) => c.id)).toEqual([backup.snapshots[0].id]);
+      expect(m.calls().filter((c) => c.startsWith('abandoned'))).toEqual([]);
+      expect(m.calls().filter((c) => c.includes('VSS_E_BAD_STATE'))).toEqual([]);
+    }
+  }, 180_000);
+
+  it('a veto at freeze sends Abort and leaves the writer failed at freeze until the next set', () => {
+    const m = newMachine();
+    const r = runApp(
+      writerConfig({
+        failAt: { event: 'freeze', code: 'VSS_E_WRITERERROR_NONRETRYABLE', times: 1 },
+        backups: [{ volumes: [volume] }, { volumes: [volume] }],
+        reportAfterFirst: true,
+      }),
+      m.env,
+    );
+    const [vetoed, next] = r.backups;
+    expect(vetoed.ok).toBe(false);
+    expect(vetoed.error).toMatchObject({ name: 'VssError', code: 'VSS_E_WRITERERROR_NONRETRYABLE' });
+    expect(vetoed.error.writer).toMatchObject({ event: 'freeze' });
+    const firstSet = r.seen.filter((s: any) => s.snapshotSetId === vetoed.error.snapshotSetId).map((s: any) => s.event);
+    expect(firstSet).toEqual(['prepareBackup', 'prepareSnapshot', 'freeze', 'abort', 'backupShutdown']);
+    expect(r.afterFirst.state).toBe('VSS_WS_FAILED_AT_FREEZE');
+    expect(r.afterFirst.lastError.code).toBe('VSS_E_WRITERERROR_NONRETRYABLE');
+    expect(next.ok, JSON.stringify(next)).toBe(true);
+    expect(r.listed.state).toBe('VSS_WS_STABLE');
+    if (emulated) expect(m.calls()).toContain('IVssBackupComponents::AbortBackup');
+  }, 180_000);
+
+  it('a writer in one node.exe takes part in sets that the CLI in another node.exe lists and runs', async () => {
+    const m = newMachine();
+    const dir = mkdtempSync(join(tmpdir(), 'vss-bridge-xproc-'));
+    try {
+      const ready = join(dir, 'ready');
+      const stop = join(dir, 'stop');
+      const config = writerConfig({ readyFile: ready, stopFile: stop });
+      const writerApp = startNode([app, JSON.stringify(config)], { env: { ...m.env, VSS_BRIDGE_LOG_LEVEL: 'error' } });
+      for (let i = 0; i < 600 && !existsSync(ready); i++) await new Promise((r) => setTimeout(r, 100));
+      expect(existsSync(ready), 'the writer app subscribed').toBe(true);
+
+      const env = { ...m.env, VSS_BRIDGE_BACKEND: 'vss', NO_COLOR: '1' };
+      const writers = runNode([cli, 'writers', '--json'], { env });
+      expect(writers.status, writers.stderr).toBe(0);
+      const listed = JSON.parse(writers.stdout).writers.find((w: any) => w.name === config['name']);
+      expect(listed).toMatchObject({ state: 'VSS_WS_STABLE', id: config['id'] });
+
+      const checkpoint = runNode([cli, 'checkpoint', volume, '--quiet', '--json'], { env });
+      expect(checkpoint.status, checkpoint.stdout + checkpoint.stderr).toBe(0);
+      const out = JSON.parse(checkpoint.stdout);
+      expect(out.verdict).toBe('succeeded');
+
+      writeFileSync(stop, '');
+      const r = resultOf(await writerApp);
+      expect(r.seen.map((s: any) => s.event)).toEqual(BACKUP_EVENTS);
+      expect(r.seen[0].snapshotSetId).toBe(out.result.snapshotSetId);
+      expect(r.seen[0].components).toEqual(['app\\orders']);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 240_000);
+});
