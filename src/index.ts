@@ -8,6 +8,8 @@ export { WriteGate, GateError } from './gate/write-gate.js';
 export type { GateState, StoreAdapter, StoreFreezeContext, StorePrepareContext, FreezeReport, WriteGateStats, WriteGateOptions, GateFreezeOptions, GatePrepareOptions } from './gate/write-gate.js';
 export { sqliteStore } from './gate/adapters/sqlite.js';
 export type { SqliteDatabase, SqliteStore, SqliteStoreOptions, SqlitePreparation, CheckpointResult } from './gate/adapters/sqlite.js';
+export { nodeSqliteStore } from './gate/adapters/node-sqlite.js';
+export type { NodeSqliteDatabase, NodeSqliteStoreOptions } from './gate/adapters/node-sqlite.js';
 export { fileStore } from './gate/adapters/file-store.js';
 export type { FileStore, FileStoreOptions } from './gate/adapters/file-store.js';
 export { backend } from './backends/backend.js';

@@ -8,6 +8,7 @@ import { OptionsError } from './errors.js';
 import { providerErrorCodes, writerErrorCodes } from './hresult.js';
 import type { Logger } from './logger.js';
 import type { SqliteDatabase } from './gate/adapters/sqlite.js';
+import type { NodeSqliteDatabase } from './gate/adapters/node-sqlite.js';
 import type { StoreAdapter, WriteGate } from './gate/write-gate.js';
 import { backupTypes, writerEvents, type CommitContext, type Progress, type WriterEventContext } from './types.js';
 
@@ -180,13 +181,25 @@ export const sqliteStoreOptionsSchema = z.strictObject({
   lockConnection: sqliteDatabaseSchema.optional(),
   /**
    * The most the checkpoint waits for another connection (busy_timeout while it runs).
-   * better-sqlite3 waits on the JS thread: this bounds how long freeze stalls the process.
+   * Both drivers wait on the JS thread: this bounds how long freeze stalls the process.
    */
   busyTimeoutMs: ms(0, 60_000).default(1_000),
   logger: loggerSchema.optional(),
 });
 
 export type SqliteStoreOptions = z.input<typeof sqliteStoreOptionsSchema>;
+
+export const nodeSqliteDatabaseSchema = z.custom<NodeSqliteDatabase>(
+  (v) => hasMethods(v, ['prepare', 'exec']) && !hasMethods(v, ['pragma']),
+  { error: "must be a node:sqlite DatabaseSync (an object with prepare() and exec()); for better-sqlite3's Database use sqliteStore" },
+);
+
+/** nodeSqliteStore's options: sqliteStore's, with a DatabaseSync as the lock connection. */
+export const nodeSqliteStoreOptionsSchema = sqliteStoreOptionsSchema.extend({
+  lockConnection: nodeSqliteDatabaseSchema.optional(),
+});
+
+export type NodeSqliteStoreOptions = z.input<typeof nodeSqliteStoreOptionsSchema>;
 
 export const fileStoreOptionsSchema = z.strictObject({
   name: name.default('files'),

@@ -1,8 +1,9 @@
 /**
- * The store adapters (src/gate/adapters): SQLite through better-sqlite3, and plain files.
+ * The store adapters (src/gate/adapters): SQLite through better-sqlite3 (the checks every SQLite
+ * adapter passes are in helpers/sqlite-store-checks.ts), and plain files.
  */
 import { spawnSync } from 'node:child_process';
-import { readFileSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,6 +13,7 @@ import { fileStore, OptionsError, sqliteStore, WriteGate } from '../src/index.js
 import { createLoopFs, loopFsUnavailable } from './helpers/loop-mount.js';
 import { memoryLogger } from './helpers/memory-logger.js';
 import { skipUnlessRunnable } from './helpers/skip.js';
+import { describeSqliteStore, type SqliteDriver, type TestDatabase } from './helpers/sqlite-store-checks.js';
 
 const cleanups: (() => unknown)[] = [];
 afterEach(async () => {
@@ -24,158 +26,43 @@ async function tempDir(): Promise<string> {
   return dir;
 }
 
-function open(file: string, options?: Database.Options): Database.Database {
-  const db = new Database(file, options);
-  cleanups.push(() => db.open && db.close());
-  return db;
+/** better-sqlite3 as the shared checks drive it. */
+interface BetterDb extends TestDatabase {
+  readonly raw: Database.Database;
 }
 
-async function walDatabase(): Promise<{ dir: string; file: string; db: Database.Database }> {
-  const dir = await tempDir();
-  const file = join(dir, 'app.db');
-  const db = open(file);
-  db.pragma('journal_mode = WAL');
-  // Keep SQLite's own automatic checkpoint out of the way: only the freeze's counts here.
-  db.pragma('wal_autocheckpoint = 0');
-  db.exec('CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)');
-  const insert = db.prepare('INSERT INTO t (v) VALUES (?)');
-  for (let i = 0; i < 200; i++) insert.run(`row ${i}`);
-  return { dir, file, db };
-}
+const betterSqlite3: SqliteDriver<BetterDb> = {
+  name: 'sqliteStore (better-sqlite3)',
+  open(file) {
+    const raw = new Database(file);
+    return {
+      raw,
+      exec: (sql) => void raw.exec(sql),
+      run: (sql, ...params) => void raw.prepare(sql).run(...params),
+      get: (sql) => raw.prepare(sql).get(),
+      pragma: (name) => raw.pragma(name, { simple: true }),
+      get inTransaction() {
+        return raw.inTransaction;
+      },
+      get isOpen() {
+        return raw.open;
+      },
+      close: () => void raw.close(),
+    };
+  },
+  store: (db, options = {}) => sqliteStore(db.raw, { ...options, lockConnection: options.lockConnection?.raw }),
+};
+
+describeSqliteStore(betterSqlite3);
 
 const quiet = () => ({ logger: memoryLogger().logger });
 
 describe('sqliteStore', () => {
-  it('checkpoints the WAL into the database file at freeze: the file alone holds every row', async () => {
-    const { dir, file, db } = await walDatabase();
-    expect(statSync(`${file}-wal`).size).toBeGreaterThan(0);
-    const store = sqliteStore(db, quiet());
-    const gate = new WriteGate({ ...quiet(), stores: [store] });
-    await gate.freeze();
-    expect(statSync(`${file}-wal`).size).toBe(0); // TRUNCATE
-    expect(store.lastCheckpoint).toMatchObject({ busy: 0 });
-    // The database file copied without its -wal is complete.
-    const copy = join(dir, 'copy.db');
-    await copyFile(file, copy);
-    const snapshot = open(copy, { readonly: true });
-    expect(snapshot.pragma('integrity_check', { simple: true })).toBe('ok');
-    expect(snapshot.prepare('SELECT count(*) AS n FROM t').get()).toEqual({ n: 200 });
-    gate.thaw();
-  });
-
-  it('with a large WAL, the preparation copies and empties it; the freeze copies only what was written since', async () => {
-    const { dir, file, db } = await walDatabase();
-    const insert = db.prepare('INSERT INTO t (v) VALUES (?)');
-    const fill = db.transaction((n: number) => {
-      for (let i = 0; i < n; i++) insert.run('x'.repeat(4000));
-    });
-    fill(4000); // about 16 MB of WAL
-    expect(statSync(`${file}-wal`).size).toBeGreaterThan(16_000_000);
-    const store = sqliteStore(db, quiet());
-    const gate = new WriteGate({ ...quiet(), stores: [store] });
-    await gate.prepare();
-    expect(store.lastPreparation).toMatchObject({ leftFrames: 0, rounds: 1, truncated: true });
-    expect(store.lastPreparation!.walFrames).toBeGreaterThan(4000);
-    expect(statSync(`${file}-wal`).size).toBe(0);
-    // Writes go on between the preparation and the freeze; the snapshot must hold them too.
-    await gate.run(() => insert.run('after the preparation'));
-    await gate.freeze();
-    expect(store.walFramesAtFreeze).toBeGreaterThan(0);
-    expect(store.walFramesAtFreeze).toBeLessThan(10);
-    expect(statSync(`${file}-wal`).size).toBe(0);
-    const copy = join(dir, 'copy.db');
-    await copyFile(file, copy);
-    gate.thaw();
-    const snapshot = open(copy, { readonly: true });
-    expect(snapshot.pragma('integrity_check', { simple: true })).toBe('ok');
-    expect(snapshot.prepare('SELECT count(*) AS n FROM t').get()).toEqual({ n: 4201 });
-    expect(snapshot.prepare('SELECT v FROM t ORDER BY id DESC LIMIT 1').get()).toEqual({ v: 'after the preparation' });
-  });
-
-  it('a reader on another connection keeps the preparation from finishing; the freeze still copies everything', async () => {
-    const { dir, file, db } = await walDatabase();
-    const reader = open(file);
-    reader.exec('BEGIN');
-    reader.prepare('SELECT count(*) FROM t').get(); // holds its view of the WAL as it is now
-    const insert = db.prepare('INSERT INTO t (v) VALUES (?)');
-    for (let i = 0; i < 100; i++) insert.run(`row after the reader ${i}`);
-    const store = sqliteStore(db, quiet());
-    const gate = new WriteGate({ ...quiet(), stores: [store] });
-    await gate.prepare();
-    // PASSIVE copies only up to the reader's view; it tried again, as the rows could still move.
-    expect(store.lastPreparation).toMatchObject({ truncated: false, rounds: 4 });
-    expect(store.lastPreparation!.leftFrames).toBeGreaterThan(0);
-    reader.exec('COMMIT');
-    await gate.freeze();
-    expect(store.lastCheckpoint).toMatchObject({ busy: 0 });
-    const copy = join(dir, 'copy.db');
-    await copyFile(file, copy);
-    gate.thaw();
-    expect(open(copy, { readonly: true }).prepare('SELECT count(*) AS n FROM t').get()).toEqual({ n: 300 });
-  });
-
-  it('a preparation has nothing to do on a closed database, out of WAL mode, or inside a transaction', async () => {
-    const { db } = await walDatabase();
-    const store = sqliteStore(db, quiet());
-    db.exec('BEGIN');
-    await store.prepare({ signal: new AbortController().signal });
-    expect(store.lastPreparation).toBeUndefined();
-    db.exec('ROLLBACK');
-    const rollback = open(join(await tempDir(), 'journal.db'));
-    const plain = sqliteStore(rollback, quiet());
-    await plain.prepare({ signal: new AbortController().signal });
-    expect(plain.lastPreparation).toBeUndefined();
-    db.close();
-    await store.prepare({ signal: new AbortController().signal });
-    expect(store.lastPreparation).toBeUndefined();
-  });
-
-  it('with a lock connection, holds writers the gate cannot see until thaw', async () => {
-    const { file, db } = await walDatabase();
-    const lock = open(file, { timeout: 0 });
-    const other = open(file, { timeout: 0 }); // another process, say
-    const gate = new WriteGate({ ...quiet(), stores: [sqliteStore(db, { lockConnection: lock, ...quiet() })] });
-    await gate.freeze();
-    expect(() => other.prepare("INSERT INTO t (v) VALUES ('outside')").run()).toThrow(/database is locked/);
-    // Readers go on.
-    expect(other.prepare('SELECT count(*) AS n FROM t').get()).toEqual({ n: 200 });
-    gate.thaw();
-    expect(lock.inTransaction).toBe(false);
-    other.prepare("INSERT INTO t (v) VALUES ('outside')").run();
-    expect(db.prepare('SELECT count(*) AS n FROM t').get()).toEqual({ n: 201 });
-  });
-
-  it('fails the freeze, and reopens the gate, when a transaction is open outside the gate', async () => {
-    const { db } = await walDatabase();
-    const gate = new WriteGate({ ...quiet(), stores: [sqliteStore(db, quiet())] });
-    db.exec('BEGIN');
-    const error = await gate.freeze().catch((e: unknown) => e);
-    expect(error).toMatchObject({ code: 'VSS_E_WRITERERROR_RETRYABLE' });
-    expect((error as Error).message).toMatch(/a transaction is open on the database at freeze; every write must pass the gate/);
-    expect(gate.state).toBe('open');
-    db.exec('ROLLBACK');
-  });
-
-  it('a lock held by another writer: the checkpoint gives up at busyTimeoutMs, says so, the freeze fails and the gate reopens', async () => {
-    const { file, db } = await walDatabase();
-    db.pragma('busy_timeout = 60000'); // the application's own setting, restored afterwards
-    const other = open(file);
-    other.exec('BEGIN IMMEDIATE');
-    const { logger, entries } = memoryLogger();
-    const store = sqliteStore(db, { lockConnection: open(file, { timeout: 0 }), busyTimeoutMs: 20, logger });
-    const gate = new WriteGate({ logger, stores: [store] });
-    await expect(gate.freeze()).rejects.toThrow(/database is locked|busy/i);
-    expect(store.lastCheckpoint?.busy).toBe(1);
-    expect(entries.some((e) => e.level === 'warn' && /the WAL checkpoint could not finish/.test(e.message))).toBe(true);
-    expect(db.pragma('busy_timeout', { simple: true })).toBe(60000);
-    expect(gate.state).toBe('open');
-    other.exec('ROLLBACK');
-  });
-
   it('rejects what is not a database, naming it', async () => {
     expect(() => sqliteStore({} as never)).toThrow(OptionsError);
     expect(() => sqliteStore({} as never)).toThrow(/sqliteStore database: must be a better-sqlite3 Database/);
-    const { db } = await walDatabase();
+    const db = new Database(':memory:');
+    cleanups.push(() => db.close());
     expect(() => sqliteStore(db, { lockConnection: 'db' as never })).toThrow(/lockConnection: must be a better-sqlite3 Database/);
   });
 

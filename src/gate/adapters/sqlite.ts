@@ -1,31 +1,14 @@
 /**
- * SQLite (better-sqlite3) as a store of a WriteGate. better-sqlite3 is never imported here: the
- * application passes its own Database, so the library works without it installed.
- *
- * Who holds the writers: the gate. better-sqlite3 is synchronous, so a write that met a lock
- * would wait in its busy handler on the JS thread and stall the whole process; the gate instead
- * queues the application's writes as promises and the event loop goes on. A second connection
- * holding BEGIN IMMEDIATE (the `lockConnection` option) is only for writers the gate cannot see:
- * other processes, or other connections of this one that bypass the gate.
- *
- * Prepare (at prepareSnapshot, writes still flowing): PASSIVE checkpoints copy the WAL into the
- * database file without taking the write lock, repeated while other connections add to it,
- * then a TRUNCATE checkpoint that does not wait empties the -wal file if nobody holds it. This
- * is the slow part, done before the freeze window: the freeze's checkpoint then copies only
- * what was written since.
- *
- * Freeze (the application's writes have drained): PRAGMA wal_checkpoint(TRUNCATE) moves every
- * committed page into the database file and empties the -wal file, so the file alone is a
- * complete database; then, with lockConnection, BEGIN IMMEDIATE takes the write lock. Thaw
- * rolls that transaction back (it wrote nothing). Readers go on throughout.
+ * SQLite through better-sqlite3 as a store of a WriteGate (the steps are in sqlite-wal.ts).
+ * better-sqlite3 is never imported here: the application passes its own Database, so the
+ * library works without it installed.
  */
-import { setImmediate as nextTurn } from 'node:timers/promises';
-import { WriterFailure } from '../../errors.js';
-import type { StoreAdapter, StorePrepareContext } from '../write-gate.js';
 import { getDefaultLogger } from '../../logger.js';
 import { parseOptions, sqliteDatabaseSchema, sqliteStoreOptionsSchema, type SqliteStoreOptions } from '../../schemas.js';
+import { walStore, type CheckpointResult, type SqliteStore, type WalConnection } from './sqlite-wal.js';
 
 export type { SqliteStoreOptions } from '../../schemas.js';
+export type { CheckpointResult, SqlitePreparation, SqliteStore } from './sqlite-wal.js';
 
 /** The part of better-sqlite3's Database the adapter uses. */
 export interface SqliteDatabase {
@@ -36,130 +19,36 @@ export interface SqliteDatabase {
   exec(source: string): unknown;
 }
 
-/** PRAGMA wal_checkpoint's answer: busy 1 means it could not finish (another connection). */
-export interface CheckpointResult {
-  readonly busy: number;
-  /** Frames in the WAL (-1: the database is not in WAL mode). */
-  readonly log: number;
-  readonly checkpointed: number;
+function connectionOf(db: SqliteDatabase): WalConnection {
+  return {
+    get isOpen() {
+      return db.open;
+    },
+    get inTransaction() {
+      return db.inTransaction;
+    },
+    checkpoint(mode, busyTimeoutMs) {
+      const previous = db.pragma('busy_timeout', { simple: true }) as number;
+      db.pragma(`busy_timeout = ${busyTimeoutMs}`);
+      try {
+        return (db.pragma(`wal_checkpoint(${mode})`) as CheckpointResult[])[0];
+      } finally {
+        db.pragma(`busy_timeout = ${previous}`);
+      }
+    },
+    exec(sql) {
+      db.exec(sql);
+    },
+  };
 }
-
-/** What the last preparation found and did. */
-export interface SqlitePreparation {
-  /** Frames in the WAL when it began. */
-  readonly walFrames: number;
-  /** Frames it left for the freeze to copy (0: the WAL was fully copied). */
-  readonly leftFrames: number;
-  /** PASSIVE checkpoints it ran. */
-  readonly rounds: number;
-  /** Whether it also emptied the -wal file. */
-  readonly truncated: boolean;
-}
-
-export interface SqliteStore extends StoreAdapter {
-  prepare(ctx: StorePrepareContext): Promise<void>;
-  /** The result of the last freeze's checkpoint. */
-  readonly lastCheckpoint: CheckpointResult | undefined;
-  /** The last preparation; undefined before the first, or if it could not run (closed, in a transaction). */
-  readonly lastPreparation: SqlitePreparation | undefined;
-  /** Frames in the WAL when the last freeze began, before its checkpoint: what it had to copy at most. */
-  readonly walFramesAtFreeze: number | undefined;
-}
-
-/** PASSIVE checkpoints a preparation runs at most, while other connections keep adding frames. */
-const preparationRounds = 4;
 
 export function sqliteStore(db: SqliteDatabase, options: SqliteStoreOptions = {}): SqliteStore {
   parseOptions(sqliteDatabaseSchema, db, 'sqliteStore database');
   const o = parseOptions(sqliteStoreOptionsSchema, options, 'sqliteStore options');
-  const name = o.name ?? `sqlite ${db.name}`;
-  const logger = o.logger ?? getDefaultLogger();
-  const lock = o.lockConnection;
-  let lastCheckpoint: CheckpointResult | undefined;
-  let lastPreparation: SqlitePreparation | undefined;
-  let walFramesAtFreeze: number | undefined;
-
-  /** PRAGMA wal_checkpoint(mode), waiting at most `busyTimeoutMs` for other connections. */
-  function checkpoint(mode: 'PASSIVE' | 'TRUNCATE', busyTimeoutMs: number): CheckpointResult | undefined {
-    const previous = db.pragma('busy_timeout', { simple: true }) as number;
-    db.pragma(`busy_timeout = ${busyTimeoutMs}`);
-    try {
-      return (db.pragma(`wal_checkpoint(${mode})`) as CheckpointResult[])[0];
-    } finally {
-      db.pragma(`busy_timeout = ${previous}`);
-    }
-  }
-
-  return {
-    name,
-    get lastCheckpoint() {
-      return lastCheckpoint;
-    },
-    get lastPreparation() {
-      return lastPreparation;
-    },
-    get walFramesAtFreeze() {
-      return walFramesAtFreeze;
-    },
-    async prepare({ signal }) {
-      lastPreparation = undefined;
-      // The freeze reports these; a preparation has nothing to do then.
-      if (!db.open || db.inTransaction) return;
-      // PASSIVE never waits and never takes the write lock: other connections keep writing.
-      let result = checkpoint('PASSIVE', 0);
-      if (result === undefined || result.log < 0) return; // not in WAL mode: nothing to prepare
-      const walFrames = result.log;
-      let rounds = 1;
-      while (result.log - result.checkpointed > 0 && rounds < preparationRounds && !signal.aborted) {
-        // Let the writes waiting on the JS thread run, then copy what they and others added.
-        await nextTurn();
-        if (!db.open || db.inTransaction || signal.aborted) break;
-        result = checkpoint('PASSIVE', 0);
-        if (result === undefined) break;
-        rounds++;
-      }
-      // Everything copied: empty the -wal file now rather than at freeze, if nobody needs it
-      // (no waiting: a reader or writer on another connection makes it a no-op).
-      let truncated = false;
-      if (result !== undefined && result.log === result.checkpointed && db.open && !db.inTransaction && !signal.aborted) {
-        const truncate = checkpoint('TRUNCATE', 0);
-        truncated = truncate !== undefined && truncate.busy === 0;
-        if (truncated) result = truncate;
-      }
-      lastPreparation = {
-        walFrames,
-        leftFrames: result === undefined ? walFrames : Math.max(0, result.log - result.checkpointed),
-        rounds,
-        truncated,
-      };
-    },
-    freeze() {
-      if (!db.open) throw new WriterFailure('VSS_E_WRITERERROR_NONRETRYABLE', `${name}: the database is closed`);
-      if (db.inTransaction) {
-        // Half a transaction would be in the snapshot's view of the application, and the
-        // checkpoint cannot pass it: some write runs outside the gate.
-        throw new WriterFailure(
-          'VSS_E_WRITERERROR_RETRYABLE',
-          `${name}: a transaction is open on the database at freeze; every write must pass the gate (gate.run)`,
-        );
-      }
-      // A PASSIVE pass first copies what was written since the preparation and says how much
-      // that was (the TRUNCATE's own answer is 0 frames once it emptied the file).
-      walFramesAtFreeze = checkpoint('PASSIVE', 0)?.log;
-      lastCheckpoint = checkpoint('TRUNCATE', o.busyTimeoutMs);
-      if (lastCheckpoint !== undefined && lastCheckpoint.busy !== 0) {
-        logger.warn(
-          `${name}: the WAL checkpoint could not finish (another connection reads or writes); the -wal file must be part of the snapshot`,
-          { store: name, ...lastCheckpoint },
-        );
-      }
-      if (lock) {
-        // Throws SQLITE_BUSY after the lock connection's busy timeout if another writer holds on.
-        lock.exec('BEGIN IMMEDIATE');
-      }
-    },
-    thaw() {
-      if (lock?.open && lock.inTransaction) lock.exec('ROLLBACK');
-    },
-  };
+  return walStore(connectionOf(db), {
+    name: o.name ?? `sqlite ${db.name}`,
+    busyTimeoutMs: o.busyTimeoutMs,
+    logger: o.logger ?? getDefaultLogger(),
+    lock: o.lockConnection && connectionOf(o.lockConnection),
+  });
 }
