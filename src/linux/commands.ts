@@ -41,6 +41,8 @@ const backupTypeOption = { type: 'string', value: '<type>', description: `${back
 /** --runtime-dir, else the environment's, else undefined: the apps' default places. */
 const runtimeDir = (given: string | undefined): string | undefined => given ?? process.env[runtimeDirVariable] ?? undefined;
 
+const hookSignals: NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGHUP'];
+
 /** `vss-bridge hook freeze|thaw|freezeFail`: what a guest agent runs around a snapshot. */
 export const hookCommand: Command = defineCommand({
   name: 'hook',
@@ -52,7 +54,7 @@ Actions:
   thaw        ask every registered app to thaw (reverse order); always exits by the deadline
   freezeFail  ask every registered app to abort (after a failed freeze)`,
   options: {
-    timeout: { type: 'string', value: '<ms>', description: 'deadline for all apps together (default 30000)' },
+    timeout: { type: 'string', value: '<ms>', description: 'deadline for the whole run, abort included, from the hook\'s start (default 30000)' },
     source: { type: 'string', value: '<name>', description: 'who asks, for the logs, e.g. qemu-ga (default hook)' },
     'backup-type': backupTypeOption,
     'runtime-dir': runtimeDirOption,
@@ -72,23 +74,42 @@ Actions:
     const { timeout: timeoutMs, source, 'backup-type': backupType } = values;
     const log = hookLog(values.log === '-' ? null : (values.log ?? defaultHookLog), io.stderr, `hook ${action} (${source})`);
     const dir = runtimeDir(values['runtime-dir']);
-    if (action === 'freeze') {
-      const result = await freezeApps({ runtimeDir: dir, timeoutMs, backupType, source, log });
-      const failed = result.outcomes.find((o) => !o.ok);
-      if (failed) {
-        log(`VETO: ${failed.detail}`);
-        io.stdout.write(`freeze vetoed: pid ${failed.app.pid}: ${failed.detail}\n`);
-        return exitCodes.failure;
-      }
-      io.stdout.write(`frozen: ${result.outcomes.length} app(s)\n`);
-      return exitCodes.success;
+    // One deadline for the whole run, counted from this process's start, abort included.
+    const startedAt = performance.timeOrigin;
+    // An agent that gives up on the hook signals it (vmtoolsd: SIGTERM, then SIGKILL): a
+    // freeze then aborts every app it asked, within the deadline. A thaw or abort, bounded by
+    // the same deadline, goes on to the end.
+    const interrupted = new AbortController();
+    const onSignal = (signal: NodeJS.Signals): void => {
+      log(`${signal}: ${action === 'freeze' ? 'aborting every app asked' : `finishing the ${action} first`}`);
+      interrupted.abort(new Error(`interrupted by ${signal}`));
+    };
+    for (const signal of hookSignals) process.on(signal, onSignal);
+    try {
+      return await runHook();
+    } finally {
+      for (const signal of hookSignals) process.off(signal, onSignal);
     }
-    const op = action === 'thaw' ? 'thaw' : 'abort';
-    const result = await thawApps(op, { runtimeDir: dir, timeoutMs, log });
-    const failed = result.outcomes.filter((o) => !o.ok);
-    io.stdout.write(`${op}: ${result.outcomes.length - failed.length} of ${result.outcomes.length} app(s) ok\n`);
-    for (const f of failed) io.stderr.write(`vss-bridge: ${op} of pid ${f.app.pid} failed: ${f.detail}\n`);
-    return failed.length ? exitCodes.failure : exitCodes.success;
+
+    async function runHook(): Promise<number> {
+      if (action === 'freeze') {
+        const result = await freezeApps({ runtimeDir: dir, timeoutMs, startedAt, backupType, source, log, signal: interrupted.signal });
+        const failed = result.outcomes.find((o) => !o.ok);
+        if (failed) {
+          log(`VETO: ${failed.detail}`);
+          io.stdout.write(`freeze vetoed: pid ${failed.app.pid}: ${failed.detail}\n`);
+          return exitCodes.failure;
+        }
+        io.stdout.write(`frozen: ${result.outcomes.length} app(s)\n`);
+        return exitCodes.success;
+      }
+      const op = action === 'thaw' ? 'thaw' : 'abort';
+      const result = await thawApps(op, { runtimeDir: dir, timeoutMs, startedAt, log });
+      const failed = result.outcomes.filter((o) => !o.ok);
+      io.stdout.write(`${op}: ${result.outcomes.length - failed.length} of ${result.outcomes.length} app(s) ok\n`);
+      for (const f of failed) io.stderr.write(`vss-bridge: ${op} of pid ${f.app.pid} failed: ${f.detail}\n`);
+      return failed.length ? exitCodes.failure : exitCodes.success;
+    }
   },
 });
 

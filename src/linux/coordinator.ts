@@ -23,7 +23,7 @@ import { runSnapshotSet } from '../requester.js';
 import { parseOptions, shadowCopyOptionsSchema } from '../schemas.js';
 import { writerStateName } from '../types.js';
 import { linuxAddon } from './addon.js';
-import { clip, encodeMessage, LineReader, protocolVersion, requestSchema, type Reply, type Request } from './protocol.js';
+import { clip, encodeMessage, holdSchema, LineReader, protocolVersion, requestSchema, type Reply, type Request } from './protocol.js';
 import { registrationDir, registrationDirProblem } from './runtime-dir.js';
 
 /** VSS_BRIDGE_COORDINATOR=off keeps subscribed writers from registering. */
@@ -162,11 +162,20 @@ class Coordinator {
     }
     const reader = new LineReader(requestSchema, 'request');
     let answered = false;
+    /** After a "frozen" reply: what reads the hook's hold. */
+    let afterFrozen: ((chunk: Buffer) => void) | undefined;
     // One request, one reply: once it is sent the connection is closed, so a peer that goes
-    // on sending is cut off rather than read (or buffered) for as long as it likes.
+    // on sending is cut off rather than read (or buffered) for as long as it likes. A freeze
+    // that succeeded is the one exception: its connection waits for the hook's hold.
     const answer = (reply: Reply): void => {
       if (answered) return;
       answered = true;
+      const operation = this.current;
+      if (reply.op === 'frozen' && operation !== undefined) {
+        afterFrozen = this.awaitHold(socket, operation);
+        socket.write(encodeMessage(reply));
+        return;
+      }
       socket.end(encodeMessage(reply), () => socket.destroy());
     };
     // A hook at work sends its request at once: a peer that has not within 10 s of
@@ -176,8 +185,12 @@ class Coordinator {
     }, requestDeadlineMs).unref();
     socket.once('close', () => clearTimeout(deadline));
     let handling = false;
-    socket.on('data', (chunk) => {
-      if (handling || answered) return;
+    socket.on('data', (chunk: Buffer) => {
+      if (answered) {
+        afterFrozen?.(chunk);
+        return;
+      }
+      if (handling) return;
       let request: Request | undefined;
       try {
         request = reader.push(chunk);
@@ -193,6 +206,39 @@ class Coordinator {
       );
     });
     socket.on('error', () => undefined);
+  }
+
+  /**
+   * The freeze stands only once the hook says `hold` (every app froze). When the connection
+   * closes first, the hook was killed or gave up: abort at once rather than hold the writes
+   * until the watchdog. Returns what reads the rest of the connection.
+   */
+  private awaitHold(socket: Socket, operation: Operation): (chunk: Buffer) => void {
+    const reader = new LineReader(holdSchema, 'hold');
+    let held = false;
+    const hookGone = (): void => {
+      if (held || this.current !== operation || operation.phase !== 'frozen') return;
+      const reason = 'the hook closed the freeze connection before confirming the freeze (killed, or it gave up)';
+      this.logger.error(`quiesce ${operation.id}: ${reason}: aborting`);
+      operation.phase = 'thawing';
+      operation.release(false);
+      this.unreported = { reason, code: 'VSS_E_WRITERERROR_TIMEOUT' };
+    };
+    // It may have closed already, while the writers were freezing (a hook that gave up).
+    if (socket.closed) hookGone();
+    else socket.once('close', hookGone);
+    // A hook at work sends hold at once after the last app froze; the writers' freeze window
+    // (the watchdog) bounds the wait in any case.
+    return (chunk) => {
+      try {
+        if (reader.push(chunk) === undefined) return;
+        held = true;
+        socket.end();
+      } catch (error) {
+        this.logger.warn(`quiesce ${operation.id}: ${(error as Error).message}`);
+        socket.destroy();
+      }
+    };
   }
 
   private async handle(request: Request, socket: Socket): Promise<Reply> {

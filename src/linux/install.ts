@@ -260,6 +260,8 @@ function installQemuGa(plan: Plan, o: InstallOptions, layout: QemuGaLayout): voi
 }
 
 const azureConfig = 'etc/azure/VMSnapshotScriptPluginConfig.json';
+/** ScriptRunner.get_config: min(timeoutInSeconds, the plugin host's 1800 s). */
+const azureMaxTimeoutSeconds = 1800;
 
 function installAzure(plan: Plan, o: InstallOptions): void {
   const configPath = plan.path(azureConfig);
@@ -293,8 +295,12 @@ function installAzure(plan: Plan, o: InstallOptions): void {
     writeFileSync(configPath + savedSuffix, toSave, { mode: 0o600 });
     plan.report.written.push(`${configPath + savedSuffix} (the previous configuration)`);
   }
-  // The hook must finish inside the extension's own limit.
-  const hookMs = (timeoutSeconds - 5) * 1000;
+  // The hook must finish inside the extension's own limit, which ScriptRunner caps at the
+  // plugin host's timeoutInSeconds (1800 in VMSnapshotPluginHost.conf) whatever this says.
+  const hookMs = (Math.min(timeoutSeconds, azureMaxTimeoutSeconds) - 5) * 1000;
+  if (timeoutSeconds > azureMaxTimeoutSeconds) {
+    plan.report.notes.push(`Azure runs pre and post scripts for at most ${azureMaxTimeoutSeconds} s, not the ${timeoutSeconds} s of timeoutInSeconds: the hook's deadline is ${hookMs / 1000} s.`);
+  }
   plan.write(pre, preScript(o, 'azure', hookMs, str('preScriptLocation')), 0o700);
   plan.write(post, postScript(o, 'azure', hookMs, str('postScriptLocation')), 0o700);
   const config = {

@@ -4,7 +4,9 @@
  * maxMessageBytes, carrying the protocol version `v`. Both sides validate with these schemas
  * and refuse anything else.
  *
- *   freeze  -> frozen | failed   run prepareBackup, prepareSnapshot and freeze, then hold
+ *   freeze  -> frozen | failed   run prepareBackup, prepareSnapshot and freeze, then hold;
+ *              after "frozen" the connection stays open until the hook sends `hold` (every
+ *              app froze: the freeze stands); if it closes first, the app aborts at once
  *   thaw    -> thawed | failed   release the hold: thaw, postSnapshot, backupComplete
  *   abort   -> thawed | failed   give up: abort (after a failed freeze)
  *   status  -> status            who is registered, for `vss-bridge doctor` and logs
@@ -36,6 +38,10 @@ export const requestSchema = z.discriminatedUnion('op', [
 ]);
 export type Request = z.infer<typeof requestSchema>;
 
+/** The hook's second line on a freeze connection: every app froze, keep holding until thaw or abort. */
+export const holdSchema = z.strictObject({ v, op: z.literal('hold') });
+export type Hold = z.infer<typeof holdSchema>;
+
 const writerSummary = z.strictObject({ name: text, instanceName: text, state: text });
 
 export const replySchema = z.discriminatedUnion('op', [
@@ -54,7 +60,7 @@ export const replySchema = z.discriminatedUnion('op', [
 export type Reply = z.infer<typeof replySchema>;
 
 /** One line of JSON; throws when it would exceed the size limit. */
-export function encodeMessage(message: Request | Reply): string {
+export function encodeMessage(message: Request | Reply | Hold): string {
   const line = `${JSON.stringify(message)}\n`;
   if (Buffer.byteLength(line) > maxMessageBytes) throw new Error(`message of ${Buffer.byteLength(line)} bytes exceeds ${maxMessageBytes}`);
   return line;

@@ -8,7 +8,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { lstatSync, readdirSync } from 'node:fs';
-import { connect } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import type { BackupType } from '../types.js';
 import { linuxAddon } from './addon.js';
@@ -64,11 +64,22 @@ export function findRegisteredApps(runtimeDir: string | undefined, skipped: stri
 
 export const appLabel = (app: RegisteredApp): string => `pid ${app.pid} (${app.socketPath})`;
 
+/** A connection whose reply has come and that is kept open: a freeze's, until the freeze stands. */
+export interface OpenConnection {
+  /** Tells the app its freeze stands, then closes (waits at most until `deadline`). */
+  hold(deadline: number): Promise<void>;
+  /** Closes without a hold: the app aborts at once. */
+  drop(): void;
+}
+
 /**
  * Sends one request and resolves with the app's reply; rejects on a refused connection, a
- * peer running as a user it may not, a reply that breaks the protocol, or no reply in time.
+ * peer running as a user it may not, a reply that breaks the protocol, no reply in time, or
+ * `signal` firing. With `keep`, a reply leaves the connection open (see freezeApps).
  */
-export function ask(app: RegisteredApp, request: Request, timeoutMs: number): Promise<Reply> {
+export function ask(app: RegisteredApp, request: Request, timeoutMs: number): Promise<Reply>;
+export function ask(app: RegisteredApp, request: Request, timeoutMs: number, keep: true, signal?: AbortSignal): Promise<{ reply: Reply; connection: OpenConnection }>;
+export function ask(app: RegisteredApp, request: Request, timeoutMs: number, keep = false, signal?: AbortSignal): Promise<Reply | { reply: Reply; connection: OpenConnection }> {
   return new Promise((resolve, reject) => {
     const socket = connect(app.socketPath);
     const reader = new LineReader(replySchema, 'reply');
@@ -77,10 +88,18 @@ export function ask(app: RegisteredApp, request: Request, timeoutMs: number): Pr
       if (settled) return;
       settled = true;
       clearTimeout(timer);
-      socket.destroy();
+      signal?.removeEventListener('abort', onAbort);
+      if (error || !keep) socket.destroy();
       if (error) reject(error);
-      else resolve(reply as Reply);
+      else if (!keep) resolve(reply as Reply);
+      else resolve({ reply: reply as Reply, connection: openConnection(socket) });
     };
+    const onAbort = (): void => finish(signal?.reason instanceof Error ? signal.reason : new Error('interrupted'));
+    if (signal?.aborted) {
+      onAbort();
+      return;
+    }
+    signal?.addEventListener('abort', onAbort, { once: true });
     const timer = setTimeout(() => finish(new Error(`no answer within ${timeoutMs} ms`)), Math.max(1, timeoutMs));
     socket.on('connect', () => {
       // The app must be who its directory says: a socket there from anyone else is refused.
@@ -108,6 +127,25 @@ export function ask(app: RegisteredApp, request: Request, timeoutMs: number): Pr
   });
 }
 
+function openConnection(socket: Socket): OpenConnection {
+  // Whatever the app sends now is not read; an error only means it is gone (and aborts).
+  socket.on('error', () => undefined);
+  return {
+    hold: (deadline) =>
+      new Promise<void>((resolve) => {
+        const timer = setTimeout(() => {
+          socket.destroy();
+          resolve();
+        }, Math.max(1, deadline - Date.now()));
+        socket.end(encodeMessage({ v: protocolVersion, op: 'hold' }), () => {
+          clearTimeout(timer);
+          resolve();
+        });
+      }),
+    drop: () => socket.destroy(),
+  };
+}
+
 export interface AppOutcome {
   readonly app: RegisteredApp;
   readonly ok: boolean;
@@ -117,56 +155,90 @@ export interface AppOutcome {
 
 export interface QuiesceOptions {
   readonly runtimeDir: string | undefined;
+  /** The whole budget, abort included. */
   readonly timeoutMs: number;
+  /** When the budget started (Date.now() scale): the hook counts from its own start. Default: now. */
+  readonly startedAt?: number;
   readonly backupType: BackupType;
   /** Who asks: qemu-ga, vmware, hv_vss, ... (for the apps' logs). */
   readonly source: string;
   readonly log: (line: string) => void;
+  /** Fired (SIGTERM, SIGINT, SIGHUP to the hook): stop asking, abort every app asked. */
+  readonly signal?: AbortSignal;
 }
 
-const remaining = (deadline: number): number => Math.max(1, deadline - Date.now());
+const remaining = (deadline: number): number => Math.max(1, Math.floor(deadline - Date.now()));
 
 /**
- * Freezes every registered app, newest first, all within one deadline. On the first failure
- * it aborts the apps it froze (and the one that failed) in reverse order and reports failure.
+ * What of one deadline a freeze keeps for aborting the apps it asked when it fails: a fifth,
+ * at most 5 s. The apps answer an abort at once; an app that does not is aborted anyway when
+ * the hook closes its freeze connection.
+ */
+const abortReserve = (timeoutMs: number): number => Math.min(5000, Math.floor(timeoutMs / 5));
+
+/**
+ * Freezes every registered app, newest first, all within one deadline, abort included. Each
+ * app's freeze connection stays open until every app has frozen: then each is told "hold"
+ * (the freeze stands). On the first failure, on `signal`, or when the freeze part of the
+ * deadline runs out, it aborts the apps that froze, newest first, with what is left of the
+ * deadline, closes every freeze connection without a hold (so an app that did not hear the
+ * abort aborts anyway) and reports failure. If the hook dies
+ * (SIGKILL), the kernel closes those connections and every app it froze aborts at once.
  */
 export async function freezeApps(o: QuiesceOptions): Promise<{ ok: boolean; outcomes: AppOutcome[] }> {
-  const deadline = Date.now() + o.timeoutMs;
+  const deadline = (o.startedAt ?? Date.now()) + o.timeoutMs;
+  const freezeBy = deadline - abortReserve(o.timeoutMs);
   const skipped: string[] = [];
   const apps = findRegisteredApps(o.runtimeDir, skipped).reverse();
   for (const s of skipped) o.log(`skipped ${s}`);
   const outcomes: AppOutcome[] = [];
-  const touched: RegisteredApp[] = [];
+  /** The apps that answered "frozen", with their freeze connections. */
+  const frozen: { app: RegisteredApp; connection: OpenConnection }[] = [];
+  let failed = false;
   for (const app of apps) {
     let outcome: AppOutcome;
     try {
-      touched.push(app);
-      const reply = await ask(
+      const { reply, connection } = await ask(
         app,
-        { v: protocolVersion, op: 'freeze', id: randomUUID(), timeoutMs: remaining(deadline), backupType: o.backupType, source: o.source },
-        remaining(deadline),
+        { v: protocolVersion, op: 'freeze', id: randomUUID(), timeoutMs: remaining(freezeBy), backupType: o.backupType, source: o.source },
+        remaining(freezeBy),
+        true,
+        o.signal,
       );
-      outcome =
-        reply.op === 'frozen'
-          ? { app, ok: true, detail: `frozen: ${reply.writers.join(', ')}` }
-          : { app, ok: false, detail: reply.op === 'failed' ? `${reply.reason}${reply.code ? ` [${reply.code}]` : ''}` : `unexpected reply ${reply.op}` };
+      if (reply.op === 'frozen') {
+        frozen.push({ app, connection });
+        outcome = { app, ok: true, detail: `frozen: ${reply.writers.join(', ')}` };
+      } else {
+        connection.drop();
+        outcome = { app, ok: false, detail: reply.op === 'failed' ? `${reply.reason}${reply.code ? ` [${reply.code}]` : ''}` : `unexpected reply ${reply.op}` };
+      }
     } catch (error) {
       const message = (error as Error).message;
       if ((error as NodeJS.ErrnoException).code === 'ECONNREFUSED' || (error as NodeJS.ErrnoException).code === 'ENOENT') {
         // A socket left by an app that has exited: nothing there to freeze.
-        touched.pop();
         o.log(`${appLabel(app)}: not running (${message}); skipped`);
         continue;
       }
-      outcome = { app, ok: false, detail: message };
+      outcome = { app, ok: false, detail: o.signal?.aborted ? `interrupted: ${message}` : message };
     }
     outcomes.push(outcome);
     o.log(`freeze ${appLabel(app)}: ${outcome.ok ? 'ok' : 'FAILED'}: ${outcome.detail}`);
     if (!outcome.ok) {
-      await releaseApps('abort', touched.reverse(), { ...o, timeoutMs: o.timeoutMs });
-      return { ok: false, outcomes };
+      failed = true;
+      break;
     }
   }
+  if (failed) {
+    // The app that failed has ended its own attempt (a "failed" reply), or sees its freeze
+    // connection closed and cancels it: only the frozen ones are asked to abort, newest
+    // first. After a signal the agent is about to kill the hook: a short abort, not the rest
+    // of the deadline; whoever did not hear it aborts when its connection closes.
+    const abortBy = o.signal?.aborted ? Math.min(deadline, Date.now() + abortReserve(o.timeoutMs)) : deadline;
+    await releaseApps('abort', frozen.map((f) => f.app).reverse(), { log: o.log, deadline: abortBy });
+    for (const f of frozen) f.connection.drop();
+    return { ok: false, outcomes };
+  }
+  await Promise.all(frozen.map((f) => f.connection.hold(deadline)));
   return { ok: true, outcomes };
 }
 
@@ -174,27 +246,29 @@ export async function freezeApps(o: QuiesceOptions): Promise<{ ok: boolean; outc
  * Thaws (or aborts) every registered app, oldest first, and returns by the deadline whatever
  * the apps do: each request gets what is left of it.
  */
-export async function thawApps(op: 'thaw' | 'abort', o: Omit<QuiesceOptions, 'backupType' | 'source'>): Promise<{ ok: boolean; outcomes: AppOutcome[] }> {
+export async function thawApps(
+  op: 'thaw' | 'abort',
+  o: Pick<QuiesceOptions, 'runtimeDir' | 'timeoutMs' | 'startedAt' | 'log'>,
+): Promise<{ ok: boolean; outcomes: AppOutcome[] }> {
   const skipped: string[] = [];
   const apps = findRegisteredApps(o.runtimeDir, skipped);
   for (const s of skipped) o.log(`skipped ${s}`);
-  return releaseApps(op, apps, o);
+  return releaseApps(op, apps, { log: o.log, deadline: (o.startedAt ?? Date.now()) + o.timeoutMs });
 }
 
 async function releaseApps(
   op: 'thaw' | 'abort',
   apps: readonly RegisteredApp[],
-  o: Pick<QuiesceOptions, 'timeoutMs' | 'log'>,
+  o: { log: (line: string) => void; deadline: number },
 ): Promise<{ ok: boolean; outcomes: AppOutcome[] }> {
-  const deadline = Date.now() + o.timeoutMs;
   const outcomes: AppOutcome[] = [];
   for (const app of apps) {
     let outcome: AppOutcome;
-    if (Date.now() >= deadline) {
-      outcome = { app, ok: false, detail: `not asked: the ${o.timeoutMs} ms deadline had passed` };
+    if (Date.now() >= o.deadline) {
+      outcome = { app, ok: false, detail: 'not asked: the deadline had passed' };
     } else {
       try {
-        const reply = await ask(app, { v: protocolVersion, op, timeoutMs: remaining(deadline) }, remaining(deadline));
+        const reply = await ask(app, { v: protocolVersion, op, timeoutMs: remaining(o.deadline) }, remaining(o.deadline));
         outcome =
           reply.op === 'thawed'
             ? { app, ok: true, detail: reply.note ?? 'thawed' }

@@ -102,6 +102,17 @@ describe('install-hooks', () => {
     expect(existsSync(join(root, 'etc/qemu/fsfreeze-hook.d/vss-bridge'))).toBe(false);
   });
 
+  it("caps the Azure hook's deadline at the 1800 s Azure itself allows a script, and says so", async () => {
+    const root = temp('vss-bridge-install-');
+    mkdirSync(join(root, 'etc/azure'), { recursive: true });
+    writeFileSync(join(root, 'etc/azure/VMSnapshotScriptPluginConfig.json'), JSON.stringify({ pluginName: 'ScriptRunner', timeoutInSeconds: 3000 }));
+    const o = io();
+    expect(await installHooksCommand(['azure', '--root', root, '--exec', `${process.execPath} ${cli}`], o)).toBe(0);
+    expect(readFileSync(join(root, 'etc/azure/vss-bridge-pre.sh'), 'utf8')).toContain('--timeout 1795000');
+    expect(readFileSync(join(root, 'etc/azure/vss-bridge-post.sh'), 'utf8')).toContain('--timeout 1795000');
+    expect(o.stdout.text).toMatch(/at most 1800 s, not the 3000 s of timeoutInSeconds/);
+  });
+
   it('refuses to overwrite a file it did not write', () => {
     const root = temp('vss-bridge-install-');
     mkdirSync(join(root, 'etc/vmware-tools/backupScripts.d'), { recursive: true });
