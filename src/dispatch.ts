@@ -5,7 +5,8 @@
  * VSS_E_WRITERERROR_TIMEOUT; whatever the handler does later is logged and ignored.
  */
 import { WriterFailure } from './errors.js';
-import { hresultOf, writerErrorCodes } from './hresult.js';
+import { publish, type WriterEventMessage } from './diagnostics.js';
+import { describeHresult, hresultOf, writerErrorCodes } from './hresult.js';
 import { isEnabled as enabled, type Logger } from './logger.js';
 import { native, type NativeDispatcher, type NativeEventContext } from './backends/native.js';
 import { isPathOnVolumes } from './paths.js';
@@ -20,6 +21,8 @@ export class HandlerTimeoutError extends Error {
 export interface DispatchTarget {
   /** Who answers, for logs: e.g. writer "orders-db". */
   readonly label: string;
+  /** The writer answering, when it is one: its events go to the vss-bridge:writer:event channel. */
+  readonly writer?: { readonly name: string; readonly instanceName: string };
   readonly logger: Logger;
   /**
    * The handler for an event, or undefined to succeed at once. It receives a HandlerContext,
@@ -318,6 +321,7 @@ export class JsDispatcher {
     const { logger } = this.target;
     const { event } = a.run;
     const durationMs = Math.round(now - a.run.started);
+    if (accepted) this.publish(a.run, a.hresult === 0 ? 'succeeded' : 'failed', now - a.run.started, a.hresult, a.message);
     if (!accepted) {
       if (this.closedReason !== undefined) {
         logger.debug(`${event} settled after the dispatcher closed (${this.closedReason}); ignored`, this.meta(a.run));
@@ -330,6 +334,20 @@ export class JsDispatcher {
     } else if (infoEnabled(logger)) {
       logger.info(`${event} succeeded`, { ...this.meta(a.run), durationMs });
     }
+  }
+
+  private publish(run: Running, outcome: WriterEventMessage['outcome'], durationMs: number, hresult: number, message: string): void {
+    const writer = this.target.writer;
+    if (writer === undefined) return;
+    publish.writerEvent(() => ({
+      writer: writer.name,
+      instanceName: writer.instanceName,
+      event: run.event,
+      snapshotSetId: run.snapshotSetId,
+      outcome,
+      ...(hresult !== 0 && { code: describeHresult(hresult).code, message }),
+      durationMs,
+    }));
   }
 
   private meta(run: Running): { writer: string; event: string; snapshotSetId: string } {
@@ -366,6 +384,7 @@ export class JsDispatcher {
       this.running.delete(callId);
       this.native.expire(callId);
       abortRun(run, new HandlerTimeoutError(run.event, run.remainingMs));
+      this.publish(run, 'timedOut', now - run.started, hresultOf('VSS_E_WRITERERROR_TIMEOUT'), `the handler did not settle within ${Math.round(run.remainingMs)} ms`);
       this.target.logger.warn(`${run.event} timed out after ${Math.round(run.remainingMs)} ms: answered VSS_E_WRITERERROR_TIMEOUT`, this.meta(run));
     }
     if (next !== Infinity) this.watch(next);

@@ -36,3 +36,5 @@ export type {
   Progress,
   CommitContext,
 } from './types.js';
+export { channelNames } from './diagnostics.js';
+export type { WriterEventMessage, SnapshotSetMessage, GateFreezeMessage, GateThawMessage } from './diagnostics.js';

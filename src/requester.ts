@@ -5,7 +5,8 @@
 import { getBackend } from './backends/backend.js';
 import { JsDispatcher } from './dispatch.js';
 import { toVssError, VssError } from './errors.js';
-import { hresultOf } from './hresult.js';
+import { publish } from './diagnostics.js';
+import { describeHresult, hresultOf } from './hresult.js';
 import { getDefaultLogger, type Logger } from './logger.js';
 import type { NativeProgress } from './backends/native.js';
 import { toResult, toWriterInfo } from './results.js';
@@ -105,6 +106,16 @@ export function runSnapshotSet(opts: ParsedShadowCopyOptions, restore: boolean):
           const raw = message[1];
           const result = toResult(raw, opts.backupType);
           const meta = { snapshotSetId: raw.snapshotSetId, durationMs: Math.round(raw.durationMs) };
+          publish.snapshotSet(() => ({
+            snapshotSetId: raw.snapshotSetId,
+            outcome: raw.hresult === 0 ? 'succeeded' : 'failed',
+            ...(raw.hresult !== 0 && { code: describeHresult(raw.hresult).code }),
+            volumes: opts.volumes,
+            backupType: opts.backupType,
+            restore,
+            durationMs: raw.durationMs,
+            result,
+          }));
           if (raw.hresult === 0) {
             logger.info('snapshot set succeeded', meta);
             settleShadowCopies(result, opts.keep, logger).then(

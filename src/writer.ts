@@ -71,6 +71,7 @@ export class VssWriter {
       const handlers = gate ? bindGate(gate, this.options.handlers) : this.options.handlers;
       const dispatcher = new JsDispatcher({
         label: this.label(),
+        writer: { name: this.name, instanceName: this.instanceName },
         logger: this.logger,
         handler: (event) => handlers[event as WriterEvent],
         handledEvents: writerEvents.filter((event) => handlers[event] !== undefined),

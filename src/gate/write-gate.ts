@@ -21,6 +21,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { WriterFailure } from '../errors.js';
+import { publish, type GateFreezeMessage } from '../diagnostics.js';
 import { getDefaultLogger, isEnabled, type Logger } from '../logger.js';
 import {
   gateFreezeOptionsSchema,
@@ -266,13 +267,24 @@ export class WriteGate {
       if (this.current === freeze && this.phase === 'draining') this.open('cancelled');
     };
     opts.signal?.addEventListener('abort', onAbort, { once: true });
+    const published = (outcome: GateFreezeMessage['outcome'], error?: unknown): void =>
+      publish.gateFreeze(() => ({
+        gate: this.name,
+        freezeId: freeze.id,
+        outcome,
+        drainMs: freeze.drainMs,
+        durationMs: performance.now() - freeze.started,
+        ...(error !== undefined && { error: error instanceof Error ? error.message : String(error) }),
+      }));
     return this.quiesce(freeze, opts.drainTimeoutMs ?? this.drainTimeoutMs).then(
       () => {
         opts.signal?.removeEventListener('abort', onAbort);
+        published('frozen');
         return freeze.id;
       },
       (error: unknown) => {
         opts.signal?.removeEventListener('abort', onAbort);
+        published('failed', error);
         this.totals.failedFreezes++;
         if (this.current === freeze) this.open('freezeFailed');
         throw opts.signal?.aborted ? opts.signal.reason : error;
@@ -463,6 +475,7 @@ export class WriteGate {
     t.frozenMs += heldMs;
     t.longestFreezeMs = Math.max(t.longestFreezeMs, heldMs);
     this.last = report;
+    publish.gateThaw(() => ({ gate: this.name, ...report }));
     if (isEnabled(this.logger, 'info')) {
       this.logger.info(`write gate "${this.name}" reopened (${reason})`, {
         gate: this.name,
