@@ -74,13 +74,29 @@ describe('the systemd unit for the hv_vss daemon', () => {
     expect(daemonUsage()).toMatch(/^Usage: vss-bridge hv-vss-daemon /);
   });
 
-  it('serves the device the daemon opens, and conflicts with every stock daemon the switch-over names', () => {
-    expect(daemonUsage()).toContain(`(default ${directive('Unit', 'ConditionPathExists')})`);
-    expect(directive('Unit', 'ConditionPathExists')).toBe('/dev/vmbus/hv_vss');
-    const stock = [...new Set([...docs.matchAll(/\b([\w-]+\.service)\b/g)].map((m) => m[1]!))].filter((name) => name !== unitName);
-    expect(stock.sort()).toEqual(['hv-vss-daemon.service', 'hypervvssd.service']);
-    expect(directive('Unit', 'Conflicts').split(/\s+/).sort()).toEqual(stock);
-    expect(directive('Install', 'WantedBy')).toBe('multi-user.target');
+  it('is bound to the device the daemon opens: started when it appears, stopped when it goes, as the stock unit', () => {
+    const device = /--device .*\(default (\/dev\/\S+?)[;)]/.exec(daemonUsage())?.[1];
+    expect(device).toBe('/dev/vmbus/hv_vss');
+    // The kernel's misc device "vmbus/hv_vss" is /sys/devices/virtual/misc/vmbus!hv_vss, whose
+    // unit name systemd escapes ("!" is \x21), exactly as Debian's hv-vss-daemon.service binds it.
+    const sysName = device!.slice('/dev/'.length).replace(/\//g, '!');
+    const deviceUnit = `sys-devices-virtual-misc-${sysName.replace(/!/g, '\\x21')}.device`;
+    expect(deviceUnit).toBe('sys-devices-virtual-misc-vmbus\\x21hv_vss.device');
+    expect(directive('Unit', 'BindsTo')).toBe(deviceUnit);
+    expect(directive('Unit', 'After')).toBe(deviceUnit);
+    expect(directive('Install', 'WantedBy')).toBe(deviceUnit);
+    // Not a condition checked once at boot: the device may appear later, and udev starts the stock unit then.
+    expect(unit.get('Unit')?.has('ConditionPathExists')).toBe(false);
+  });
+
+  it('conflicts with every stock unit name, and the switch-over masks each (disable does not stop udev starting them)', () => {
+    const stockNames = ['hv-vss-daemon.service', 'hyperv-daemons.hv-vss-daemon.service', 'hypervvssd.service'];
+    expect(directive('Unit', 'Conflicts').split(/\s+/).sort()).toEqual(stockNames);
+    const named = [...new Set([...docs.matchAll(/\b([\w.-]+\.service)\b/g)].map((m) => m[1]!))].filter((name) => name !== unitName);
+    expect(named.sort()).toEqual(stockNames);
+    const switchOver = /Switch over:\n\n```sh\n([\s\S]*?)```/.exec(docs)?.[1] ?? '';
+    expect(switchOver).toMatch(/systemctl mask --now hv-vss-daemon\.service hyperv-daemons\.hv-vss-daemon\.service hypervvssd\.service/);
+    expect(switchOver).not.toMatch(/systemctl disable[^\n]*hv-vss-daemon/);
   });
 
   it('logs to the journal, never to a file that a freeze could block', () => {
