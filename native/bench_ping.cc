@@ -1,5 +1,6 @@
 #include "bench_ping.h"
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
@@ -7,6 +8,7 @@
 #include <vector>
 
 #include "addon_data.h"
+#include "js_queue.h"
 
 namespace vssb {
 namespace {
@@ -142,6 +144,106 @@ Napi::Value PingFloor(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// The floor of a fan-out: `n` events posted at once from one native thread, carried to JS the
+// way the event queue carries a phase's events (the first post schedules one call of the JS
+// router, the others join it while the event loop wakes, rows of numbers in one typed array),
+// and answered the way dispatch.ts answers them (JS gathers the answers and gives them in one
+// call). What JS does with each row is the caller's: the benchmark runs an empty async
+// function and answers when its promise settles, as a writer's handler would be. Nothing of
+// the Dispatcher, the simulator or a snapshot set is in it.
+struct FanOutState {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<double> queued;  // row ids waiting for the next drain
+  bool scheduled = false;      // a drain is on its way
+  uint32_t answered = 0;
+};
+
+void DrainFanOut(const std::shared_ptr<FanOutState>& fan, Napi::Env env, Napi::Function router) {
+  std::vector<double> rows;
+  {
+    std::lock_guard<std::mutex> lock(fan->mu);
+    rows.swap(fan->queued);
+    fan->scheduled = false;
+  }
+  auto rows_js = Napi::Float64Array::New(env, rows.size());
+  std::copy(rows.begin(), rows.end(), rows_js.Data());
+  router.Call({rows_js, Napi::Number::New(env, static_cast<double>(rows.size()))});
+}
+
+// fanOutFloor(router(rows, count), n, iterations, gapUs, timeoutMs, callback(Float64Array | Error))
+// returns answer(count), which JS calls with how many rows it answers. Per iteration: nanoseconds
+// from the first post to the native thread waking with all `n` answers.
+Napi::Value FanOutFloor(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsFunction()) throw Napi::TypeError::New(env, "router must be a function");
+  const uint32_t n = Count(info, 1, "n");
+  const uint32_t iterations = Count(info, 2, "iterations");
+  const std::chrono::microseconds gap(Count(info, 3, "gapUs"));
+  const std::chrono::milliseconds timeout(Count(info, 4, "timeoutMs"));
+  Napi::Function callback = Callback(info, 5);
+  if (n == 0) throw Napi::RangeError::New(env, "n must be at least 1");
+
+  auto fan = std::make_shared<FanOutState>();
+  std::shared_ptr<JsQueue> js = JsQueue::Create(env, info[0].As<Napi::Function>(), "vss-bridge:bench-fan-out");
+  Napi::Function answer = Napi::Function::New(
+      env,
+      [fan](const Napi::CallbackInfo& call) -> Napi::Value {
+        const uint32_t count = call[0].IsNumber() ? call[0].As<Napi::Number>().Uint32Value() : 0;
+        std::lock_guard<std::mutex> lock(fan->mu);
+        fan->answered += count;
+        fan->cv.notify_one();
+        return call.Env().Undefined();
+      },
+      "answer");
+
+  StoppableLoop loop(env);
+  RunOnThread(env, callback, [loop, fan, js, n, iterations, gap, timeout]() -> ToJs {
+    std::vector<double> ns;
+    ns.reserve(iterations);
+    std::string error;
+    LoopState& s = *loop.state;
+    for (uint32_t i = 0; i < iterations && !s.Stopped() && error.empty(); i++) {
+      s.Pause(gap);
+      {
+        std::lock_guard<std::mutex> lock(fan->mu);
+        fan->answered = 0;
+      }
+      const auto start = Clock::now();
+      for (uint32_t row = 0; row < n; row++) {
+        bool schedule = false;
+        {
+          std::lock_guard<std::mutex> lock(fan->mu);
+          fan->queued.push_back(row);
+          schedule = !fan->scheduled;
+          fan->scheduled = true;
+        }
+        if (schedule && !js->Post([fan](Napi::Env env, Napi::Function router) { DrainFanOut(fan, env, router); })) {
+          error = "the fan-out queue was closed";
+          break;
+        }
+      }
+      if (!error.empty()) break;
+      std::unique_lock<std::mutex> lock(fan->mu);
+      // The loop's stop flag lives in another mutex: look at it between short waits.
+      while (fan->answered < n && !s.Stopped()) {
+        if (Clock::now() > start + timeout) {
+          error = "a fan-out got " + std::to_string(fan->answered) + " of " + std::to_string(n) +
+                  " answers within " + std::to_string(timeout.count()) + " ms";
+          break;
+        }
+        fan->cv.wait_for(lock, std::chrono::milliseconds(10));
+      }
+      if (error.empty() && fan->answered >= n) ns.push_back(Nanoseconds(Clock::now() - start));
+    }
+    js->Close();
+    loop.Done();
+    if (!error.empty()) return ErrorToJs(error);
+    return [ns](Napi::Env env) -> Napi::Value { return ToFloat64Array(env, ns); };
+  });
+  return answer;
+}
+
 // timedWaitFloor(iterations, timeoutMs, callback(Float64Array)): how late a bare
 // condition_variable::wait_until wakes past its deadline on a native thread. Dispatch's own
 // deadline wait is the same call; the difference is what the dispatcher adds.
@@ -219,6 +321,7 @@ Napi::Value DispatchLoop(const Napi::CallbackInfo& info, DispatcherFromJs dispat
 
 void AddBenchFunctions(Napi::Env env, Napi::Object testing, DispatcherFromJs dispatcher_from) {
   testing.Set("pingFloor", Napi::Function::New(env, PingFloor, "pingFloor"));
+  testing.Set("fanOutFloor", Napi::Function::New(env, FanOutFloor, "fanOutFloor"));
   testing.Set("timedWaitFloor", Napi::Function::New(env, TimedWaitFloor, "timedWaitFloor"));
   testing.Set("dispatchLoop",
               Napi::Function::New(

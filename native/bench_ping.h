@@ -13,7 +13,7 @@ namespace vssb {
 // How addon.cc turns a JS Dispatcher object into the native one (it owns the type tag).
 using DispatcherFromJs = std::shared_ptr<Dispatcher> (*)(const Napi::Value&);
 
-// Adds pingFloor, timedWaitFloor and dispatchLoop to `testing`.
+// Adds pingFloor, fanOutFloor, timedWaitFloor and dispatchLoop to `testing`.
 void AddBenchFunctions(Napi::Env env, Napi::Object testing, DispatcherFromJs dispatcher_from);
 
 }  // namespace vssb

@@ -20,6 +20,8 @@ const expected = [
   'snapshotSet.total.8w',
   'snapshotSet.total.64w',
   'snapshotSet.total.64w.5msHandlers',
+  'snapshotSet.fanOutFloor.64w',
+  'snapshotSet.phase.64w',
   'snapshotSet.freeze.64w',
   'snapshotSet.commit.64w',
   'gate.throughput',

@@ -5,7 +5,11 @@
 // with no handlers show the simulator's own work per writer (their events never reach JS).
 // Every handler runs on the one JS thread, so the JS thread's busy time per set (event-loop
 // utilization) is measured too: with 64 writers it alone can exceed twice a one-writer set.
-import { emptyWriter, figure, library, median, scaled, volume } from '../lib.mjs';
+// The floor, interleaved with the sets: 1 and 64 bare thread-safe-function hops batched the way
+// the event queue batches a phase (native/bench_ping.cc, fanOutFloor), each running an empty
+// async function and answered together as dispatch.ts answers: what Node itself charges for
+// a phase's fan-out, without the dispatcher, the simulator or the set.
+import { emptyWriter, figure, library, median, nativeCall, nsToUs, scaled, volume } from '../lib.mjs';
 
 const writerCounts = [1, 8, 64];
 
@@ -32,15 +36,42 @@ async function runSets(lib, count, sets, handlers = 'empty') {
   }
 }
 
+/**
+ * `iterations` fan-outs of `n` events through testing.fanOutFloor, back to back as a set's
+ * phases are; microseconds from the first post to the native thread holding all answers.
+ */
+export async function fanOutFloor(addon, n, iterations) {
+  let answer;
+  let pending = 0;
+  const flush = () => {
+    const count = pending;
+    pending = 0;
+    answer(count);
+  };
+  const answered = () => {
+    if (++pending === 1) queueMicrotask(flush);
+  };
+  const handler = async () => {};
+  const router = (rows, count) => {
+    for (let i = 0; i < count; i++) handler().then(answered);
+  };
+  return nsToUs(await nativeCall((cb) => (answer = addon.testing.fanOutFloor(router, n, iterations, 0, 5_000, cb))));
+}
+
 export async function run({ scale }) {
   const lib = library();
   const rounds = scaled(scale, 6, 1);
   const setsPerRound = scaled(scale, 25, 2);
   const samples = Object.fromEntries(writerCounts.map((n) => [n, []]));
+  const floor = { 1: [], 64: [] };
+  // A phase's worth of floor fan-outs for each set.
+  const floorIterations = setsPerRound * 7;
   await runSets(lib, 1, setsPerRound); // warm-up
-  // Interleaved, so that every writer count sees the same machine load.
+  await fanOutFloor(lib.addon, 64, floorIterations);
+  // Interleaved, so that every writer count and the floor see the same machine load.
   for (let round = 0; round < rounds; round++) {
     for (const n of writerCounts) samples[n].push(...(await runSets(lib, n, setsPerRound)));
+    for (const n of [1, 64]) floor[n].push(...(await fanOutFloor(lib.addon, n, floorIterations)));
   }
   const total = (n) => median(samples[n].map((s) => s.totalMs));
   const wall = (n) => median(samples[n].map((s) => s.wallMs));
@@ -60,6 +91,21 @@ export async function run({ scale }) {
       }),
     );
   }
+  // The phases that reach JS, each a fan-out to every writer: their median against the floor.
+  const jsPhases = (n) => median(samples[n].flatMap((s) => s.phases.filter((p) => p.event !== 'identify' && p.event !== 'commit').map((p) => p.durationMs * 1000)));
+  const perExtra = (at64, at1) => (at64 - at1) / 63;
+  figures.push(
+    figure('snapshotSet.fanOutFloor.64w', median(floor[64]), 'us', median(floor[1]), {
+      note: `${floor[64].length} fan-outs of 64 bare thread-safe-function hops, batched as the event queue batches a phase, an empty async function each, answered together; baseline: one such hop. Node's own cost of a phase's fan-out (information)`,
+    }),
+    figure('snapshotSet.phase.64w', jsPhases(64), 'us', median(floor[64]), {
+      target: { ratioMax: 2 },
+      note:
+        `a phase of a 64-writer set that reaches JS (median of ${jsEvents} phases x ${samples[64].length} sets) against the floor of the same fan-out; ` +
+        `each extra writer adds ${perExtra(jsPhases(64), jsPhases(1)).toFixed(2)} us to a phase, ${perExtra(median(floor[64]), median(floor[1])).toFixed(2)} us to the floor; ` +
+        `one writer's phase: ${jsPhases(1).toFixed(1)} us, one hop: ${median(floor[1]).toFixed(1)} us`,
+    }),
+  );
   figures.push(
     figure('snapshotSet.jsThread.64w', js(64), 'ms', total(1), {
       note:
