@@ -432,7 +432,7 @@ Napi::Value RunSnapshotSet(const Napi::CallbackInfo& info) {
   config.provider.fail_with = Field(provider, "failWith").As<Napi::Number>().Int32Value();
   config.provider.hold_limit_ms = Uint(provider, "holdLimitMs");
   config.freeze_window_ms = OptionalUint(o, "freezeWindowMs", 0);
-  config.shadow_copy_number_floor = OptionalUint(o, "shadowCopyNumberFloor", 0);
+  config.external_commit = o.Get("externalCommit").ToBoolean();
   if (!o.Get("writerFailures").IsUndefined()) {
     auto failures = Field(o, "writerFailures");
     if (!failures.IsArray()) throw Napi::TypeError::New(env, "writerFailures must be an array");

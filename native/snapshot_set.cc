@@ -14,15 +14,6 @@ Clock::time_point After(Clock::time_point t, uint32_t ms) {
   return t + std::chrono::milliseconds(ms);
 }
 
-std::atomic<uint64_t> g_shadow_copy_number{0};
-
-uint64_t NextShadowCopyNumber(uint64_t floor) {
-  uint64_t n = g_shadow_copy_number.load();
-  while (!g_shadow_copy_number.compare_exchange_weak(n, std::max(n, floor) + 1)) {
-  }
-  return std::max(n, floor) + 1;
-}
-
 }  // namespace
 
 SnapshotSet::SnapshotSet(SnapshotSetConfig config, ProgressSink progress, Deliver deliver)
@@ -172,13 +163,14 @@ bool SnapshotSet::RunRestore() {
 }
 
 // The provider's commit: flush and hold every write on the set's volumes, take the
-// snapshots, release. Bounded by the hold limit, every writer's freeze window and the
-// set's own deadline, whichever comes first.
+// snapshots, release. Bounded by the hold limit (unless the commit is external), every
+// writer's freeze window and the set's own deadline, whichever comes first.
 bool SnapshotSet::Commit() {
   const auto started = Clock::now();
   EmitProgress("commit", "start");
   FlushProgress();
-  const auto hold_end = After(started, config_.provider.hold_limit_ms);
+  const auto hold_end = config_.external_commit ? Clock::time_point::max()
+                                                : After(started, config_.provider.hold_limit_ms);
   const auto window_end = window_end_.empty()
                               ? Clock::time_point::max()
                               : *std::min_element(window_end_.begin(), window_end_.end());
@@ -247,10 +239,7 @@ bool SnapshotSet::Commit() {
     return false;
   }
   for (const auto& volume : config_.volumes) {
-    result_.snapshots.push_back(SnapshotRecord{
-        NewGuid(), volume,
-        "\\\\?\\GLOBALROOT\\Device\\HarddiskVolumeShadowCopy" +
-            std::to_string(NextShadowCopyNumber(config_.shadow_copy_number_floor))});
+    result_.snapshots.push_back(SnapshotRecord{NewGuid(), volume, {}});
   }
   return true;
 }

@@ -45,9 +45,10 @@ struct SnapshotSetConfig {
   ProviderBehaviour provider;
   std::vector<InjectedFailure> writer_failures;
   uint32_t freeze_window_ms = 0;  // 0: each writer's own dwTimeoutFreeze
-  // Shadow copy device numbers continue above this: kept copies of earlier runs hold the
-  // lower ones, as HarddiskVolumeShadowCopyN numbers are never reused while they exist.
-  uint64_t shadow_copy_number_floor = 0;
+  // The commit is held outside VSS (on_commit waits for it, e.g. a Linux guest agent's
+  // file-system freeze): the provider's hold limit does not apply, only the writers' freeze
+  // windows and the set's deadline bound it.
+  bool external_commit = false;
   std::shared_ptr<Dispatcher> on_commit;  // optional: JS run inside the freeze window
 };
 
@@ -68,6 +69,8 @@ struct WriterReport {
 struct SnapshotRecord {
   std::string id;
   std::string volume;
+  // Real VSS's. The simulator leaves it empty: its JS half numbers simulated copies above the
+  // ones kept by earlier runs (src/backends/simulated-shadow-copies.ts).
   std::string device_object;
 };
 

@@ -2,17 +2,16 @@
  * The requester side: list writers, run a snapshot set. The simulated backend runs the
  * whole VSS sequence in the addon; on Windows the same calls drive IVssBackupComponents.
  */
-import { getBackend } from './backends/backend.js';
+import { getBackend, type Backend } from './backends/backend.js';
 import { JsDispatcher } from './dispatch.js';
 import { toVssError, VssError } from './errors.js';
 import { publish } from './diagnostics.js';
 import { describeHresult, hresultOf } from './hresult.js';
 import { getDefaultLogger, type Logger } from './logger.js';
-import type { NativeProgress } from './backends/native.js';
+import type { NativeProgress, NativeSnapshotSetConfig } from './backends/native.js';
 import { toResult, toWriterInfo } from './results.js';
-import { highestKeptDeviceNumber, settleShadowCopies } from './shadow-copies.js';
 import { parseOptions, shadowCopyOptionsSchema, type ParsedShadowCopyOptions, type ShadowCopyOptions } from './schemas.js';
-import type { EventOutcome, Progress, ShadowCopyResult, WriterInfo, WriterMetadataInfo } from './types.js';
+import type { BackupType, CommitContext, EventOutcome, Progress, ShadowCopyResult, WriterInfo, WriterMetadataInfo } from './types.js';
 
 export type { ShadowCopyOptions } from './schemas.js';
 
@@ -54,88 +53,153 @@ export async function createShadowCopy(options: ShadowCopyOptions): Promise<Shad
 /** Shared by createShadowCopy and the restore rehearsal of vss-bridge/testing. */
 export function runSnapshotSet(opts: ParsedShadowCopyOptions, restore: boolean): Promise<ShadowCopyResult> {
   const backend = getBackend();
-  if (backend.name !== 'simulated' && (opts.simulation !== undefined || opts.onCommit !== undefined)) {
+  const simulation = opts.simulation;
+  return run(backend, {
+    config: {
+      restore,
+      progress: opts.onProgress !== undefined,
+      volumes: opts.volumes,
+      backupType: opts.backupType,
+      components: opts.components,
+      timeoutMs: opts.timeoutMs,
+      provider: {
+        commitDelayMs: simulation?.commitDelayMs ?? 0,
+        failWith: simulation?.failWith ? hresultOf(simulation.failWith) | 0 : 0,
+        holdLimitMs: simulation?.holdLimitMs ?? 10_000,
+      },
+      writerFailures: (simulation?.writerFailures ?? []).map((f) => ({
+        writer: f.writer,
+        ...(f.instanceName !== undefined && { instanceName: f.instanceName }),
+        event: f.event,
+        hresult: hresultOf(f.code) | 0,
+      })),
+      freezeWindowMs: simulation?.freezeWindowMs ?? 0,
+    },
+    needs: { simulation: simulation !== undefined, onCommit: opts.onCommit !== undefined, restore },
+    commit: opts.onCommit,
+    keep: opts.keep,
+    signal: opts.signal,
+    logger: opts.logger ?? getDefaultLogger(),
+    onProgress: opts.onProgress,
+  });
+}
+
+/** A snapshot set whose commit is held outside VSS (runExternalCommit). */
+export interface ExternalCommit {
+  readonly volumes: readonly string[];
+  readonly backupType: BackupType;
+  /** How long the writers have to prepare and freeze, from the start. */
+  readonly freezeTimeoutMs: number;
+  readonly signal: AbortSignal;
+  readonly logger: Logger;
+  /** Runs where the provider's commit would: the writers stay frozen until it settles. */
+  readonly hold: (ctx: CommitContext) => Promise<void>;
+}
+
+/**
+ * A snapshot set whose commit is held by something outside VSS, such as a Linux guest
+ * agent's file-system freeze (src/linux/coordinator.ts). No provider hold limit applies: each
+ * writer's own freeze window bounds the hold, and past it the writer fails and gets Abort, as
+ * VSS does. The set's deadline follows from the writers' own timeouts, read from the backend's
+ * list: the time to freeze, the longest freeze window, then one handler timeout for each of
+ * Thaw, PostSnapshot, BackupComplete and BackupShutdown.
+ */
+export async function runExternalCommit(set: ExternalCommit): Promise<ShadowCopyResult> {
+  const backend = getBackend();
+  const writers = (await backend.listWriters()).map((w) => w.metadata).filter((m) => m !== undefined);
+  const windowMs = Math.max(0, ...writers.map((m) => m.freezeTimeoutMs));
+  const handlerMs = Math.max(0, ...writers.map((m) => m.handlerTimeoutMs));
+  return run(backend, {
+    config: {
+      restore: false,
+      progress: false,
+      volumes: [...set.volumes],
+      backupType: set.backupType,
+      components: [],
+      timeoutMs: set.freezeTimeoutMs + windowMs + 4 * handlerMs,
+      provider: { commitDelayMs: 0, failWith: 0, holdLimitMs: 0 },
+      externalCommit: true,
+    },
+    needs: { onCommit: true },
+    commit: set.hold,
+    keep: false,
+    signal: set.signal,
+    logger: set.logger,
+    onProgress: undefined,
+  });
+}
+
+interface SetRun {
+  readonly config: NativeSnapshotSetConfig;
+  /** Which of the backend's optional capabilities the set uses. */
+  readonly needs: Partial<Record<Need, boolean>>;
+  readonly commit: ((ctx: CommitContext) => unknown) | undefined;
+  readonly keep: boolean;
+  readonly signal: AbortSignal | undefined;
+  readonly logger: Logger;
+  readonly onProgress: ((progress: Progress) => void) | undefined;
+}
+
+type Need = 'simulation' | 'onCommit' | 'restore';
+
+const needNames: Record<Need, string> = { simulation: 'simulation', onCommit: 'onCommit', restore: 'the restore rehearsal' };
+
+function run(backend: Backend, set: SetRun): Promise<ShadowCopyResult> {
+  // The one place a backend's missing capability is refused.
+  const names = (Object.keys(needNames) as Need[]).filter((k) => set.needs[k] === true && !backend.capabilities[k]).map((k) => needNames[k]);
+  if (names.length > 0) {
     return Promise.reject(
-      new TypeError('createShadowCopy: simulation and onCommit need the simulated backend (VSS_BRIDGE_BACKEND=simulated)'),
+      new TypeError(`${names.join(' and ')} ${names.length > 1 ? 'need' : 'needs'} the simulated backend (VSS_BRIDGE_BACKEND=simulated)`),
     );
   }
-  const logger = opts.logger ?? getDefaultLogger();
-  const signal = opts.signal;
+  const { signal, logger, commit: onCommit } = set;
   if (signal?.aborted) {
     return Promise.reject(new VssError(hresultOf('E_ABORT'), 'the snapshot set was cancelled before it started'));
   }
-  const onCommit = opts.onCommit;
-  const commit = onCommit
-    ? new JsDispatcher({ label: 'provider commit', logger, handler: () => onCommit })
-    : undefined;
-  const simulation = opts.simulation;
+  const commit = onCommit ? new JsDispatcher({ label: 'provider commit', logger, handler: () => onCommit }) : undefined;
   return new Promise((resolve, reject) => {
     const abort = (): void => cancel();
     let cancel: () => void;
     try {
-      cancel = backend.runSnapshotSet(
-        {
-          restore,
-          progress: opts.onProgress !== undefined,
-          volumes: opts.volumes,
-          backupType: opts.backupType,
-          components: opts.components,
-          timeoutMs: opts.timeoutMs,
-          provider: {
-            commitDelayMs: simulation?.commitDelayMs ?? 0,
-            failWith: simulation?.failWith ? hresultOf(simulation.failWith) | 0 : 0,
-            holdLimitMs: simulation?.holdLimitMs ?? 10_000,
-          },
-          writerFailures: (simulation?.writerFailures ?? []).map((f) => ({
-            writer: f.writer,
-            ...(f.instanceName !== undefined && { instanceName: f.instanceName }),
-            event: f.event,
-            hresult: hresultOf(f.code) | 0,
-          })),
-          freezeWindowMs: simulation?.freezeWindowMs ?? 0,
-          shadowCopyNumberFloor: highestKeptDeviceNumber(),
-        },
-        commit?.native ?? null,
-        (...message) => {
-          if (message[0] === 'progress') {
-            reportProgress(opts, message[1], logger);
-            return;
-          }
-          signal?.removeEventListener('abort', abort);
-          commit?.close('the snapshot set ended');
-          const raw = message[1];
-          const result = toResult(raw, opts.backupType);
-          const meta = { snapshotSetId: raw.snapshotSetId, durationMs: Math.round(raw.durationMs) };
-          publish.snapshotSet(() => ({
-            snapshotSetId: raw.snapshotSetId,
-            outcome: raw.hresult === 0 ? 'succeeded' : 'failed',
-            ...(raw.hresult !== 0 && { code: describeHresult(raw.hresult).code }),
-            volumes: opts.volumes,
-            backupType: opts.backupType,
-            restore,
-            durationMs: raw.durationMs,
-            result,
-          }));
-          if (raw.hresult === 0) {
-            logger.info('snapshot set succeeded', meta);
-            settleShadowCopies(result, opts.keep, logger).then(
-              () => resolve(result),
-              (error: unknown) => reject(toVssError(error, 'the snapshot set succeeded but its shadow copies could not be kept')),
-            );
-            return;
-          }
-          const failed = raw.writers.find((w) => w.instanceId === raw.failedWriter);
-          const error = new VssError(raw.hresult, raw.message, {
-            result,
-            ...(failed && {
-              writer: { name: failed.name, id: failed.id, instanceName: failed.instanceName, instanceId: failed.instanceId, event: raw.failedEvent },
-            }),
-          });
-          // The caller gets the error: logged for the record only.
-          logger.info(`snapshot set failed: ${error.message}`, meta);
-          reject(error);
-        },
-      );
+      cancel = backend.runSnapshotSet(set.config, commit?.native ?? null, (...message) => {
+        if (message[0] === 'progress') {
+          reportProgress(set.onProgress, message[1], logger);
+          return;
+        }
+        signal?.removeEventListener('abort', abort);
+        commit?.close('the snapshot set ended');
+        const raw = message[1];
+        const result = toResult(raw, set.config.backupType as BackupType);
+        const meta = { snapshotSetId: raw.snapshotSetId, durationMs: Math.round(raw.durationMs) };
+        publish.snapshotSet(() => ({
+          snapshotSetId: raw.snapshotSetId,
+          outcome: raw.hresult === 0 ? 'succeeded' : 'failed',
+          ...(raw.hresult !== 0 && { code: describeHresult(raw.hresult).code }),
+          volumes: set.config.volumes,
+          backupType: set.config.backupType as BackupType,
+          restore: set.config.restore,
+          durationMs: raw.durationMs,
+          result,
+        }));
+        if (raw.hresult === 0) {
+          logger.info('snapshot set succeeded', meta);
+          backend.settleShadowCopies(result, set.keep, logger).then(
+            () => resolve(result),
+            (error: unknown) => reject(toVssError(error, 'the snapshot set succeeded but its shadow copies could not be kept')),
+          );
+          return;
+        }
+        const failed = raw.writers.find((w) => w.instanceId === raw.failedWriter);
+        const error = new VssError(raw.hresult, raw.message, {
+          result,
+          ...(failed && {
+            writer: { name: failed.name, id: failed.id, instanceName: failed.instanceName, instanceId: failed.instanceId, event: raw.failedEvent },
+          }),
+        });
+        // The caller gets the error: logged for the record only.
+        logger.info(`snapshot set failed: ${error.message}`, meta);
+        reject(error);
+      });
     } catch (refused) {
       // Refused before it started (the simulator's checks of its input, as VSS makes them).
       commit?.close('the snapshot set was refused');
@@ -146,8 +210,8 @@ export function runSnapshotSet(opts: ParsedShadowCopyOptions, restore: boolean):
   });
 }
 
-function reportProgress(opts: ParsedShadowCopyOptions, p: NativeProgress, logger: Logger): void {
-  if (!opts.onProgress) return;
+function reportProgress(onProgress: SetRun['onProgress'], p: NativeProgress, logger: Logger): void {
+  if (!onProgress) return;
   const progress: Progress = {
     phase: p.phase,
     status: p.status,
@@ -156,7 +220,7 @@ function reportProgress(opts: ParsedShadowCopyOptions, p: NativeProgress, logger
     ...(p.outcome !== undefined && { outcome: p.outcome as EventOutcome }),
   };
   try {
-    opts.onProgress(progress);
+    onProgress(progress);
   } catch (error) {
     logger.warn(`onProgress threw: ${error instanceof Error ? error.message : String(error)}`);
   }

@@ -10,7 +10,7 @@ import type { Logger } from './logger.js';
 import type { SqliteDatabase } from './gate/adapters/sqlite.js';
 import type { NodeSqliteDatabase } from './gate/adapters/node-sqlite.js';
 import type { StoreAdapter, WriteGate } from './gate/write-gate.js';
-import { backupTypes, writerEvents, type CommitContext, type Progress, type WriterEventContext } from './types.js';
+import { backupTypes, writerEvents, type CommitContext, type WriterEvent, type Progress, type WriterEventContext } from './types.js';
 
 const GUID = /^(\{[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/i;
 
@@ -56,18 +56,12 @@ export type Handler = (ctx: WriterEventContext) => unknown;
 
 const ms = (min: number, max: number) => z.number().int({ error: 'must be a whole number of milliseconds' }).min(min).max(max);
 
-export const handlersSchema = z.strictObject({
-  prepareBackup: fn<Handler>().optional(),
-  prepareSnapshot: fn<Handler>().optional(),
-  freeze: fn<Handler>().optional(),
-  thaw: fn<Handler>().optional(),
-  postSnapshot: fn<Handler>().optional(),
-  abort: fn<Handler>().optional(),
-  backupComplete: fn<Handler>().optional(),
-  backupShutdown: fn<Handler>().optional(),
-  preRestore: fn<Handler>().optional(),
-  postRestore: fn<Handler>().optional(),
-});
+const handlerSchema = fn<Handler>().optional();
+
+/** One optional handler per writer event, and nothing else. */
+export const handlersSchema = z.strictObject(
+  Object.fromEntries(writerEvents.map((event) => [event, handlerSchema])) as Record<WriterEvent, typeof handlerSchema>,
+);
 
 export const loggerSchema = z.custom<Logger>(
   (v) =>

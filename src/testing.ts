@@ -6,7 +6,7 @@
  *   const r = await rehearseCheckpoint({ faults: { writerFailures: [{ writer: 'App', event: 'freeze' }] } });
  *   assert.deepEqual(r.eventsOf('App'), ['identify', 'prepareBackup', 'prepareSnapshot', 'freeze', 'abort', 'backupShutdown']);
  */
-import { backend, getBackend } from './backends/backend.js';
+import { getBackend } from './backends/backend.js';
 import { VssError } from './errors.js';
 import { hresultOf } from './hresult.js';
 import { runSnapshotSet } from './requester.js';
@@ -79,7 +79,8 @@ export function timelineOf(result: ShadowCopyResult): TimelineEntry[] {
 
 async function rehearse(options: RehearsalOptions, restore: boolean, fn: string): Promise<Rehearsal> {
   const { faults, ...rest } = parseOptions(rehearsalOptionsSchema, options, `${fn} options`);
-  if (backend !== 'simulated') {
+  const { capabilities } = getBackend();
+  if (!capabilities.simulation || (restore && !capabilities.restore)) {
     throw new VssError(hresultOf('E_NOTIMPL'), `${fn} needs the simulator: run the tests with VSS_BRIDGE_BACKEND=simulated`);
   }
   const writers = await getBackend().listWriters();

@@ -87,8 +87,6 @@ export class VssWriter {
       this.logger.info('subscribed', { writer: this.label() });
       this.registration = await registerWithCoordinator({
         label: this.label(),
-        freezeTimeoutMs: this.options.freezeTimeoutMs,
-        handlerTimeoutMs: this.options.handlerTimeoutMs,
         logger: this.logger,
       });
     });

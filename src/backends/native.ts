@@ -81,6 +81,7 @@ export interface NativeSnapshotSetResult {
   failedWriter: string;
   failedEvent: string;
   durationMs: number;
+  /** `deviceObject`: VSS's; empty from the simulator, whose JS half numbers its copies. */
   snapshots: { id: string; volume: string; deviceObject: string }[];
   /**
    * Every event record of the set, six numbers each: event, startMs, durationMs, outcome,
@@ -117,8 +118,12 @@ export interface NativeSnapshotSetConfig {
   writerFailures?: { writer: string; instanceName?: string; event: string; hresult: number }[];
   /** Overrides every writer's freeze window; 0 keeps each writer's own. */
   freezeWindowMs?: number;
-  /** Device numbers of new shadow copies continue above this one. */
-  shadowCopyNumberFloor?: number;
+  /**
+   * The commit is held outside VSS (the `commit` dispatcher waits for it, e.g. a Linux guest
+   * agent's file-system freeze): no provider hold limit, only the writers' freeze windows
+   * and the set's deadline bound it (simulator).
+   */
+  externalCommit?: boolean;
 }
 
 export type NativeSink = (

@@ -6,7 +6,8 @@
  */
 import type { Backend, WriterHandle } from './backend.js';
 import { EnvironmentError, VssError } from '../errors.js';
-import { describeHresult, hresultOf } from '../hresult.js';
+import { describeHresult } from '../hresult.js';
+import type { KeptShadowCopy } from '../types.js';
 import {
   native,
   type NativeDispatcher,
@@ -85,22 +86,50 @@ class RealWriter implements WriterHandle {
   }
 }
 
+function fromMachine(c: NativeShadowCopy): KeptShadowCopy {
+  return {
+    id: c.id,
+    volume: c.volume,
+    deviceObject: c.deviceObject,
+    snapshotSetId: c.snapshotSetId,
+    createdAt: new Date(c.createdMs).toISOString(),
+  };
+}
+
+/**
+ * Real VSS keeps shadow copies machine-wide until deleted: listing and deleting ask VSS
+ * (IVssBackupComponents::Query / DeleteSnapshots). createShadowCopy makes persistent copies (a
+ * non-persistent one would vanish before the caller could read it), so a set that was not
+ * asked to keep its copies deletes them as it ends.
+ */
 export const vssBackend: Backend = {
   name: 'vss',
+  description: 'Windows Volume Shadow Copy Service',
+  capabilities: { simulation: false, onCommit: false, restore: false, inProcess: false },
   createWriter: (metadata) => new RealWriter(metadata),
   listWriters: () =>
     new Promise((resolve, reject) => {
       vss().listWriters(listWritersTimeoutMs, (r) => (r.hresult === 0 ? resolve(r.writers) : reject(vssFailure(r.hresult, r.message))));
     }),
-  runSnapshotSet(config, commit, sink) {
-    if (config.restore) {
-      throw new VssError(hresultOf('E_NOTIMPL'), 'the restore rehearsal runs on the simulated backend only (VSS_BRIDGE_BACKEND=simulated)');
-    }
-    if (commit !== null) {
-      throw new VssError(hresultOf('E_NOTIMPL'), 'onCommit runs on the simulated backend only (VSS_BRIDGE_BACKEND=simulated)');
-    }
+  runSnapshotSet(config, _commit, sink) {
     const { volumes, backupType, components, timeoutMs } = config;
     return vss().runSnapshotSet({ volumes, backupType, components, timeoutMs }, sink);
+  },
+  listShadowCopies: async () => (await queryShadowCopies()).map(fromMachine).sort((a, b) => a.createdAt.localeCompare(b.createdAt)),
+  async deleteShadowCopies(id, wholeSet) {
+    await deleteShadowCopies(id, { wholeSet });
+  },
+  async settleShadowCopies(result, keep, logger) {
+    if (keep || result.snapshots.length === 0) return;
+    try {
+      await deleteShadowCopies(result.snapshotSetId, { wholeSet: true });
+    } catch (error) {
+      // The set itself succeeded; what is left behind must be said loudly, with the way out.
+      logger.error(
+        `the shadow copies of snapshot set ${result.snapshotSetId} could not be deleted (${(error as Error).message}); ` +
+          `delete them with: vss-bridge snapshots delete ${result.snapshotSetId}`,
+      );
+    }
   },
 };
 

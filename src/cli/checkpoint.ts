@@ -17,6 +17,7 @@ import {
   type ShadowCopyResult,
   writerEvents,
 } from '../index.js';
+import { getBackend } from '../backends/backend.js';
 import { getDefaultLogger, silentLogger } from '../logger.js';
 import { durationSchema, helpOption, jsonOption, defineCommand, type Command } from './command.js';
 import { exitCodeOf, verdictOf, type Verdict } from './exit-codes.js';
@@ -166,7 +167,7 @@ Exit codes: 0 succeeded, 3 writer veto, 4 timeout, 5 provider failure, 6 environ
       const kept: KeptShadowCopy[] = values.keep && error === null
         ? (await listShadowCopies()).filter((c) => c.snapshotSetId === result.snapshotSetId)
         : [];
-      if (values.keep && backend === 'simulated' && kept.length > 0) {
+      if (values.keep && getBackend().capabilities.inProcess && kept.length > 0) {
         notes.push('simulated shadow copies are records: no data lies behind their device paths');
       }
       const exitCode = exitCodeOf[verdict];

@@ -6,7 +6,8 @@
  */
 import { execFileSync } from 'node:child_process';
 import { z } from 'zod';
-import { backend, listWriters, VssWriter, VssError } from '../index.js';
+import { getBackend } from '../backends/backend.js';
+import { listWriters, VssWriter, VssError } from '../index.js';
 import { native } from '../backends/native.js';
 import { describeLinuxGuest } from '../linux/guest.js';
 import { helpOption, jsonOption, defineCommand, type Command } from './command.js';
@@ -54,9 +55,7 @@ function checkAddon(): Check {
 }
 
 function checkBackend(): Check {
-  return backend === 'simulated'
-    ? { name: 'backend', status: 'ok', detail: 'VSS simulator, inside this process (VSS_BRIDGE_BACKEND or a platform without VSS)' }
-    : { name: 'backend', status: 'ok', detail: 'Windows Volume Shadow Copy Service' };
+  return { name: 'backend', status: 'ok', detail: getBackend().description };
 }
 
 /** `reg query ...\VssAccessControl`: is `account` allowed as a writer (1) or both (3)? */
@@ -113,7 +112,7 @@ export function checkService(service: 'VSS' | 'vmicvss', runTool: Run = run): Ch
 
 async function checkComSecurity(): Promise<Check> {
   const name = 'COM security';
-  if (backend === 'simulated') return { name, status: 'skip', detail: 'the simulator uses no COM' };
+  if (getBackend().capabilities.inProcess) return { name, status: 'skip', detail: 'the simulator uses no COM' };
   const probe = new VssWriter({ name: 'vss-bridge doctor probe', id: '0b6a3d1e-2f4c-4a5b-8c7d-9e0f1a2b3c4d', usage: 'other', sourceType: 'other' });
   try {
     await probe.subscribe();
@@ -134,7 +133,7 @@ async function checkComSecurity(): Promise<Check> {
 async function checkWriters(): Promise<Check> {
   const name = 'writers';
   const writers = await listWriters();
-  if (writers.length === 0) return { name, status: backend === 'simulated' ? 'skip' : 'warn', detail: noWritersNote() };
+  if (writers.length === 0) return { name, status: getBackend().capabilities.inProcess ? 'skip' : 'warn', detail: noWritersNote() };
   const failed = writers.filter((w) => w.state.startsWith('VSS_WS_FAILED'));
   const comSecurity = writers.filter((w) => ['RPC_E_TOO_LATE', 'E_ACCESSDENIED'].includes(w.lastError?.code ?? ''));
   if (failed.length === 0) return { name, status: 'ok', detail: `${writers.length} writer(s), none failed` };

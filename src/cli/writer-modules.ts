@@ -12,6 +12,7 @@ import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { getBackend } from '../backends/backend.js';
 import * as api from '../index.js';
 import { EnvironmentError } from '../errors.js';
 import { UsageError, type OptionSpec } from './command.js';
@@ -73,7 +74,7 @@ export async function loadWriters(options: { 'writer-module'?: string[] | undefi
 
 /** Said whenever a command finds no writers, so an empty answer is never mistaken for "all fine". */
 export function noWritersNote(): string {
-  return api.backend === 'simulated'
+  return getBackend().capabilities.inProcess
     ? 'no writers are subscribed in this process: the simulator is per process, so the CLI sees only ' +
         'writers it loads itself (--writer-module <file>, --with-demo-writer)'
     : 'VSS reports no writers';

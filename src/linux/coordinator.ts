@@ -5,10 +5,10 @@
  * (protocol.ts).
  *
  * A freeze runs one snapshot set of the simulated VSS service over every writer of the
- * process, exactly as createShadowCopy does: prepareBackup, prepareSnapshot, freeze, then the
- * provider's commit, which here is the guest agent's own file-system freeze. The commit holds
- * until the hook sends thaw, so the writers' handlers (and their write gates) run in VSS order
- * and the app answers "frozen" only once every freeze handler has returned. The hold is
+ * process whose commit is external (runExternalCommit): prepareBackup, prepareSnapshot,
+ * freeze, then the commit, which here is the guest agent's own file-system freeze. The commit
+ * holds until the hook sends thaw, so the writers' handlers (and their write gates) run in VSS
+ * order and the app answers "frozen" only once every freeze handler has returned. The hold is
  * bounded by the writers' freeze windows (freezeTimeoutMs): when no thaw arrives in time, the
  * simulator aborts the writers, which is this app's watchdog; the next thaw request then
  * reports that the snapshot may not be application-consistent.
@@ -19,8 +19,7 @@ import { join } from 'node:path';
 import { getBackend } from '../backends/backend.js';
 import { VssError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import { runSnapshotSet } from '../requester.js';
-import { parseOptions, shadowCopyOptionsSchema } from '../schemas.js';
+import { runExternalCommit } from '../requester.js';
 import { writerStateName } from '../types.js';
 import { linuxAddon } from './addon.js';
 import { clip, encodeMessage, holdSchema, LineReader, protocolVersion, requestSchema, type Reply, type Request } from './protocol.js';
@@ -34,10 +33,11 @@ const requestDeadlineMs = 10_000;
 
 export interface CoordinatedWriter {
   readonly label: string;
-  readonly freezeTimeoutMs: number;
-  readonly handlerTimeoutMs: number;
   readonly logger: Logger;
 }
+
+/** A guest agent freezes every file system of the guest: every path is affected. */
+const everyFileSystem = ['/'];
 
 export interface Registration {
   /** Where the hook finds this process. */
@@ -271,40 +271,28 @@ class Coordinator {
     }
     this.unreported = undefined;
     const members = [...this.members];
-    const windowMs = Math.max(...members.map((m) => m.freezeTimeoutMs));
-    const handlerMs = Math.max(...members.map((m) => m.handlerTimeoutMs));
     const cancel = new AbortController();
     let frozen!: () => void;
     const reachedFrozen = new Promise<void>((resolve) => (frozen = resolve));
     let release!: (thaw: boolean) => void;
     const released = new Promise<boolean>((resolve) => (release = resolve));
 
-    const options = parseOptions(
-      shadowCopyOptionsSchema,
-      {
-        volumes: ['/'],
-        backupType: request.backupType,
-        // Bounds the whole set; the hold itself ends earlier, at the writers' freeze window.
-        timeoutMs: request.timeoutMs + windowMs + 4 * handlerMs,
-        signal: cancel.signal,
-        logger,
-        simulation: { holdLimitMs: Math.min(windowMs, 60_000) },
-        // The commit is the guest agent's file-system freeze: hold until the hook says thaw.
-        onCommit: (ctx: { signal: AbortSignal }) => {
-          operation.phase = 'frozen';
-          frozen();
-          return new Promise<void>((resolve, reject) => {
-            ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason as Error), { once: true });
-            void released.then((thaw) => (thaw ? resolve() : reject(new Error('the hook aborted the snapshot'))));
-          });
-        },
+    const set = runExternalCommit({
+      volumes: everyFileSystem,
+      backupType: request.backupType,
+      freezeTimeoutMs: request.timeoutMs,
+      signal: cancel.signal,
+      logger,
+      // The commit is the guest agent's file-system freeze: hold until the hook says thaw.
+      hold: (ctx) => {
+        operation.phase = 'frozen';
+        frozen();
+        return new Promise<void>((resolve, reject) => {
+          ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason as Error), { once: true });
+          void released.then((thaw) => (thaw ? resolve() : reject(new Error('the hook aborted the snapshot'))));
+        });
       },
-      'quiesce options',
-    );
-    // Windows' 10 s provider hold limit does not apply: the writers' freeze windows bound it.
-    if (options.simulation) options.simulation = { ...options.simulation, holdLimitMs: windowMs };
-
-    const set = runSnapshotSet(options, false);
+    });
     const ended = set.then(
       () => null,
       (error: unknown) => ({

@@ -42,7 +42,7 @@ const io = () => {
 async function register(runtimeDir: string): Promise<{ registration: Registration | undefined; errors: string[] }> {
   process.env[runtimeDirVariable] = runtimeDir;
   const { logger, entries } = memoryLogger();
-  const registration = await registerWithCoordinator({ label: 'security-test', freezeTimeoutMs: 5000, handlerTimeoutMs: 1000, logger });
+  const registration = await registerWithCoordinator({ label: 'security-test', logger });
   // Said as a warning: the writer still works, only guest agents' freezes miss it.
   return { registration, errors: entries.filter((e) => e.level === 'warn' || e.level === 'error').map((e) => e.message) };
 }

@@ -191,7 +191,7 @@ describe.skipIf(linuxSkip !== null)('an app socket fed hostile connections', () 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'vss-bridge-fuzz-'));
     process.env[runtimeDirVariable] = join(dir, 'run');
-    registration = await registerWithCoordinator({ label: 'fuzz', freezeTimeoutMs: 5000, handlerTimeoutMs: 1000, logger });
+    registration = await registerWithCoordinator({ label: 'fuzz', logger });
     if (registration === undefined) throw new Error('the coordinator did not register');
   });
   afterAll(async () => {
