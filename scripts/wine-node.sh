@@ -43,7 +43,7 @@ if [ ! -f "$node_exe" ]; then
 fi
 
 export WINEPREFIX=$cache/wine-prefix
-export WINEDEBUG=-all
+export WINEDEBUG=${WINEDEBUG:--all}  # e.g. -all,fixme+ole to see what Wine leaves unimplemented
 if [ ! -f "$WINEPREFIX/.vss-bridge-ready" ]; then
   WINEDLLOVERRIDES='mscoree,mshtml=' "$wine" wineboot -i >/dev/null 2>&1
   WINEDLLOVERRIDES='mscoree,mshtml=' "$wine" winecfg /v win10 >/dev/null 2>&1  # node.exe needs Windows 10

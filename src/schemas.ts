@@ -235,7 +235,12 @@ export const simulationSchema = z.strictObject({
 
 export const shadowCopyOptionsSchema = z.strictObject({
   volumes: z.array(z.string().min(1).max(32767)).min(1, { error: 'name at least one volume' }).max(64),
-  backupType: z.enum(backupTypes).default('full'),
+  /**
+   * 'copy' by default: the writers' backup history is left alone. With 'full', writers record a
+   * full backup (SQL Server resets its differential base, Exchange truncates its logs), which
+   * is right only when the caller keeps the copy and backs its data up.
+   */
+  backupType: z.enum(backupTypes).default('copy'),
   /** Logical paths of the components to select; empty selects every writer as a whole. */
   components: z.array(z.string().max(1024)).max(1024).default([]),
   /** One deadline for the whole snapshot set. */

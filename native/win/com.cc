@@ -14,6 +14,27 @@ ComApartment::~ComApartment() {
   if (SUCCEEDED(hr_)) CoUninitialize();
 }
 
+namespace {
+
+// CLSID_GlobalOptions and IID_IGlobalOptions, without linking uuid.lib.
+constexpr CLSID kClsidGlobalOptions = {0x0000034B, 0x0000, 0x0000, {0xC0, 0, 0, 0, 0, 0, 0, 0x46}};
+constexpr IID kIidGlobalOptions = {0x0000015B, 0x0000, 0x0000, {0xC0, 0, 0, 0, 0, 0, 0, 0x46}};
+
+// "Security Considerations for Writers" and "... for Requesters": COM must not swallow a fatal
+// exception in a call into this process and carry on in a corrupt state.
+void DisableComExceptionHandling() {
+  IGlobalOptions* options = nullptr;
+  if (FAILED(CoCreateInstance(kClsidGlobalOptions, nullptr, CLSCTX_INPROC_SERVER, kIidGlobalOptions,
+                              reinterpret_cast<void**>(&options))) ||
+      options == nullptr) {
+    return;
+  }
+  options->Set(COMGLB_EXCEPTION_HANDLING, COMGLB_EXCEPTION_DONOT_HANDLE);
+  options->Release();
+}
+
+}  // namespace
+
 SecurityResult InitializeComSecurity(ComRole role) {
   static std::mutex mu;
   static bool done = false;
@@ -26,6 +47,7 @@ SecurityResult InitializeComSecurity(ComRole role) {
       writer ? RPC_C_IMP_LEVEL_IDENTIFY : RPC_C_IMP_LEVEL_IMPERSONATE, nullptr,
       writer ? EOAC_NONE : EOAC_STATIC_CLOAKING, nullptr);
   first = SecurityResult{hr, std::string()};
+  DisableComExceptionHandling();
   if (hr == RPC_E_TOO_LATE) {
     first.hr = S_OK;
     first.warning =
@@ -55,6 +77,27 @@ void CancelToken::SleepFor(int ms) {
   cv_.wait_for(lock, std::chrono::milliseconds(ms), [this] { return cancelled_; });
 }
 
+namespace {
+
+// How long a cancelled operation may take to wind down (VSS sends Abort to the writers first).
+constexpr auto kCancelGrace = std::chrono::seconds(10);
+
+// IVssAsync::Cancel only asks: the operation may still be running (S_OK), or may have finished
+// first (VSS_S_ASYNC_FINISHED). Until it has stopped, every other call on the backup components
+// would meet it in flight, so wait for its end, within kCancelGrace.
+void CancelAndWait(IVssAsync* async) {
+  const HRESULT hr = async->Cancel();
+  if (hr != S_OK) return;  // finished, cancelled already, or failed: nothing is running
+  const auto until = Clock::now() + kCancelGrace;
+  for (;;) {
+    HRESULT status = S_OK;
+    if (FAILED(async->QueryStatus(&status, nullptr)) || status != VSS_S_ASYNC_PENDING || Clock::now() >= until) return;
+    Sleep(20);
+  }
+}
+
+}  // namespace
+
 HRESULT WaitForAsync(IVssAsync* async, Clock::time_point deadline, CancelToken* cancel) {
   for (;;) {
     HRESULT result = S_OK;
@@ -65,7 +108,7 @@ HRESULT WaitForAsync(IVssAsync* async, Clock::time_point deadline, CancelToken* 
     if (result != VSS_S_ASYNC_PENDING) return result;
     const bool cancelled = cancel != nullptr && cancel->cancelled();
     if (cancelled || Clock::now() >= deadline) {
-      async->Cancel();
+      CancelAndWait(async);
       return cancelled ? E_ABORT : HRESULT_FROM_WIN32(ERROR_TIMEOUT);
     }
     // VSS has no completion callback for requesters; a short poll keeps every COM call on

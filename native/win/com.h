@@ -36,7 +36,8 @@ struct SecurityResult {
 
 // CoInitializeSecurity, once per process, with what VSS documents for the first role that asks
 // (writer: identify-level impersonation so VSS can call in; requester: impersonate with static
-// cloaking). A later call returns the first result and no warning. RPC_E_TOO_LATE (another
+// cloaking), then COM's exception handling off through IGlobalOptions, as VSS's security pages
+// say. A later call returns the first result and no warning. RPC_E_TOO_LATE (another
 // component of the process set it first) is not a failure: the warning says what it means.
 SecurityResult InitializeComSecurity(ComRole role);
 
@@ -78,8 +79,9 @@ class CancelToken {
 };
 
 // Polls `async` until it finishes. Past `deadline` or once `cancel` fires it calls
-// IVssAsync::Cancel and returns ERROR_TIMEOUT (as an HRESULT) or E_ABORT. Otherwise returns the
-// operation's own result (S_OK when it finished).
+// IVssAsync::Cancel, waits (at most 10 s) until the operation has stopped or finished, and
+// returns ERROR_TIMEOUT (as an HRESULT) or E_ABORT. Otherwise returns the operation's own
+// result (S_OK when it finished).
 HRESULT WaitForAsync(IVssAsync* async, Clock::time_point deadline, CancelToken* cancel);
 
 // "<what> failed: <system text>" (the HRESULT itself is added by the TypeScript layer).

@@ -242,10 +242,10 @@ class Backup {
     hr = ReadComponents(bc_.Get(), &components);
     if (FAILED(hr)) return Failed("reading the writers' metadata", hr, message);
 
-    GUID set_id;
-    hr = bc_->StartSnapshotSet(&set_id);
+    hr = bc_->StartSnapshotSet(&set_id_);
     if (FAILED(hr)) return Failed("IVssBackupComponents::StartSnapshotSet", hr, message);
-    result_.snapshot_set_id = GuidString(set_id);
+    started_ = true;  // from here on, any failure must call AbortBackup (its documentation)
+    result_.snapshot_set_id = GuidString(set_id_);
     std::vector<std::wstring> set_volumes;
     for (const std::string& volume : request_.volumes) {
       std::wstring name = MountPointName(volume);
@@ -260,10 +260,12 @@ class Backup {
     metadata_read_ = true;
 
     hr = Async("prepareBackup", [this](IVssAsync** a) { return bc_->PrepareForBackup(a); }, message);
-    prepared_ = true;  // from here on, any failure must call AbortBackup
     if (FAILED(hr)) return hr;
     hr = CheckWriters(message);
     if (FAILED(hr)) return hr;
+    // From here on the set's persistent copies may exist (also when DoSnapshotSet fails late or
+    // Cancel finds it finished): any failure deletes them.
+    snapshot_started_ = true;
     hr = Async("doSnapshotSet", [this](IVssAsync** a) { return bc_->DoSnapshotSet(a); }, message);
     if (FAILED(hr)) return hr;
     hr = CheckWriters(message);
@@ -320,8 +322,9 @@ class Backup {
     return S_OK;
   }
 
-  // GatherWriterStatus: a writer that failed an event fails the set, as VShadow checks after
-  // PrepareForBackup and after DoSnapshotSet.
+  // GatherWriterStatus: a writer with a selected component that failed an event fails the
+  // set, as VShadow checks after PrepareForBackup and after DoSnapshotSet. Writers with
+  // nothing selected cannot fail it: one broken third-party writer must not fail every set.
   HRESULT CheckWriters(std::string* message) {
     std::vector<WriterStatus> writers;
     HRESULT hr = Async("gatherWriterStatus", [this](IVssAsync** a) { return bc_->GatherWriterStatus(a); }, message);
@@ -330,7 +333,7 @@ class Backup {
     if (FAILED(hr)) return Failed("IVssBackupComponents::GetWriterStatus", hr, message);
     SetWriters(writers);
     for (const WriterStatus& w : writers) {
-      if (!IsFailed(w)) continue;
+      if (!IsFailed(w) || !IsSelected(w)) continue;
       result_.failed_writer = w.instance_id;
       result_.failed_event = FailedEventOf(w.state);
       *message = "writer \"" + w.name + "\" failed" +
@@ -338,6 +341,11 @@ class Backup {
       return FAILED(w.last_error) ? w.last_error : VSS_E_UNEXPECTED_WRITER_ERROR;
     }
     return S_OK;
+  }
+
+  bool IsSelected(const WriterStatus& w) const {
+    return std::any_of(selected_.begin(), selected_.end(),
+                       [&](const WriterComponent& c) { return GuidString(c.instance_id) == w.instance_id; });
   }
 
   void GatherFinalStatus() {
@@ -401,7 +409,7 @@ class Backup {
       // DoSnapshotSet may fail on its own when a writer vetoed: name the writer that did.
       GatherFinalStatus();
       for (const WriterReport& w : result_.writers) {
-        if (!IsFailed(w.status)) continue;
+        if (!IsFailed(w.status) || !IsSelected(w.status)) continue;
         result_.failed_writer = w.status.instance_id;
         result_.failed_event = FailedEventOf(w.status.state);
         result_.hr = FAILED(w.status.last_error) ? w.status.last_error : hr;
@@ -410,8 +418,24 @@ class Backup {
         break;
       }
     }
-    // The writers still hold state for this set: tell them it is over (they get Abort).
-    if (prepared_) bc_->AbortBackup();
+    // The writers may hold state for this set: tell them it is over (VSS sends Abort when
+    // they heard of it, and ignores the call when nothing is under way).
+    if (started_) bc_->AbortBackup();
+    // Persistent copies stay until deleted (at most 64 a volume): none may outlive a failure.
+    if (snapshot_started_) DeleteSetCopies();
+  }
+
+  void DeleteSetCopies() {
+    LONG deleted = 0;
+    GUID not_deleted = {};
+    const HRESULT hr = bc_->DeleteSnapshots(set_id_, VSS_OBJECT_SNAPSHOT_SET, TRUE, &deleted, &not_deleted);
+    if (SUCCEEDED(hr) && deleted > 0) {
+      result_.message += " (the set's " + std::to_string(deleted) + " shadow " +
+                         (deleted == 1 ? "copy was" : "copies were") + " deleted)";
+    } else if (FAILED(hr) && hr != VSS_E_OBJECT_NOT_FOUND) {
+      result_.message += " (" + DescribeFailure("deleting the set's shadow copies", hr) + "; " +
+                         "delete snapshot set " + result_.snapshot_set_id + " by hand)";
+    }
   }
 
   // Releasing IVssBackupComponents is what sends BackupShutdown to the writers.
@@ -448,8 +472,10 @@ class Backup {
   ComPtr<IVssBackupComponents> bc_;
   std::vector<GUID> snapshots_;
   std::vector<WriterComponent> selected_;
+  GUID set_id_ = {};
   bool metadata_read_ = false;
-  bool prepared_ = false;
+  bool started_ = false;           // StartSnapshotSet succeeded
+  bool snapshot_started_ = false;  // DoSnapshotSet was called
   SnapshotSetResult result_;
 };
 

@@ -23,7 +23,8 @@ struct BackupRequest {
 //   AddComponent..., StartSnapshotSet, AddToSnapshotSet..., PrepareForBackup,
 //   GatherWriterStatus, DoSnapshotSet, GatherWriterStatus, SetBackupSucceeded...,
 //   BackupComplete, release (BackupShutdown).
-// Any failure after PrepareForBackup calls AbortBackup before the release. Real VSS reports no
+// Any failure after StartSnapshotSet calls AbortBackup, and any failure once DoSnapshotSet was
+// called deletes the set's shadow copies, before the release. Real VSS reports no
 // per-writer timelines to a requester: phases are this process's calls, writers their final
 // statuses.
 SnapshotSetResult RunBackup(const BackupRequest& request, CancelToken* cancel,

@@ -282,11 +282,13 @@ EventContext WindowsWriter::ContextFor(vssb_writer* writer, vssb_event event, vo
 }
 
 // Shorter than VSS's own limit, so the writer answers (and says why it failed) before VSS
-// gives up on it: Freeze and Thaw must both fit in the freeze window that Freeze opens.
+// gives up on it: Freeze must end inside the freeze window it opens. Thaw and Abort are never
+// cut short by it: they release what Freeze took, so their handlers always run, with their own
+// handler timeout, however late they arrive (VSS, not the writer, decides a window is over).
 Clock::time_point WindowsWriter::DeadlineFor(vssb_event event) {
   const auto now = Clock::now();
   auto deadline = now + std::chrono::milliseconds(metadata_.handler_timeout_ms);
-  if (event == VSSB_EVENT_FREEZE || event == VSSB_EVENT_THAW) {
+  if (event == VSSB_EVENT_FREEZE) {
     const uint32_t window = metadata_.freeze_timeout_ms;
     const uint32_t margin = std::min<uint32_t>(1000, window / 10);
     std::lock_guard<std::mutex> lock(mu_);

@@ -27,7 +27,7 @@ import { loadWriters, noWritersNote, writerOptions } from './writer-modules.js';
 import { styledState } from './writers.js';
 
 const schema = z.object({
-  'backup-type': z.enum(backupTypes, { error: `must be one of ${backupTypes.join(', ')}` }).default('full'),
+  'backup-type': z.enum(backupTypes, { error: `must be one of ${backupTypes.join(', ')}` }).default('copy'),
   timeout: durationSchema.default(120_000),
   keep: z.boolean().default(false),
   json: z.boolean().default(false),

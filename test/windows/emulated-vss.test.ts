@@ -54,6 +54,8 @@ describe.skipIf(reason !== '')(`VSS end to end in Windows node.exe${reason ? ` (
       expect(s.volumes.map((v: string) => v.toLowerCase())).toContain(volume.toLowerCase());
       expect(s.components).toEqual(['app\\orders']);
       expect(s.dataAffected).toBe(true);
+      // The default backup type leaves the writers' backup history alone.
+      expect(s.backupType).toBe('copy');
     }
     expect(backup.snapshots).toHaveLength(1);
     expect(backup.snapshots[0].deviceObject).toMatch(/HarddiskVolumeShadowCopy\d+$/);
@@ -63,7 +65,18 @@ describe.skipIf(reason !== '')(`VSS end to end in Windows node.exe${reason ? ` (
       expect(m.copies().map((c) => c.id)).toEqual([backup.snapshots[0].id]);
       expect(m.calls().filter((c) => c.startsWith('abandoned'))).toEqual([]);
       expect(m.calls().filter((c) => c.includes('VSS_E_BAD_STATE'))).toEqual([]);
+      expect(m.calls()).toContain('IVssBackupComponents::SetBackupState 5'); // VSS_BT_COPY
     }
+  }, 180_000);
+
+  it.skipIf(!emulated)('turns COM exception handling off in a writer and requester process (Wine: its IGlobalOptions::Set)', () => {
+    // Wine's IGlobalOptions::Set is a stub that reports each call: the call itself is what can
+    // be seen here (COMGLB_EXCEPTION_HANDLING = 1, COMGLB_EXCEPTION_DONOT_HANDLE = 1).
+    const m = newMachine();
+    const config = writerConfig({ backups: [{ volumes: [volume] }] });
+    const run = runNode([app, JSON.stringify(config)], { env: { ...m.env, VSS_BRIDGE_LOG_LEVEL: 'error', WINEDEBUG: '-all,fixme+ole' } });
+    expect(resultOf(run).backups[0].ok).toBe(true);
+    expect(run.stderr).toMatch(/global_options_Set \w+, 1, 1\./);
   }, 180_000);
 
   it('a veto at freeze sends Abort and leaves the writer failed at freeze until the next set', () => {

@@ -116,7 +116,7 @@ describe.skipIf(reason !== '')(`real VSS writer and requester${reason ? ` (skipp
       for (const s of seen) {
         expect(s.snapshotSetId).toBe(result.snapshotSetId);
         if (s.event === 'backupShutdown') continue;
-        expect(s.backupType).toBe('full');
+        expect(s.backupType).toBe('copy'); // the default: writers' backup history is left alone
         expect(s.volumes.map((v) => v.toLowerCase())).toContain(volume.toLowerCase());
         expect(s.dataAffected).toBe(true);
         expect(s.components).toEqual(['vss-bridge\\orders']);
