@@ -575,6 +575,11 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   RegisterWindowsExports(env, exports,
                          {&DispatcherWrap::From, &ParseMetadata, &StatusToJs, &MetadataToJs, &ResultToJs, &ProgressToJs});
 #endif
+  // process.on('exit'): process.exit() skips the environment cleanup hooks, so JS calls this
+  // to unsubscribe every writer and join every thread while it still can.
+  exports.Set("closeAll", Napi::Function::New(
+                              env, [](const Napi::CallbackInfo& info) { AddonData::Get(info.Env())->Close(); },
+                              "closeAll"));
   exports.Set("napiVersion", NAPI_VERSION);
   return exports;
 }

@@ -42,6 +42,10 @@ class AddonData {
   // JS thread: the queue that carries every dispatcher's events to JS, made on first use.
   std::shared_ptr<EventQueue> Events(Napi::Env env);
 
+  // What environment teardown does (close, cancel, unsubscribe, join), now: for
+  // process.on('exit'), since process.exit() skips the cleanup hooks. Once only.
+  void Close() { Teardown(); }
+
  private:
   void Teardown();
   void SetThreadLoop();

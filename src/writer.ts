@@ -6,7 +6,7 @@ import { getBackend, type WriterHandle } from './backends/backend.js';
 import { JsDispatcher } from './dispatch.js';
 import { toVssError } from './errors.js';
 import { getDefaultLogger, type Logger } from './logger.js';
-import type { NativeWriterMetadata } from './backends/native.js';
+import { native, type NativeWriterMetadata } from './backends/native.js';
 import { toWriterInfo } from './results.js';
 import { parseOptions, writerOptionsSchema, type ParsedWriterOptions, type VssWriterOptions } from './schemas.js';
 import { writerEvents, writerStateName, type WriterEvent, type WriterInfo, type WriterState } from './types.js';
@@ -20,6 +20,25 @@ export type { VssWriterOptions } from './schemas.js';
  * waits for VSS's events); unsubscribeAll lets a test runner's process end.
  */
 const subscribedWriters = new Set<VssWriter>();
+
+let closingOnExit = false;
+
+/**
+ * process.exit() skips the native environment's cleanup hooks, so a writer would stay
+ * subscribed to VSS until the process is gone (and a backup in flight would fail). On 'exit',
+ * which process.exit() still emits, the addon unsubscribes every writer synchronously.
+ */
+function closeOnExit(): void {
+  if (closingOnExit) return;
+  closingOnExit = true;
+  process.once('exit', () => {
+    try {
+      native().closeAll();
+    } catch {
+      // Nothing can be reported during exit; the process is going away regardless.
+    }
+  });
+}
 
 /** Unsubscribes every writer of this process (vss-bridge/testing: after all tests). */
 export async function unsubscribeAll(): Promise<void> {
@@ -84,6 +103,7 @@ export class VssWriter {
       }
       this.dispatcher = dispatcher;
       subscribedWriters.add(this);
+      closeOnExit();
       this.logger.info('subscribed', { writer: this.label() });
       this.registration = await registerWithCoordinator({
         label: this.label(),

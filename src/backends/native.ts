@@ -223,6 +223,8 @@ export interface NativeAddon {
   };
   SimulatedWriter: new (metadata: NativeWriterMetadata) => NativeSimulatedWriter;
   listWriters(): NativeWriterListing[];
+  /** Unsubscribes every writer and joins every thread of this environment, synchronously. */
+  closeAll(): void;
   runSnapshotSet(
     config: NativeSnapshotSetConfig,
     commit: NativeDispatcher | null,

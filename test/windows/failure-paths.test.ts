@@ -51,29 +51,17 @@ function expectCleanRequester(m: EmulatedMachine): void {
 
 const T = 180_000;
 
-/**
- * A fault of the library that issue 19 lists, shown by this test: expected to fail (and
- * reported if it passes) until the item is fixed.
- */
-function issue19(item: number, why: string): [typeof it.fails, string] {
-  return [it.fails, ` [expected to fail until issue 19 item ${item} is fixed: ${why}]`];
-}
-function known(title: string, fault: [typeof it.fails, string] | undefined, body: () => void): void {
-  if (fault === undefined) it(title, body, T);
-  else fault[0](`${title}${fault[1]}`, body, T);
-}
-
 describe.skipIf(reason !== '')(`failure paths on the emulated VSS${reason ? ` (skipped: ${reason})` : ''}`, () => {
-  known('a writer failing PrepareForSnapshot fails the set without Abort', undefined, () => {
+  it('a writer failing PrepareForSnapshot fails the set without Abort', () => {
     const { m, r, error, events } = run([], { failAt: { event: 'prepareSnapshot', code: 'VSS_E_WRITERERROR_RETRYABLE' } });
     expect(error).toMatchObject({ name: 'VssError', code: 'VSS_E_WRITERERROR_RETRYABLE', writer: { event: 'prepareSnapshot' } });
     expect(events).toEqual(['prepareBackup', 'prepareSnapshot', 'backupShutdown']);
     expect(r.listed.state).toBe('VSS_WS_FAILED_AT_PREPARE_SNAPSHOT');
     expect(m.copies()).toEqual([]);
     expectCleanRequester(m);
-  });
+  }, T);
 
-  known('a writer whose freeze handler hangs times out, is aborted, and is failed at freeze', undefined, () => {
+  it('a writer whose freeze handler hangs times out, is aborted, and is failed at freeze', () => {
     const { m, r, error, events } = run([], { hangAt: 'freeze', handlerTimeoutMs: 1500 });
     expect(error).toMatchObject({ name: 'VssError', code: 'VSS_E_WRITERERROR_TIMEOUT', writer: { event: 'freeze' } });
     expect(events).toEqual(['prepareBackup', 'prepareSnapshot', 'freeze', 'abort', 'backupShutdown']);
@@ -81,35 +69,35 @@ describe.skipIf(reason !== '')(`failure paths on the emulated VSS${reason ? ` (s
     expect(r.listed.lastError.code).toBe('VSS_E_WRITERERROR_TIMEOUT');
     expect(m.copies()).toEqual([]);
     expectCleanRequester(m);
-  });
+  }, T);
 
-  known('a third-party writer that never answers Freeze fails the set with a timeout, and every writer is aborted', undefined, () => {
+  it('a third-party writer that never answers Freeze fails the set with a timeout, and every writer is aborted', () => {
     const { m, error, events } = run(['writer-hangs SlowThirdParty freeze', 'writer-timeout 2000'], {});
     expect(error).toMatchObject({ name: 'VssError', code: 'VSS_E_WRITERERROR_TIMEOUT', writer: { name: 'SlowThirdParty', event: 'freeze' } });
     expect(events).toEqual(['prepareBackup', 'prepareSnapshot', 'freeze', 'abort', 'backupShutdown']);
     expect(m.calls()).toContain('writer-timed-out SlowThirdParty freeze');
     expect(m.copies()).toEqual([]);
     expectCleanRequester(m);
-  });
+  }, T);
 
-  known('a provider veto fails the set with VSS_E_PROVIDER_VETO after Abort, leaving no copy', undefined, () => {
+  it('a provider veto fails the set with VSS_E_PROVIDER_VETO after Abort, leaving no copy', () => {
     const { m, r, error, events } = run(['provider-veto'], {});
     expect(error).toMatchObject({ name: 'VssError', code: 'VSS_E_PROVIDER_VETO' });
     expect(events).toEqual(['prepareBackup', 'prepareSnapshot', 'freeze', 'abort', 'backupShutdown']);
     expect(r.listed.state).toBe('VSS_WS_STABLE');
     expect(m.copies()).toEqual([]);
     expectCleanRequester(m);
-  });
+  }, T);
 
-  known('a volume VSS does not support fails with VSS_E_VOLUME_NOT_SUPPORTED, and the backup is aborted', undefined, () => {
+  it('a volume VSS does not support fails with VSS_E_VOLUME_NOT_SUPPORTED, and the backup is aborted', () => {
     const { m, error, events } = run(['unsupported-volume C:\\'], {});
     expect(error).toMatchObject({ name: 'VssError', code: 'VSS_E_VOLUME_NOT_SUPPORTED' });
     expect(events).toEqual([]);
     expect(m.calls()).toContain('IVssBackupComponents::AbortBackup');
     expectCleanRequester(m);
-  });
+  }, T);
 
-  known('a volume holding 64 shadow copies fails with VSS_E_MAXIMUM_NUMBER_OF_SNAPSHOTS_REACHED, and the backup is aborted', undefined, () => {
+  it('a volume holding 64 shadow copies fails with VSS_E_MAXIMUM_NUMBER_OF_SNAPSHOTS_REACHED, and the backup is aborted', () => {
     const m = new EmulatedMachine();
     machine = m;
     const lines = Array.from({ length: 64 }, (_, i) => [randomUUID(), randomUUID(), 'c:\\', 'c:\\', `\\\\?\\GLOBALROOT\\Device\\HarddiskVolumeShadowCopy${i + 1}`, '0', '9'].join('\t'));
@@ -120,59 +108,59 @@ describe.skipIf(reason !== '')(`failure paths on the emulated VSS${reason ? ` (s
     expect(m.copies()).toHaveLength(64);
     expect(m.calls()).toContain('IVssBackupComponents::AbortBackup');
     expectCleanRequester(m);
-  });
+  }, T);
 
-  known('an unrelated writer stuck in a failed state, with nothing selected, does not fail the set', undefined, () => {
+  it('an unrelated writer stuck in a failed state, with nothing selected, does not fail the set', () => {
     const { m, r } = run(['stuck-writer BrokenThirdParty VSS_WS_FAILED_AT_POST_SNAPSHOT 0x800423F3'], {});
     expect(r.backups[0].ok, JSON.stringify(r.backups[0])).toBe(true);
     const stuck = r.backups[0].writers.find((w: any) => w.name === 'BrokenThirdParty');
     expect(stuck.state).toBe('VSS_WS_FAILED_AT_POST_SNAPSHOT');
     expect(m.copies()).toEqual([]);
     expectCleanRequester(m);
-  });
+  }, T);
 
-  known('a writer failing Thaw after the copies exist: the set fails, Abort is sent, and no copy is left', undefined, () => {
+  it('a writer failing Thaw after the copies exist: the set fails, Abort is sent, and no copy is left', () => {
     const { m, error, events } = run([], { failAt: { event: 'thaw', code: 'VSS_E_WRITERERROR_RETRYABLE' } }, [{ volumes: [volume], keep: true }]);
     expect(error).toMatchObject({ name: 'VssError', code: 'VSS_E_WRITERERROR_RETRYABLE', writer: { event: 'thaw' } });
     expect(events).toEqual(['prepareBackup', 'prepareSnapshot', 'freeze', 'thaw', 'abort', 'backupShutdown']);
     expect(m.calls()).toContain('copies-made ' + error.snapshotSetId + ' 1');
     expect(m.copies()).toEqual([]);
     expectCleanRequester(m);
-  });
+  }, T);
 
-  known('a writer failing PostSnapshot after the copies exist: the set fails without Abort, and no copy is left', undefined, () => {
+  it('a writer failing PostSnapshot after the copies exist: the set fails without Abort, and no copy is left', () => {
     const { m, error, events } = run([], { failAt: { event: 'postSnapshot', code: 'VSS_E_WRITERERROR_NONRETRYABLE' } });
     expect(error).toMatchObject({ name: 'VssError', code: 'VSS_E_WRITERERROR_NONRETRYABLE', writer: { event: 'postSnapshot' } });
     expect(events).toEqual(['prepareBackup', 'prepareSnapshot', 'freeze', 'thaw', 'postSnapshot', 'backupShutdown']);
     expect(m.copies()).toEqual([]);
     expectCleanRequester(m);
-  });
+  }, T);
 
-  known('a provider failure after the copies exist fails the set with its code, and no copy is left', undefined, () => {
+  it('a provider failure after the copies exist fails the set with its code, and no copy is left', () => {
     const { m, error, events } = run(['fail-after-commit 0x8004230F'], {});
     expect(error).toMatchObject({ name: 'VssError', code: 'VSS_E_UNEXPECTED_PROVIDER_ERROR' });
     expect(events).toEqual(['prepareBackup', 'prepareSnapshot', 'freeze', 'abort', 'backupShutdown']);
     expect(m.copies()).toEqual([]);
     expectCleanRequester(m);
-  });
+  }, T);
 
-  known('BackupComplete failing: the set fails, and no copy is left', undefined, () => {
+  it('BackupComplete failing: the set fails, and no copy is left', () => {
     const { m, error } = run(['backup-complete-fails 0x80042301'], {}, [{ volumes: [volume], keep: true }]);
     expect(error).toMatchObject({ name: 'VssError', code: 'VSS_E_BAD_STATE' });
     expect(m.copies()).toEqual([]);
     expect(m.calls().filter((c) => c.startsWith('abandoned'))).toEqual([]);
-  });
+  }, T);
 
-  known('a timeout during DoSnapshotSet: Cancel is waited for before anything else is called, and no copy is left', undefined, () => {
+  it('a timeout during DoSnapshotSet: Cancel is waited for before anything else is called, and no copy is left', () => {
     const { m, error, events } = run(['commit-delay 6000'], {}, [{ volumes: [volume], timeoutMs: 2500 }]);
     expect(error).toMatchObject({ name: 'VssError', code: 'ERROR_TIMEOUT' });
     expect(events).toContain('abort');
     expect(m.calls()).toContain('IVssAsync::Cancel DoSnapshotSet 0x00000000');
     expect(m.copies()).toEqual([]);
     expectCleanRequester(m);
-  });
+  }, T);
 
-  known('a Thaw arriving late in the freeze window still reaches the thaw handler', undefined, () => {
+  it('a Thaw arriving late in the freeze window still reaches the thaw handler', () => {
     // Freeze takes 2 s of a 3 s window and the commit 1 s more: Thaw comes after the writer's own
     // freeze deadline (window less a margin), which must not stop its handler.
     const { m, r, events } = run(['commit-delay 1000'], { freezeTimeoutMs: 3000, slowAt: { event: 'freeze', ms: 2000 } });
@@ -180,23 +168,23 @@ describe.skipIf(reason !== '')(`failure paths on the emulated VSS${reason ? ` (s
     expect(events).toEqual(['prepareBackup', 'prepareSnapshot', 'freeze', 'thaw', 'postSnapshot', 'backupComplete', 'backupShutdown']);
     expect(r.listed.state).toBe('VSS_WS_STABLE');
     expectCleanRequester(m);
-  });
+  }, T);
 
-  known('process.exit() while subscribed still unsubscribes the writer', issue19(11, 'process.exit() skips the environment cleanup hooks, so Unsubscribe never runs'), () => {
+  it('process.exit() while subscribed still unsubscribes the writer', () => {
     const m = new EmulatedMachine();
     machine = m;
     const name = `exiting writer ${randomUUID().slice(0, 8)}`;
     runNode([app, JSON.stringify({ name, id: randomUUID(), dataDir, exitAfterSubscribe: true })], { env: { ...m.env, VSS_BRIDGE_LOG_LEVEL: 'error' } });
     expect(m.calls().some((c) => c.startsWith(`CVssWriter::Subscribe ${name} 0x00000000`))).toBe(true);
     expect(m.calls()).toContain(`CVssWriter::Unsubscribe ${name}`);
-  });
+  }, T);
 
-  known('Cancel finding DoSnapshotSet finished (VSS_S_ASYNC_FINISHED): the copies that exist are deleted', undefined, () => {
+  it('Cancel finding DoSnapshotSet finished (VSS_S_ASYNC_FINISHED): the copies that exist are deleted', () => {
     const { m, error } = run(['commit-delay 6000', 'cancel-finishes'], {}, [{ volumes: [volume], timeoutMs: 2500, keep: true }]);
     expect(error).toMatchObject({ name: 'VssError', code: 'ERROR_TIMEOUT' });
     expect(m.calls()).toContain('IVssAsync::Cancel DoSnapshotSet 0x0004230A');
     expect(m.calls().some((c) => c.startsWith('copies-made'))).toBe(true);
     expect(m.copies()).toEqual([]);
     expectCleanRequester(m);
-  });
+  }, T);
 });
