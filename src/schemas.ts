@@ -178,6 +178,11 @@ export const sqliteStoreOptionsSchema = z.strictObject({
    * Both drivers wait on the JS thread: this bounds how long freeze stalls the process.
    */
   busyTimeoutMs: ms(0, 60_000).default(1_000),
+  /**
+   * Run the preparation's checkpoints on a worker thread with a connection of its own, so the
+   * event loop goes on while a large WAL is copied (false: on the JS thread).
+   */
+  prepareInWorker: z.boolean().default(true),
   logger: loggerSchema.optional(),
 });
 

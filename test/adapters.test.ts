@@ -50,6 +50,7 @@ const betterSqlite3: SqliteDriver<BetterDb> = {
       close: () => void raw.close(),
     };
   },
+  preparesInWorker: true,
   store: (db, options = {}) => sqliteStore(db.raw, { ...options, lockConnection: options.lockConnection?.raw }),
 };
 
@@ -64,6 +65,43 @@ describe('sqliteStore', () => {
     const db = new Database(':memory:');
     cleanups.push(() => db.close());
     expect(() => sqliteStore(db, { lockConnection: 'db' as never })).toThrow(/lockConnection: must be a better-sqlite3 Database/);
+  });
+
+  it('without a Database class a worker can load, or when the worker fails, the preparation runs on the JS thread', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'vss-bridge-adapters-'));
+    const file = join(dir, 'app.db');
+    const db = new Database(file);
+    try {
+      db.pragma('journal_mode = WAL');
+      db.exec('CREATE TABLE t (v TEXT)');
+      db.prepare("INSERT INTO t VALUES ('x')").run();
+      // A wrapper: its class was not loaded through require, so no worker can make one.
+      const wrapper = {
+        get name() {
+          return db.name;
+        },
+        get open() {
+          return db.open;
+        },
+        get inTransaction() {
+          return db.inTransaction;
+        },
+        pragma: (source: string, options?: { simple?: boolean }) => db.pragma(source, options),
+        exec: (source: string) => db.exec(source),
+      };
+      const wrapped = sqliteStore(wrapper, quiet());
+      await wrapped.prepare({ signal: new AbortController().signal });
+      expect(wrapped.lastPreparation).toMatchObject({ thread: 'main', leftFrames: 0 });
+      // A worker that cannot open the file: a warning, then the JS thread does the work.
+      const { logger, entries } = memoryLogger();
+      const failing = sqliteStore(Object.assign(Object.create(Object.getPrototypeOf(wrapper)), wrapper, { name: `${file}.missing`, constructor: Database }), { logger });
+      await failing.prepare({ signal: new AbortController().signal });
+      expect(failing.lastPreparation).toMatchObject({ thread: 'main' });
+      expect(entries.some((e) => e.level === 'warn' && /could not run on a worker thread/.test(e.message))).toBe(true);
+    } finally {
+      db.close();
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('the package loads without better-sqlite3', () => {

@@ -52,14 +52,16 @@ interface NodeDb extends TestDatabase {
   readonly raw: NodeSqliteDatabase;
 }
 
-function driverOf(DatabaseSync: DatabaseSyncClass, wrap: (raw: DatabaseSyncLike) => NodeSqliteDatabase = (raw) => raw): SqliteDriver<NodeDb> {
+function driverOf(DatabaseSync: DatabaseSyncClass, wrap?: (raw: DatabaseSyncLike) => NodeSqliteDatabase): SqliteDriver<NodeDb> {
   return {
     name: 'nodeSqliteStore (node:sqlite)',
+    // A worker opens the file DatabaseSync.location() names; the early DatabaseSync has none.
+    preparesInWorker: wrap === undefined,
     open(file) {
       const raw = new DatabaseSync(file);
       let open = true;
       return {
-        raw: wrap(raw),
+        raw: wrap ? wrap(raw) : raw,
         exec: (sql) => raw.exec(sql),
         run: (sql, ...params) => void raw.prepare(sql).run(...params),
         // node:sqlite's rows have no prototype: copied, they compare as plain objects.

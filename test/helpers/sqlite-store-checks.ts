@@ -26,8 +26,10 @@ export interface TestDatabase {
 
 export interface SqliteDriver<Db extends TestDatabase = TestDatabase> {
   readonly name: string;
+  /** Whether a worker thread can open this driver's database (the preparation's checkpoints run there). */
+  readonly preparesInWorker: boolean;
   open(file: string): Db;
-  store(db: Db, options?: { lockConnection?: Db; busyTimeoutMs?: number; logger?: Logger }): SqliteStore;
+  store(db: Db, options?: { lockConnection?: Db; busyTimeoutMs?: number; prepareInWorker?: boolean; logger?: Logger }): SqliteStore;
 }
 
 export function describeSqliteStore<Db extends TestDatabase>(driver: SqliteDriver<Db>): void {
@@ -96,7 +98,7 @@ export function describeSqliteStore<Db extends TestDatabase>(driver: SqliteDrive
       const store = driver.store(db, quiet());
       const gate = new WriteGate({ ...quiet(), stores: [store] });
       await gate.prepare();
-      expect(store.lastPreparation).toMatchObject({ leftFrames: 0, rounds: 1, truncated: true });
+      expect(store.lastPreparation).toMatchObject({ leftFrames: 0, rounds: 1, truncated: true, thread: driver.preparesInWorker ? 'worker' : 'main' });
       expect(store.lastPreparation!.walFrames).toBeGreaterThan(4000);
       expect(statSync(`${file}-wal`).size).toBe(0);
       // Writes go on between the preparation and the freeze; the snapshot must hold them too.
@@ -110,6 +112,36 @@ export function describeSqliteStore<Db extends TestDatabase>(driver: SqliteDrive
       expect(snapshot.pragma('integrity_check')).toBe('ok');
       expect(snapshot.get('SELECT count(*) AS n FROM t')).toEqual({ n: 4201 });
       expect(snapshot.get('SELECT v FROM t ORDER BY id DESC LIMIT 1')).toEqual({ v: 'after the preparation' });
+    });
+
+    const where = driver.preparesInWorker
+      ? 'on a worker thread, the event loop turning meanwhile; with prepareInWorker false, on the JS thread'
+      : 'on the JS thread (a worker could not open this database)';
+    it(`the preparation's checkpoints run ${where}`, async () => {
+      const turnsWhilePreparing = async (prepareInWorker: boolean): Promise<{ turns: number; thread: string | undefined }> => {
+        const { db } = await walDatabase();
+        db.exec('BEGIN');
+        for (let i = 0; i < 1000; i++) db.run('INSERT INTO t (v) VALUES (?)', 'x'.repeat(4000));
+        db.exec('COMMIT');
+        const store = driver.store(db, { prepareInWorker, ...quiet() });
+        let turns = 0;
+        let preparing = true;
+        const count = (): void => {
+          turns++;
+          if (preparing) setImmediate(count);
+        };
+        setImmediate(count);
+        await store.prepare({ signal: new AbortController().signal });
+        preparing = false;
+        return { turns, thread: store.lastPreparation?.thread };
+      };
+      if (driver.preparesInWorker) {
+        const inWorker = await turnsWhilePreparing(true);
+        expect(inWorker.thread).toBe('worker');
+        expect(inWorker.turns).toBeGreaterThan(0);
+      }
+      // On the JS thread the checkpoints and the rest of prepare() run without giving the loop a turn.
+      expect(await turnsWhilePreparing(false)).toEqual({ turns: 0, thread: 'main' });
     });
 
     it('a reader on another connection keeps the preparation from finishing; the freeze still copies everything', async () => {

@@ -63,6 +63,11 @@ function connectionOf(db: NodeSqliteDatabase): WalConnection {
     exec(sql) {
       db.exec(sql);
     },
+    get worker() {
+      // location(): Node 22.16 and later; null for an in-memory database.
+      const file = typeof db.location === 'function' ? db.location() : null;
+      return file ? { driver: 'node:sqlite' as const, file } : undefined;
+    },
   };
 }
 
@@ -72,6 +77,7 @@ export function nodeSqliteStore(db: NodeSqliteDatabase, options: NodeSqliteStore
   return walStore(connectionOf(db), {
     name: o.name ?? `sqlite ${db.location?.() || 'database'}`,
     busyTimeoutMs: o.busyTimeoutMs,
+    prepareInWorker: o.prepareInWorker,
     logger: o.logger ?? getDefaultLogger(),
     lock: o.lockConnection && connectionOf(o.lockConnection),
   });

@@ -13,7 +13,11 @@
  * database file without taking the write lock, repeated while other connections add to it,
  * then a TRUNCATE checkpoint that does not wait empties the -wal file if nobody holds it. This
  * is the slow part, done before the freeze window: the freeze's checkpoint then copies only
- * what was written since.
+ * what was written since. The PASSIVE checkpoints and that TRUNCATE run on a worker thread with
+ * a connection of its own (sqlite-worker.ts), so that the event loop goes on meanwhile; where
+ * that cannot work (an in-memory database, a Database class not loaded through require, a
+ * node:sqlite without location(), a worker that fails) they run on the application's
+ * connection, on the JS thread.
  *
  * Freeze (the application's writes have drained): PRAGMA wal_checkpoint(TRUNCATE) moves every
  * committed page into the database file and empties the -wal file, so the file alone is a
@@ -24,6 +28,7 @@ import { setImmediate as nextTurn } from 'node:timers/promises';
 import { WriterFailure } from '../../errors.js';
 import type { Logger } from '../../logger.js';
 import type { StoreAdapter, StorePrepareContext } from '../write-gate.js';
+import { checkpointInWorker, type WorkerCheckpoints, type WorkerConnection } from './sqlite-worker.js';
 
 /** PRAGMA wal_checkpoint's answer: busy 1 means it could not finish (another connection). */
 export interface CheckpointResult {
@@ -43,6 +48,8 @@ export interface SqlitePreparation {
   readonly rounds: number;
   /** Whether it also emptied the -wal file. */
   readonly truncated: boolean;
+  /** Where its checkpoints ran: a worker thread, or the JS thread. */
+  readonly thread: 'worker' | 'main';
 }
 
 export interface SqliteStore extends StoreAdapter {
@@ -62,11 +69,15 @@ export interface WalConnection {
   /** PRAGMA wal_checkpoint(mode), waiting at most `busyTimeoutMs` for other connections. */
   checkpoint(mode: 'PASSIVE' | 'TRUNCATE', busyTimeoutMs: number): CheckpointResult | undefined;
   exec(sql: string): void;
+  /** How a worker thread opens a connection of its own to the file; undefined if it cannot. */
+  readonly worker: WorkerConnection | undefined;
 }
 
 export interface WalStoreOptions {
   readonly name: string;
   readonly busyTimeoutMs: number;
+  /** Run the preparation's checkpoints on a worker thread where the connection allows it. */
+  readonly prepareInWorker: boolean;
   readonly logger: Logger;
   readonly lock: WalConnection | undefined;
 }
@@ -79,6 +90,23 @@ export function walStore(db: WalConnection, o: WalStoreOptions): SqliteStore {
   let lastCheckpoint: CheckpointResult | undefined;
   let lastPreparation: SqlitePreparation | undefined;
   let walFramesAtFreeze: number | undefined;
+
+  /** PASSIVE checkpoints on the application's connection, a turn of the event loop apart. */
+  async function passiveOnThisThread(signal: AbortSignal): Promise<WorkerCheckpoints | undefined> {
+    // PASSIVE never waits and never takes the write lock: other connections keep writing.
+    const first = db.checkpoint('PASSIVE', 0);
+    if (first === undefined) return undefined;
+    let last = first;
+    let rounds = 1;
+    while (last.log - last.checkpointed > 0 && rounds < preparationRounds && !signal.aborted) {
+      // Let the writes waiting on the JS thread run, then copy what they and others added.
+      await nextTurn();
+      if (!db.isOpen || db.inTransaction || signal.aborted) break;
+      last = db.checkpoint('PASSIVE', 0) ?? last;
+      rounds++;
+    }
+    return { first, last, rounds };
+  }
 
   return {
     name,
@@ -95,32 +123,36 @@ export function walStore(db: WalConnection, o: WalStoreOptions): SqliteStore {
       lastPreparation = undefined;
       // The freeze reports these; a preparation has nothing to do then.
       if (!db.isOpen || db.inTransaction) return;
-      // PASSIVE never waits and never takes the write lock: other connections keep writing.
-      let result = db.checkpoint('PASSIVE', 0);
-      if (result === undefined || result.log < 0) return; // not in WAL mode: nothing to prepare
-      const walFrames = result.log;
-      let rounds = 1;
-      while (result.log - result.checkpointed > 0 && rounds < preparationRounds && !signal.aborted) {
-        // Let the writes waiting on the JS thread run, then copy what they and others added.
-        await nextTurn();
-        if (!db.isOpen || db.inTransaction || signal.aborted) break;
-        result = db.checkpoint('PASSIVE', 0);
-        if (result === undefined) break;
-        rounds++;
+      let passes: WorkerCheckpoints | undefined;
+      const target = o.prepareInWorker ? db.worker : undefined;
+      if (target !== undefined) {
+        try {
+          passes = await checkpointInWorker(target, preparationRounds, signal);
+        } catch (error) {
+          if (signal.aborted) return;
+          o.logger.warn(`${name}: the preparation's checkpoint could not run on a worker thread; it runs on the JS thread`, {
+            store: name,
+            error: error instanceof Error ? error.message : String(error),
+          });
+        }
       }
+      const thread = passes !== undefined ? 'worker' : 'main';
+      passes ??= await passiveOnThisThread(signal);
+      if (passes === undefined || passes.first.log < 0) return; // not in WAL mode: nothing to prepare
       // Everything copied: empty the -wal file now rather than at freeze, if nobody needs it
-      // (no waiting: a reader or writer on another connection makes it a no-op).
-      let truncated = false;
-      if (result !== undefined && result.log === result.checkpointed && db.isOpen && !db.inTransaction && !signal.aborted) {
-        const truncate = db.checkpoint('TRUNCATE', 0);
-        truncated = truncate !== undefined && truncate.busy === 0;
-        if (truncated) result = truncate;
-      }
+      // (no waiting: a reader or writer on another connection makes it a no-op). The worker
+      // tried already; on this thread it is tried here.
+      let truncate = passes.truncate;
+      const copied = passes.last.log === passes.last.checkpointed;
+      if (thread === 'main' && copied && db.isOpen && !db.inTransaction && !signal.aborted) truncate = db.checkpoint('TRUNCATE', 0);
+      const truncated = truncate !== undefined && truncate.busy === 0;
+      const result = truncated ? truncate! : passes.last;
       lastPreparation = {
-        walFrames,
-        leftFrames: result === undefined ? walFrames : Math.max(0, result.log - result.checkpointed),
-        rounds,
+        walFrames: passes.first.log,
+        leftFrames: Math.max(0, result.log - result.checkpointed),
+        rounds: passes.rounds,
         truncated,
+        thread,
       };
     },
     freeze() {

@@ -6,6 +6,7 @@
 import { getDefaultLogger } from '../../logger.js';
 import { parseOptions, sqliteDatabaseSchema, sqliteStoreOptionsSchema, type SqliteStoreOptions } from '../../schemas.js';
 import { walStore, type CheckpointResult, type SqliteStore, type WalConnection } from './sqlite-wal.js';
+import { moduleOf } from './sqlite-worker.js';
 
 export type { SqliteStoreOptions } from '../../schemas.js';
 export type { CheckpointResult, SqlitePreparation, SqliteStore } from './sqlite-wal.js';
@@ -39,6 +40,12 @@ function connectionOf(db: SqliteDatabase): WalConnection {
     exec(sql) {
       db.exec(sql);
     },
+    get worker() {
+      // better-sqlite3 names an in-memory or temporary database ':memory:' or ''.
+      if (db.name === '' || db.name === ':memory:') return undefined;
+      const module = moduleOf(db.constructor);
+      return module === undefined ? undefined : { driver: 'better-sqlite3' as const, module, file: db.name };
+    },
   };
 }
 
@@ -48,6 +55,7 @@ export function sqliteStore(db: SqliteDatabase, options: SqliteStoreOptions = {}
   return walStore(connectionOf(db), {
     name: o.name ?? `sqlite ${db.name}`,
     busyTimeoutMs: o.busyTimeoutMs,
+    prepareInWorker: o.prepareInWorker,
     logger: o.logger ?? getDefaultLogger(),
     lock: o.lockConnection && connectionOf(o.lockConnection),
   });
