@@ -1,5 +1,5 @@
 /** The package as npm users load it: `import` and `require` give the same API, with types. */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -60,19 +60,56 @@ describe('package', () => {
     execFileSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', dir], { encoding: 'utf8' });
   });
 
-  it('says what to do when the addon is missing', () => {
-    let message = '';
-    try {
-      execFileSync(process.execPath, ['-e', "require('vss-bridge').listWriters()"], {
-        cwd: root,
-        encoding: 'utf8',
-        stdio: 'pipe',
-        env: { ...process.env, VSS_BRIDGE_ADDON: '/nonexistent/vss_bridge.node' },
-      });
-    } catch (error) {
-      message = String((error as { stderr: string }).stderr);
-    }
-    expect(message).toMatch(/no native addon/);
-    expect(message).toMatch(/npm rebuild vss-bridge/);
+  it("resolves 'vss-bridge' and 'vss-bridge/testing' with types under TypeScript's node10 resolution", () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vss-bridge-node10-'));
+    writeFileSync(join(dir, 'app.ts'), [
+      "import { VssWriter } from 'vss-bridge';",
+      "import { rehearseCheckpoint } from 'vss-bridge/testing';",
+      'const f: typeof rehearseCheckpoint = rehearseCheckpoint; void f; void VssWriter;',
+      // A wrong use must fail, so the types are really there (not `any` from a missing file).
+      '// @ts-expect-error rehearseCheckpoint takes options, not a number',
+      'void rehearseCheckpoint(42);',
+    ].join('\n'));
+    writeFileSync(join(dir, 'tsconfig.json'), JSON.stringify({
+      compilerOptions: { module: 'commonjs', moduleResolution: 'node10', strict: true, noEmit: true, skipLibCheck: true, types: [], typeRoots: [join(root, 'node_modules/@types')] },
+      files: ['app.ts'],
+    }));
+    execFileSync('mkdir', ['-p', join(dir, 'node_modules')]);
+    execFileSync('ln', ['-s', root, join(dir, 'node_modules', 'vss-bridge')]);
+    execFileSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', dir], { encoding: 'utf8' });
+  });
+
+  function loadError(env: Record<string, string>): string {
+    const run = spawnSync(process.execPath, ['-e', "require('vss-bridge').listWriters()"], {
+      cwd: root,
+      encoding: 'utf8',
+      env: { ...process.env, ...env },
+    });
+    expect(run.status).not.toBe(0);
+    return run.stderr;
+  }
+
+  it('says what to do when no addon matches: where prebuilds exist and how to compile', () => {
+    // node-gyp-build's own override: look for build/ and prebuilds/ in an empty place.
+    const message = loadError({ VSS_BRIDGE_PREBUILD: mkdtempSync(join(tmpdir(), 'vss-bridge-none-')) });
+    expect(message).toMatch(new RegExp(`no native addon for ${process.platform}-${process.arch}`));
+    expect(message).toMatch(/Prebuilt addons ship for linux-x64 and linux-arm64 \(glibc 2\.28 or newer\) and win32-x64/);
+    expect(message).toMatch(/npm rebuild vss-bridge --build-from-source/);
+    expect(message).toMatch(/apt-get install cmake make g\+\+/);
+  });
+
+  it('names a VSS_BRIDGE_ADDON that does not exist', () => {
+    expect(loadError({ VSS_BRIDGE_ADDON: '/nonexistent/vss_bridge.node' })).toMatch(
+      /no native addon for .*VSS_BRIDGE_ADDON names \/nonexistent\/vss_bridge\.node, which does not exist/,
+    );
+  });
+
+  it('says which addon failed to load, and why', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vss-bridge-bad-'));
+    const bad = join(dir, 'vss_bridge.node');
+    writeFileSync(bad, 'not a shared object');
+    const message = loadError({ VSS_BRIDGE_ADDON: bad });
+    expect(message).toContain(`the native addon ${bad} does not load here`);
+    expect(message).toMatch(/npm rebuild vss-bridge --build-from-source/);
   });
 });

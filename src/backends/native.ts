@@ -259,37 +259,54 @@ export interface NativeAddon {
   napiVersion: number;
 }
 
+/** The installed package: package.json, build/ and prebuilds/. */
 const packageRoot = join(__dirname, '..', '..');
 
-/** Where the addon may be: a local build first, then a prebuilt binary for this platform. */
-export function addonCandidates(): string[] {
-  return [
-    join(packageRoot, 'build', 'Release', 'vss_bridge.node'),
-    join(packageRoot, 'build', 'Debug', 'vss_bridge.node'),
-    join(packageRoot, 'prebuilds', `${process.platform}-${process.arch}`, 'vss_bridge.node'),
-  ];
-}
+/** The platforms with a prebuilt addon in the package (scripts/prebuild.sh). */
+const PREBUILT = 'linux-x64 and linux-arm64 (glibc 2.28 or newer) and win32-x64';
+const COMPILE =
+  '`npm rebuild vss-bridge --build-from-source` compiles one for this machine: it needs cmake, make and ' +
+  'a C++17 compiler (apt-get install cmake make g++; dnf install cmake make gcc-c++), on Windows CMake and ' +
+  'Visual Studio Build Tools with the Windows SDK.';
 
-function load(): NativeAddon {
-  const require = createRequire(__filename);
+/**
+ * The addon's path: $VSS_BRIDGE_ADDON, else where node-gyp-build finds it, as the install step
+ * (scripts/install.js) does: a local build (build/Release, build/Debug) first, then the
+ * prebuild for this platform, architecture and C library (prebuilds/<platform>-<arch>/).
+ */
+function locate(): string {
+  const target = `${process.platform}-${process.arch} (Node ${process.versions.node})`;
   const override = process.env['VSS_BRIDGE_ADDON'];
-  const candidates = override ? [override] : addonCandidates();
-  const found = candidates.find((p) => existsSync(p));
-  if (found === undefined) {
+  if (override) {
+    if (existsSync(override)) return override;
     throw new EnvironmentError(
-      `vss-bridge: no native addon for ${process.platform}-${process.arch} (Node ${process.versions.node}). ` +
-        `Looked in:\n  ${candidates.join('\n  ')}\n` +
-        'Build it with `npm rebuild vss-bridge` (needs cmake and a C++17 compiler), ' +
-        'or install on a platform with a prebuilt binary (win32-x64, win32-arm64).',
+      `vss-bridge: no native addon for ${target}: VSS_BRIDGE_ADDON names ${override}, which does not exist.`,
       'ERROR_MOD_NOT_FOUND',
     );
   }
+  const require = createRequire(__filename);
+  const nodeGypBuild = require('node-gyp-build') as { resolve(dir: string): string };
   try {
-    return require(found) as NativeAddon;
-  } catch (error) {
-    // Built for another Node-API version or platform, or a library it needs is missing.
+    return nodeGypBuild.resolve(packageRoot);
+  } catch {
     throw new EnvironmentError(
-      `vss-bridge: the native addon ${found} could not be loaded: ${(error as Error).message}. Rebuild it with \`npm rebuild vss-bridge\``,
+      `vss-bridge: no native addon for ${target}: no prebuilt addon matches and none was compiled ` +
+        `(looked in ${join(packageRoot, 'build')} and ${join(packageRoot, 'prebuilds')}). ` +
+        `Prebuilt addons ship for ${PREBUILT}; elsewhere (win32-arm64, macOS, musl-based Linux) the ` +
+        `install compiles one. ${COMPILE}`,
+      'ERROR_MOD_NOT_FOUND',
+    );
+  }
+}
+
+function load(): NativeAddon {
+  const path = locate();
+  try {
+    return createRequire(__filename)(path) as NativeAddon;
+  } catch (error) {
+    // Built for another platform or C library (an older glibc), or a library it needs is missing.
+    throw new EnvironmentError(
+      `vss-bridge: the native addon ${path} does not load here: ${(error as Error).message}\n${COMPILE}`,
       'ERROR_MOD_NOT_FOUND',
     );
   }
