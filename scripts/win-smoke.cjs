@@ -5,6 +5,8 @@
 // calls one of its aborting stubs (CreateWriter, GetBackupType, SetWriterFailure, ...).
 //
 //   VSS_BRIDGE_ADDON=<vss_bridge.node> VSS_BRIDGE_DIST=<compiled src> node win-smoke.cjs
+//   VSS_BRIDGE_DIST=<installed package>/dist node win-smoke.cjs   (the package's loader finds
+//                                                                   its prebuild)
 'use strict';
 const assert = require('node:assert/strict');
 const path = require('node:path');
@@ -21,8 +23,8 @@ async function check(name, body) {
 
 async function main() {
   process.env.VSS_BRIDGE_BACKEND = 'vss';
-  const addon = require(process.env.VSS_BRIDGE_ADDON);
   const lib = require(path.join(process.env.VSS_BRIDGE_DIST, 'index.js'));
+  const addon = require(path.join(process.env.VSS_BRIDGE_DIST, 'backends', 'native.js')).native();
 
   await check('the addon exports the portable and the Windows surface', () => {
     assert.equal(typeof addon.Dispatcher, 'function');
