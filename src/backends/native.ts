@@ -280,7 +280,8 @@ function locate(): string {
   if (override) {
     if (existsSync(override)) return override;
     throw new EnvironmentError(
-      `vss-bridge: no native addon for ${target}: VSS_BRIDGE_ADDON names ${override}, which does not exist.`,
+      `vss-bridge: no native addon for ${target}: VSS_BRIDGE_ADDON names ${override}, which does not exist. ` +
+        `Unset it to use the package's own addon; ${COMPILE}`,
       'ERROR_MOD_NOT_FOUND',
     );
   }
