@@ -11,6 +11,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 const root = join(__dirname, '..', '..');
 const main = join(root, 'dist', 'cli', 'main.js');
 const appWriters = join(__dirname, 'fixtures', 'app-writers.cjs');
+const vetoingWriter = join(__dirname, 'fixtures', 'vetoing-writer.cjs');
 const stateDir = mkdtempSync(join(tmpdir(), 'vss-bridge-cli-'));
 const fullSequence = ['identify', 'prepareBackup', 'prepareSnapshot', 'freeze', 'thaw', 'postSnapshot', 'backupComplete', 'backupShutdown'];
 
@@ -231,11 +232,22 @@ describe('vss-bridge CLI', () => {
     expect(r.stderr).toMatch(/no native addon for .*no-such-addon\.node/s);
   });
 
-  it('runs the consistent-snapshot demo', () => {
+  it('runs the consistent-snapshot demo: exit 0 when every snapshot is consistent', () => {
     const { code, out } = cliJson(['demo', '--checkpoints', '1', '--clients', '2', '--interval', '50ms']);
     expect(out['checkpoints']).toHaveLength(1);
+    expect(out['checkpoints'][0]).toMatchObject({ succeeded: true, verdict: { ok: true } });
     expect(out['lostWrites']).toBe(0);
-    expect(code).toBe(out['ok'] === true ? 0 : 1);
+    expect(out['ok']).toBe(true);
+    expect(code).toBe(0);
     expect(cli(['demo', '--checkpoints', 'many']).stderr).toContain('--checkpoints: must be a whole number');
+  });
+
+  it('a demo whose snapshot set fails says so and exits 1', () => {
+    // One more writer in the demo's process, which vetoes every freeze.
+    const { code, out } = cliJson(['demo', '--checkpoints', '1', '--clients', '2', '--interval', '50ms'], { NODE_OPTIONS: `--require ${JSON.stringify(vetoingWriter)}` });
+    expect(out['checkpoints']).toHaveLength(1);
+    expect(out['checkpoints'][0]).toMatchObject({ succeeded: false, error: { code: 'VSS_E_WRITERERROR_NONRETRYABLE' } });
+    expect(out['ok']).toBe(false);
+    expect(code).toBe(1);
   });
 });
