@@ -8,12 +8,28 @@ import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { fileStore, OptionsError, sqliteStore, WriteGate } from '../src/index.js';
 import { createLoopFs, loopFsUnavailable } from './helpers/loop-mount.js';
 import { memoryLogger } from './helpers/memory-logger.js';
 import { skipUnlessRunnable } from './helpers/skip.js';
 import { describeSqliteStore, type SqliteDriver, type TestDatabase } from './helpers/sqlite-store-checks.js';
+
+/** Every path whose file handle was fsynced (FileHandle.sync) here, in the order they finished. */
+const synced = vi.hoisted(() => [] as string[]);
+vi.mock('node:fs/promises', async (importOriginal) => {
+  const fs = await importOriginal<typeof import('node:fs/promises')>();
+  const open: typeof fs.open = async (...args) => {
+    const handle = await fs.open(...args);
+    const sync = handle.sync.bind(handle);
+    handle.sync = async () => {
+      await sync();
+      synced.push(String(args[0]));
+    };
+    return handle;
+  };
+  return { ...fs, open };
+});
 
 const cleanups: (() => unknown)[] = [];
 afterEach(async () => {
@@ -128,8 +144,11 @@ describe('fileStore', () => {
     await writeFile(join(dir, 'log.ndjson'), '{"n":1}\n');
     const store = fileStore({ paths: [join(dir, 'log.ndjson'), dir, join(dir, 'later.ndjson')], ...quiet() });
     const gate = new WriteGate({ ...quiet(), stores: [store] });
+    synced.length = 0;
     await gate.freeze();
     expect(gate.state).toBe('frozen');
+    // Each path that exists, the file and the directory that names it, once; the missing one not.
+    expect([...synced].sort()).toEqual([dir, join(dir, 'log.ndjson')].sort());
     gate.thaw();
   });
 
