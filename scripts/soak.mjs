@@ -48,7 +48,8 @@ const pick = (items) => items[Math.floor(random() * items.length)];
 // Long enough that a healthy handler never misses it on a loaded machine or under
 // AddressSanitizer (40 ms did, once, under both), short enough that hanging handlers keep the
 // soak quick.
-const HANDLER_TIMEOUT_MS = 150;
+// VSS_BRIDGE_TEST_TIME_SCALE (test/helpers/timing.ts) multiplies it on a busy machine.
+const HANDLER_TIMEOUT_MS = 150 * Number(process.env.VSS_BRIDGE_TEST_TIME_SCALE || 1);
 const events = ['prepareBackup', 'prepareSnapshot', 'freeze', 'thaw', 'postSnapshot', 'backupComplete', 'abort', 'backupShutdown'];
 const handlerFaults = ['throws', 'rejects', 'hangs', 'settlesLate'];
 const quiet = { error() {}, warn() {}, info() {}, debug() {} };

@@ -3,13 +3,14 @@
  * blocks until the JS handler answers or the deadline passes, and gets success or a failure
  * with a VSS writer-error code.
  */
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { JsDispatcher } from '../src/dispatch.js';
 import { WriterFailure } from '../src/errors.js';
 import { hresultOf } from '../src/hresult.js';
 import { native, type NativeDispatchResult } from '../src/backends/native.js';
 import { blockEventLoopUntil, sleep } from './helpers/writers.js';
 import { memoryLogger } from './helpers/memory-logger.js';
+import { polling } from './helpers/timing.js';
 
 type Handler = (ctx: { signal: AbortSignal; deadline: number; event: string }) => unknown;
 
@@ -96,12 +97,10 @@ describe('dispatcher', () => {
     );
     const result = await dispatchFromThread(dispatcher, 100);
     expect(result).toMatchObject({ outcome: 'timedOut', hresult: signed('VSS_E_WRITERERROR_TIMEOUT') });
-    await sleep(50);
-    expect(signal?.aborted).toBe(true);
+    await vi.waitFor(() => expect(signal?.aborted).toBe(true), polling);
     expect((signal?.reason as Error).name).toBe('TimeoutError');
     settleLate?.();
-    await sleep(10);
-    expect(entries.some((e) => e.level === 'warn' && /settled after its deadline/.test(e.message))).toBe(true);
+    await vi.waitFor(() => expect(entries.some((e) => e.level === 'warn' && /settled after its deadline/.test(e.message))).toBe(true), polling);
     dispatcher.close('done');
   });
 
@@ -128,9 +127,9 @@ describe('dispatcher', () => {
     expect(blockEventLoopUntil(() => Atomics.load(returned, 0) === 1)).toBe(true);
     const result = await pending;
     expect(result.outcome).toBe('timedOut');
-    await sleep(10);
+    // Once the late event reached JS (it logs that it did not run the handler), it never runs.
+    await vi.waitFor(() => expect(entries.some((e) => /handler not run/.test(e.message))).toBe(true), polling);
     expect(ran).toBe(false);
-    expect(entries.some((e) => /handler not run/.test(e.message))).toBe(true);
     dispatcher.close('done');
   });
 
@@ -143,7 +142,7 @@ describe('dispatcher', () => {
         }),
     );
     const pending = dispatchFromThread(dispatcher, 10_000);
-    await sleep(50);
+    await vi.waitFor(() => expect(signal).toBeDefined(), polling); // the handler runs
     dispatcher.close('writer "test-writer" unsubscribed');
     const result = await pending;
     expect(result).toMatchObject({ outcome: 'closed', hresult: signed('VSS_E_WRITERERROR_RETRYABLE') });

@@ -31,19 +31,21 @@ import type { Logger } from '../../src/logger.js';
 import { runSnapshotSet } from '../../src/requester.js';
 import { parseOptions, shadowCopyOptionsSchema, type ShadowCopyOptions } from '../../src/schemas.js';
 import { memoryLogger } from '../helpers/memory-logger.js';
+import { scaled } from '../helpers/timing.js';
 import { eventsOf, recordingWriter, sleep, type Calls } from '../helpers/writers.js';
 import { GatedApp, type GateOutcome } from './gated-app.js';
 import { expectedOutcome, faults, matrixEvents, restoreEvents, type Fault, type MatrixEvent } from './vss-rules.js';
 
 // The faulty writer's deadlines: short, so a hang costs little, yet long enough that a GC
-// pause on a loaded machine does not expire the events that follow its fault.
-const HANDLER_TIMEOUT_MS = 250;
-const FREEZE_TIMEOUT_MS = 1_000;
+// pause on a loaded machine does not expire the events that follow its fault (scaled by
+// VSS_BRIDGE_TEST_TIME_SCALE, test/helpers/timing.ts).
+const HANDLER_TIMEOUT_MS = scaled(250);
+const FREEZE_TIMEOUT_MS = scaled(1_000);
 // blocksLoop holds the event loop this long, well past the faulty writer's deadline. The
 // healthy writer answers the same event only once the loop is free, so the phase ends after
 // the block whichever writer's event reached JS first, and the events that follow find a
 // free loop.
-const BLOCK_MS = 800;
+const BLOCK_MS = scaled(800);
 // The healthy writer's deadlines: it must never be the one that times out.
 const HEALTHY_TIMEOUTS = { handlerTimeoutMs: 10_000, freezeTimeoutMs: 60_000 };
 
@@ -71,10 +73,10 @@ afterAll(() => {
   if (out) writeFileSync(out, JSON.stringify(rows, null, 2));
 });
 
-/** Polls `read` until `accept` holds or 10 s pass; returns the last value read. */
+/** Polls `read` until `accept` holds or 10 s (scaled) pass; returns the last value read. */
 async function eventually<T>(read: () => T, accept: (value: T) => boolean): Promise<T> {
   let value = read();
-  for (const deadline = Date.now() + 10_000; !accept(value) && Date.now() < deadline; value = read()) await sleep(10);
+  for (const deadline = Date.now() + scaled(10_000); !accept(value) && Date.now() < deadline; value = read()) await sleep(10);
   return value;
 }
 
@@ -313,7 +315,7 @@ describe('fault matrix: provider and service faults', () => {
     commitCase({ failWith: 'VSS_E_PROVIDER_VETO' }, 'VSS_E_PROVIDER_VETO', 'VSS_WS_STABLE', 'provider fails'));
 
   it('the commit overruns the hold limit: VSS_E_HOLD_WRITES_TIMEOUT, Abort to every writer', () =>
-    commitCase({ commitDelayMs: 300, holdLimitMs: 50 }, 'VSS_E_HOLD_WRITES_TIMEOUT', 'VSS_WS_STABLE', 'overruns hold limit'));
+    commitCase({ commitDelayMs: scaled(300), holdLimitMs: scaled(50) }, 'VSS_E_HOLD_WRITES_TIMEOUT', 'VSS_WS_STABLE', 'overruns hold limit'));
 
   it("the commit overruns a writer's freeze window: that writer fails at freeze with a timeout", () =>
     commitCase({ commitDelayMs: FREEZE_TIMEOUT_MS * 2, holdLimitMs: 60_000 }, 'VSS_E_WRITERERROR_TIMEOUT', 'VSS_WS_FAILED_AT_FREEZE', 'overruns freeze window'));
