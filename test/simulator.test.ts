@@ -280,13 +280,25 @@ describe('simulated snapshot set', () => {
 
   it('refuses a second snapshot set while one is in progress', async () => {
     const calls: Calls = [];
-    await recordingWriter('app', calls, { prepareSnapshot: () => sleep(200) });
+    // The first set stays in PrepareForSnapshot until the second one has been refused.
+    let started!: () => void;
+    const inPrepareSnapshot = new Promise<void>((resolve) => (started = resolve));
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    await recordingWriter('app', calls, {
+      prepareSnapshot: () => {
+        started();
+        return released;
+      },
+    });
     const first = createShadowCopy({ volumes: [data], ...quiet });
-    await sleep(50);
+    await inPrepareSnapshot;
     const error = await failingSet({ volumes: [data], ...quiet });
     expect(error.code).toBe('VSS_E_SNAPSHOT_SET_IN_PROGRESS');
     expect(error.retryable).toBe(true);
-    await expect(first).resolves.toBeDefined();
+    release();
+    expect(await first).toMatchObject({ snapshotSetId: expect.any(String) });
+    expect(eventsOf(calls, 'app')).toContain('backupShutdown');
   });
 
   it('answers at its own deadline when a handler hangs, then still aborts the writers', async () => {
@@ -349,7 +361,10 @@ describe('simulated snapshot set', () => {
 
   it('lists subscribed writers with their states and last errors', async () => {
     const calls: Calls = [];
+    // What the writer's status is when each set reaches it.
+    const atPrepareBackup: unknown[] = [];
     const writer = await recordingWriter('listed', calls, {
+      prepareBackup: () => void atPrepareBackup.push(writer.info()),
       freeze: () => {
         throw new Error('nope');
       },
@@ -361,8 +376,11 @@ describe('simulated snapshot set', () => {
     expect(info?.lastError).toMatchObject({ code: 'VSS_E_WRITERERROR_RETRYABLE', message: 'nope' });
     expect(writer.state).toBe('VSS_WS_FAILED_AT_FREEZE');
     expect(writer.info()).toEqual(info);
-    // A new set starts from a clean state.
-    await createShadowCopy({ volumes: [data], ...quiet }).catch(() => undefined);
+    // A new set starts from a clean state: stable, the last set's error gone.
+    const again = await failingSet({ volumes: [data], ...quiet });
+    expect(again.code).toBe('VSS_E_WRITERERROR_RETRYABLE');
+    expect(atPrepareBackup).toHaveLength(2);
+    expect(atPrepareBackup[1]).toMatchObject({ state: 'VSS_WS_STABLE', lastError: null });
     await writer.unsubscribe();
     expect(writer.state).toBe('VSS_WS_UNKNOWN');
     expect(writer.info()).toBeNull();
