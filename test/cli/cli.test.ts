@@ -240,6 +240,16 @@ describe('vss-bridge CLI', () => {
     expect(out['ok']).toBe(true);
     expect(code).toBe(0);
     expect(cli(['demo', '--checkpoints', 'many']).stderr).toContain('--checkpoints: must be a whole number');
+    expect(cli(['demo', '--wal-mb', 'lots']).stderr).toContain('--wal-mb: must be a whole number');
+  });
+
+  it('demo --wal-mb: a large WAL at prepareSnapshot, reported with the WAL at freeze', () => {
+    const { code, out } = cliJson(['demo', '--checkpoints', '1', '--clients', '2', '--interval', '1ms', '--wal-mb', '8']);
+    const [checkpoint] = out['checkpoints'] as { wal: { atPrepareSnapshot: number; atFreeze: number } }[];
+    expect(checkpoint!.wal.atPrepareSnapshot).toBeGreaterThan(8 * 1024 * 1024);
+    expect(checkpoint!.wal.atFreeze).toBeLessThan(checkpoint!.wal.atPrepareSnapshot / 10);
+    expect(out['lostWrites']).toBe(0);
+    expect(code).toBe(0);
   });
 
   it('a demo whose snapshot set fails says so and exits 1', () => {
