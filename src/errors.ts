@@ -58,6 +58,8 @@ export class WriterFailure extends Error {
 export class EnvironmentError extends VssError {
   constructor(message: string, code: 'ERROR_MOD_NOT_FOUND' | 'E_NOTIMPL' | 'E_INVALIDARG' = 'E_NOTIMPL') {
     super(hresultOf(code), message);
+    // The message is said to a person as it is: the code is in .code, not appended.
+    this.message = message;
     this.name = 'EnvironmentError';
   }
 }

@@ -19,23 +19,22 @@ import {
 } from '../index.js';
 import { getBackend } from '../backends/backend.js';
 import { getDefaultLogger, silentLogger } from '../logger.js';
-import { durationSchema, helpOption, jsonOption, defineCommand, type Command } from './command.js';
+import { duration, durationValue, helpOption, jsonOption, defineCommand, type Command } from './command.js';
 import { exitCodeOf, verdictOf, type Verdict } from './exit-codes.js';
 import { formatMs, json, styleFor, table, type CommandIO, type Style } from './io.js';
 import { fixedVolumes } from './volumes.js';
-import { loadWriters, noWritersNote, writerOptions } from './writer-modules.js';
+import { loadWriters, noWritersNote, writerOptions, writerValues } from './writer-modules.js';
 import { styledState } from './writers.js';
 
 const schema = z.object({
   'backup-type': z.enum(backupTypes, { error: `must be one of ${backupTypes.join(', ')}` }).default('copy'),
-  timeout: durationSchema.default(120_000),
+  timeout: duration().default(120_000),
   keep: z.boolean().default(false),
   json: z.boolean().default(false),
   quiet: z.boolean().default(false),
   verbose: z.boolean().default(false),
   'fail-provider': z.enum(providerErrorCodes, { error: `must be one of ${providerErrorCodes.join(', ')}` }).optional(),
-  'writer-module': z.array(z.string().min(1)).optional(),
-  'with-demo-writer': z.boolean().optional(),
+  ...writerValues,
   _: z.array(z.string().min(1).max(32767)).max(64, { error: 'at most 64 volumes' }),
 });
 
@@ -112,7 +111,7 @@ Exit codes: 0 succeeded, 3 writer veto, 4 timeout, 5 provider failure, 6 environ
 2 bad command line, 130 interrupted, 1 anything else.`,
   options: {
     'backup-type': { type: 'string', value: '<type>', description: `${backupTypes.join(' | ')} (default full)` },
-    timeout: { type: 'string', value: '<duration>', description: 'deadline for the whole set, e.g. 30s, 1500ms, 2m (default 120s)' },
+    timeout: { type: 'string', value: durationValue, description: 'deadline for the whole set, e.g. 30s, 1500ms, 2m; a bare number is milliseconds (default 120s)' },
     keep: { type: 'boolean', description: 'keep the shadow copies and print their device paths' },
     json: jsonOption,
     quiet: { type: 'boolean', short: 'q', description: 'no progress on stderr' },

@@ -8,6 +8,7 @@
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { EnvironmentError } from '../errors.js';
+import { didYouMean } from './did-you-mean.js';
 import { exitCodes } from './exit-codes.js';
 import { styleFor, type CommandIO } from './io.js';
 
@@ -66,7 +67,10 @@ function parseCommand<S extends z.ZodType>(command: CommandSpec, args: string[],
   try {
     parsed = parseArgs({ args, options, allowPositionals: true, strict: true });
   } catch (error) {
-    throw new UsageError(`${command.name}: ${(error as Error).message.replace(/\. To specify a positional.*$/s, '')}`);
+    const message = (error as Error).message.replace(/\. To specify a positional.*$/s, '');
+    const unknown = /^Unknown option '(-{1,2})([^']+)'/.exec(message);
+    const hint = unknown ? didYouMean(unknown[2]!, Object.keys(command.options), (name) => `--${name}`) : '';
+    throw new UsageError(`${command.name}: ${message}${hint}`);
   }
   const { help, ...values } = parsed.values as Record<string, unknown>;
   if (help === true) return { values: undefined as z.output<S>, positionals: parsed.positionals, help: true };
@@ -125,15 +129,26 @@ export function reportError(error: unknown, io: CommandIO, command?: CommandSpec
   return error instanceof EnvironmentError ? exitCodes.environment : exitCodes.failure;
 }
 
-/** "30s", "1500ms", "2m" or a plain number of seconds, as whole milliseconds. */
-export const durationSchema = z
-  .string()
-  .regex(/^\d+(\.\d+)?(ms|s|m)?$/, { error: 'must be a duration such as 30s, 1500ms or 2m' })
-  .transform((s) => {
-    const [, n = '0', unit = 's'] = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(s) ?? [];
-    return Math.round(Number(n) * (unit === 'ms' ? 1 : unit === 's' ? 1000 : 60_000));
-  })
-  .pipe(z.number().int().min(1, { error: 'must be at least 1ms' }).max(86_400_000, { error: 'must be at most 24 hours' }));
+/**
+ * Every duration option of every command, one rule: "500ms", "30s", "2m", or a bare number of
+ * milliseconds (as the library's own options are, and the hooks' --timeout always was).
+ * Whole milliseconds from 1 ms to `maxMs`.
+ */
+export function duration(maxMs = 86_400_000) {
+  const max =
+    maxMs % 3_600_000 === 0 ? `${maxMs / 3_600_000} hour${maxMs === 3_600_000 ? '' : 's'}` : maxMs % 60_000 === 0 ? `${maxMs / 60_000} minutes` : `${maxMs} ms`;
+  return z
+    .string()
+    .regex(/^\d+(\.\d+)?(ms|s|m)?$/, { error: 'must be a duration such as 500ms, 30s or 2m (a bare number is milliseconds)' })
+    .transform((s) => {
+      const [, n = '0', unit = 'ms'] = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(s) ?? [];
+      return Math.round(Number(n) * (unit === 'ms' ? 1 : unit === 's' ? 1000 : 60_000));
+    })
+    .pipe(z.number().int().min(1, { error: 'must be at least 1ms' }).max(maxMs, { error: `must be at most ${max}` }));
+}
+
+/** How --help shows a duration option's value. */
+export const durationValue = '<duration>';
 
 export function helpText(command: CommandSpec, bin = 'vss-bridge'): string {
   const rows = Object.entries(command.options).map(([name, o]) => {

@@ -1,6 +1,7 @@
 /** `vss-bridge demo`: the consistent-snapshot demo (src/demo), run from the command line. */
+import { resolve } from 'node:path';
 import { z } from 'zod';
-import { durationSchema, helpOption, jsonOption, defineCommand, type Command } from './command.js';
+import { duration, helpOption, jsonOption, defineCommand, type Command } from './command.js';
 import { exitCodes } from './exit-codes.js';
 import { loadDemo } from './optional-modules.js';
 
@@ -14,9 +15,10 @@ const count = (max: number) =>
 const schema = z.object({
   checkpoints: count(1000).optional(),
   clients: count(64).optional(),
-  interval: durationSchema.optional(),
+  interval: duration().optional(),
   'wal-mb': z.string().regex(/^\d+$/, { error: 'must be a whole number' }).transform(Number).pipe(z.number().max(1024, { error: 'must be at most 1024' })).optional(),
-  dir: z.string().min(1).optional(),
+  // Relative to where the command runs, as any path on a command line.
+  dir: z.string().min(1).transform((p) => resolve(p)).optional(),
   keep: z.boolean().optional(),
   json: z.boolean().optional(),
   _: z.array(z.string()).max(0, { error: 'demo takes no arguments' }),
@@ -25,7 +27,7 @@ const schema = z.object({
 export const demoCommand: Command = defineCommand({
   name: 'demo',
   summary: 'Run the consistent-snapshot demo: a SQLite service under load while checkpoints are taken.',
-  usage: 'demo [--checkpoints <n>] [--clients <n>] [--interval <duration>] [--wal-mb <n>] [--dir <path>] [--keep] [--json]',
+  usage: 'demo [options]',
   details: `
 A records service on SQLite (better-sqlite3, an optional dependency) registers a writer with a
 write gate; clients write continuously while snapshot sets run, and each snapshot is checked for

@@ -13,7 +13,7 @@ import { describeLinuxGuest } from '../linux/guest.js';
 import { helpOption, jsonOption, defineCommand, type Command } from './command.js';
 import { exitCodes } from './exit-codes.js';
 import { json, styleFor } from './io.js';
-import { loadWriters, noWritersNote, writerOptions } from './writer-modules.js';
+import { loadWriters, noWritersNote, writerOptions, writerValues } from './writer-modules.js';
 
 export type CheckStatus = 'ok' | 'warn' | 'fail' | 'skip';
 
@@ -155,15 +155,14 @@ async function checkLinuxGuest(): Promise<Check[]> {
 
 const schema = z.object({
   json: z.boolean().default(false),
-  'writer-module': z.array(z.string().min(1)).optional(),
-  'with-demo-writer': z.boolean().optional(),
+  ...writerValues,
   _: z.array(z.string()).max(0, { error: 'doctor takes no arguments' }),
 });
 
 export const doctorCommand: Command = defineCommand({
   name: 'doctor',
   summary: 'Check what usually breaks a checkpoint on this machine, and say how to fix it.',
-  usage: 'doctor [--json] [--writer-module <file>]',
+  usage: 'doctor [options]',
   details: 'Exit code 0 when nothing failed (warnings allowed), 6 when a check failed.',
   options: { json: jsonOption, ...writerOptions, help: helpOption },
   schema,

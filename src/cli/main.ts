@@ -9,6 +9,7 @@ import { hookCommand, hvVssDaemonCommand, installHooksCommand, uninstallHooksCom
 import { checkpointCommand } from './checkpoint.js';
 import { helpText, reportError, UsageError, type Command } from './command.js';
 import { demoCommand } from './demo.js';
+import { didYouMean } from './did-you-mean.js';
 import { doctorCommand } from './doctor.js';
 import { exitCodes } from './exit-codes.js';
 import type { CommandIO } from './io.js';
@@ -54,7 +55,13 @@ Options: --help, --version. NO_COLOR turns colours off. Exit codes: 0 success, 1
 
 export async function main(argv: string[], io: CommandIO): Promise<number> {
   const [name, ...args] = argv;
-  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+  if (name === undefined) {
+    // Nothing asked: the usage, as a wrong command line (a script that forgot its command
+    // must not pass).
+    io.stderr.write(usage());
+    return exitCodes.usage;
+  }
+  if (name === '--help' || name === '-h' || name === 'help') {
     const topic = commands.find((c) => c.spec.name === args[0]);
     io.stdout.write(topic ? helpText(topic.spec) : usage());
     return exitCodes.success;
@@ -65,7 +72,9 @@ export async function main(argv: string[], io: CommandIO): Promise<number> {
   }
   const command = commands.find((c) => c.spec.name === name);
   if (command === undefined) {
-    return reportError(new UsageError(`unknown command "${name}"; commands: ${commands.map((c) => c.spec.name).join(', ')}`), io);
+    const names = commands.map((c) => c.spec.name);
+    const hint = didYouMean(name, names);
+    return reportError(new UsageError(`unknown command "${name}"${hint || `; commands: ${names.join(', ')}`}`), io);
   }
   return command(args, io);
 }

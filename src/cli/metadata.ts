@@ -3,13 +3,12 @@ import { z } from 'zod';
 import { gatherWriterMetadata, type WriterMetadataInfo } from '../index.js';
 import { helpOption, jsonOption, UsageError, defineCommand, type Command } from './command.js';
 import { json, styleFor, type Style } from './io.js';
-import { loadWriters, noWritersNote, writerOptions } from './writer-modules.js';
+import { loadWriters, noWritersNote, writerOptions, writerValues } from './writer-modules.js';
 import { styledState } from './writers.js';
 
 const schema = z.object({
   json: z.boolean().optional(),
-  'writer-module': z.array(z.string().min(1)).optional(),
-  'with-demo-writer': z.boolean().optional(),
+  ...writerValues,
   _: z.array(z.string().min(1)).max(1, { error: 'name at most one writer' }),
 });
 
@@ -37,7 +36,7 @@ function describe(w: WriterMetadataInfo, style: Style): string {
 export const metadataCommand: Command = defineCommand({
   name: 'metadata',
   summary: 'Show the components and file groups each writer reports (GatherWriterMetadata).',
-  usage: 'metadata [writer] [--json] [--writer-module <file>] [--with-demo-writer]',
+  usage: 'metadata [writer] [options]',
   details: 'With a writer name (or writer id), only that writer; exit code 2 when no writer matches.',
   options: { json: jsonOption, ...writerOptions, help: helpOption },
   schema,

@@ -3,12 +3,11 @@ import { z } from 'zod';
 import { listWriters, type WriterInfo } from '../index.js';
 import { helpOption, jsonOption, defineCommand, type Command } from './command.js';
 import { json, styleFor, table, type Style } from './io.js';
-import { loadWriters, noWritersNote, writerOptions } from './writer-modules.js';
+import { loadWriters, noWritersNote, writerOptions, writerValues } from './writer-modules.js';
 
 const schema = z.object({
   json: z.boolean().optional(),
-  'writer-module': z.array(z.string().min(1)).optional(),
-  'with-demo-writer': z.boolean().optional(),
+  ...writerValues,
   _: z.array(z.string()).max(0, { error: 'writers takes no arguments' }),
 });
 
@@ -38,7 +37,7 @@ function row(w: WriterInfo, style: Style): string[] {
 export const writersCommand: Command = defineCommand({
   name: 'writers',
   summary: 'List the writers with their state and last error (vssadmin list writers, one line each).',
-  usage: 'writers [--json] [--writer-module <file>] [--with-demo-writer]',
+  usage: 'writers [options]',
   details: 'Failed writers are shown in red on a terminal. Exit code 0 even when a writer has failed:\nthe list is the answer; `vss-bridge doctor` judges it.',
   options: { json: jsonOption, ...writerOptions, help: helpOption },
   schema,

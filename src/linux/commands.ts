@@ -10,7 +10,7 @@
  */
 import { realpathSync } from 'node:fs';
 import { z } from 'zod';
-import { defineCommand, helpOption, UsageError, type Command } from '../cli/command.js';
+import { defineCommand, duration, durationValue, helpOption, UsageError, type Command } from '../cli/command.js';
 import { exitCodes } from '../cli/exit-codes.js';
 import type { CommandIO } from '../cli/io.js';
 import { backupTypes } from '../types.js';
@@ -20,14 +20,8 @@ import { hookCommandProblem, installHooks, platforms, uninstallHooks, type Insta
 import { freezeApps, thawApps } from './registered-apps.js';
 import { runtimeDirVariable } from './runtime-dir.js';
 
-/** A deadline given as a whole number of milliseconds, up to an hour. */
-const ms = (fallback: number) =>
-  z.coerce
-    .number({ error: 'must be a number of milliseconds' })
-    .int({ error: 'must be a whole number of milliseconds' })
-    .min(1, { error: 'must be at least 1 ms' })
-    .max(3_600_000, { error: 'must be at most 3600000 ms (one hour)' })
-    .default(fallback);
+/** A deadline of up to an hour, by the rule of every command's durations (cli/command.ts). */
+const ms = (fallback: number) => duration(3_600_000).default(fallback);
 
 const backupType = z.enum(backupTypes, { error: `must be one of ${backupTypes.join(', ')}` }).default('copy');
 
@@ -54,7 +48,7 @@ Actions:
   thaw        ask every registered app to thaw (reverse order); always exits by the deadline
   freezeFail  ask every registered app to abort (after a failed freeze)`,
   options: {
-    timeout: { type: 'string', value: '<ms>', description: 'deadline for the whole run, abort included, from the hook\'s start (default 30000)' },
+    timeout: { type: 'string', value: durationValue, description: 'deadline for the whole run, abort included, from the hook\'s start (default 30s)' },
     source: { type: 'string', value: '<name>', description: 'who asks, for the logs, e.g. qemu-ga (default hook)' },
     'backup-type': backupTypeOption,
     'runtime-dir': runtimeDirOption,
@@ -123,9 +117,9 @@ export const hvVssDaemonCommand: Command = defineCommand({
     device: { type: 'string', value: '<path>', description: 'the channel (default /dev/vmbus/hv_vss); a Unix socket or FIFO speaking the same bytes for tests' },
     mounts: { type: 'string', value: '<file>', description: 'the mount table (default /proc/mounts)' },
     'include-loop': { type: 'boolean', description: 'also freeze loop-backed file systems (hv_vss_daemon skips them)' },
-    'freeze-timeout': { type: 'string', value: '<ms>', description: 'for the apps to freeze (default 60000)' },
-    'thaw-timeout': { type: 'string', value: '<ms>', description: 'for the apps to thaw (default 20000; the kernel waits 30 s)' },
-    'max-freeze': { type: 'string', value: '<ms>', description: 'thaw by itself when no THAW arrives (default 600000)' },
+    'freeze-timeout': { type: 'string', value: durationValue, description: 'for the apps to freeze (default 60s)' },
+    'thaw-timeout': { type: 'string', value: durationValue, description: 'for the apps to thaw (default 20s; the kernel waits 30 s)' },
+    'max-freeze': { type: 'string', value: durationValue, description: 'thaw by itself when no THAW arrives (default 10m)' },
     'runtime-dir': runtimeDirOption,
     'backup-type': backupTypeOption,
     help: helpOption,

@@ -71,7 +71,7 @@ describe('vss-bridge CLI', () => {
   it('rejects a bad command line with exit code 2, naming the option and its rule', () => {
     const timeout = cli(['checkpoint', '--timeout', 'soon']);
     expect(timeout.code).toBe(2);
-    expect(timeout.stderr).toContain('--timeout: must be a duration such as 30s, 1500ms or 2m');
+    expect(timeout.stderr).toContain('--timeout: must be a duration such as 500ms, 30s or 2m (a bare number is milliseconds)');
     const type = cli(['checkpoint', '--backup-type', 'nightly']);
     expect(type.code).toBe(2);
     expect(type.stderr).toContain('--backup-type: must be one of full, copy, incremental, differential, log');

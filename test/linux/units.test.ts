@@ -170,7 +170,10 @@ describe('install-hooks', () => {
 
 describe('usage errors name the option and the rule', () => {
   it.each([
-    [['freeze', '--timeout', 'soon'], /--timeout: must be a number of milliseconds/],
+    [['freeze', '--timeout', 'soon'], /--timeout: must be a duration such as 500ms, 30s or 2m \(a bare number is milliseconds\)/],
+    [['freeze', '--timeout', '2h'], /--timeout: must be a duration/],
+    [['freeze', '--timeout', '61m'], /--timeout: must be at most 1 hour/],
+    [['freeze', '--tiemout', '5s'], /Unknown option '--tiemout'; did you mean --timeout\?/],
     [['melt'], /the action must be freeze, thaw or freezeFail/],
     [['freeze', '--backup-type', 'weekly'], /--backup-type: must be one of full, copy/],
     [['freeze', '--bogus'], /Unknown option '--bogus'/],

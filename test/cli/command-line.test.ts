@@ -1,0 +1,122 @@
+/**
+ * The command line's own rules, run in this process through main(): exit codes and messages for
+ * a missing command, unknown names, durations, usage lines and writer modules that fail.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { main } from '../../src/cli/main.js';
+
+function io() {
+  const out = { text: '', write(s: string) { this.text += s; } };
+  const err = { text: '', write(s: string) { this.text += s; } };
+  return { stdout: out, stderr: err };
+}
+
+async function run(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const streams = io();
+  const code = await main(argv, streams);
+  return { code, stdout: streams.stdout.text, stderr: streams.stderr.text };
+}
+
+const fixture = (name: string) => join(__dirname, 'fixtures', name);
+
+describe('the command line', () => {
+  it('with no command, prints the usage on stderr and exits 2', async () => {
+    const r = await run();
+    expect(r.code).toBe(2);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toMatch(/^Usage: vss-bridge <command> \[options\]/);
+  });
+
+  it('suggests the command or option meant', async () => {
+    const command = await run('chekpoint');
+    expect(command.code).toBe(2);
+    expect(command.stderr).toContain('unknown command "chekpoint"; did you mean checkpoint?');
+    const option = await run('checkpoint', '--tiemout', '5s');
+    expect(option.code).toBe(2);
+    expect(option.stderr).toContain("Unknown option '--tiemout'; did you mean --timeout?");
+    const far = await run('checkpoint', '--colour');
+    expect(far.stderr).not.toContain('did you mean');
+  });
+
+  it('shows each command its own usage, listing every option its usage line names or [options]', async () => {
+    const uninstall = await run('uninstall-hooks', '--help');
+    expect(uninstall.code).toBe(0);
+    expect(uninstall.stdout).toMatch(/^Usage: vss-bridge uninstall-hooks /);
+    for (const name of ['writers', 'metadata', 'checkpoint', 'doctor', 'demo', 'hook', 'hv-vss-daemon', 'install-hooks', 'uninstall-hooks']) {
+      const help = (await run(name, '--help')).stdout;
+      const usage = /^Usage: (.*)$/m.exec(help)![1]!;
+      const options = [...help.matchAll(/^ {2}(?:-\w, | {4})--([\w-]+)/gm)].map((m) => m[1]!).filter((o) => o !== 'help');
+      if (!usage.includes('[options]')) for (const o of options) expect(usage, `${name}'s usage`).toContain(`--${o}`);
+    }
+    expect((await run('doctor', '--help')).stdout).toContain('--with-demo-writer');
+  });
+
+  it('reads every duration by one rule: units, or a bare number of milliseconds', async () => {
+    for (const [command, option] of [['checkpoint', '--timeout'], ['hook', '--timeout'], ['hv-vss-daemon', '--max-freeze'], ['demo', '--interval']] as const) {
+      const r = await run(command, ...(command === 'hook' ? ['freeze'] : []), option, 'soon');
+      expect(r.code, `${command} ${option}`).toBe(2);
+      expect(r.stderr).toContain(`${option}: must be a duration such as 500ms, 30s or 2m (a bare number is milliseconds)`);
+    }
+  });
+});
+
+/** The built CLI in its own process: a module is loaded by Node itself, as for a user. */
+function spawned(...argv: string[]): { code: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [join(__dirname, '..', '..', 'dist', 'cli', 'main.js'), ...argv], {
+    encoding: 'utf8',
+    timeout: 60_000,
+    env: { ...process.env, VSS_BRIDGE_BACKEND: 'simulated', VSS_BRIDGE_COORDINATOR: 'off', NO_COLOR: '' },
+  });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+describe('--writer-module', () => {
+  it('fails, naming the module, when its subscribe never settles', () => {
+    const r = spawned('writers', '--writer-module', fixture('never-settles.cjs'), '--writer-module-timeout', '200ms');
+    expect(r.code).toBe(6);
+    expect(r.stderr).toContain(`--writer-module ${fixture('never-settles.cjs')}: its subscribe function did not settle within 200 ms (--writer-module-timeout)`);
+  });
+
+  it('fails, naming the module, when loading it never settles', () => {
+    const r = spawned('writers', '--writer-module', fixture('never-loads.mjs'), '--writer-module-timeout', '200');
+    expect(r.code).toBe(6);
+    expect(r.stderr).toContain(`--writer-module ${fixture('never-loads.mjs')}: loading it did not settle within 200 ms`);
+  });
+
+  it('says what a module exported when it subscribes nothing', () => {
+    const r = spawned('writers', '--writer-module', fixture('exports-nothing.cjs'));
+    expect(r.code).toBe(6);
+    expect(r.stderr).toContain('subscribed no writer when loaded and exports no subscribe function (exports: helper, version)');
+  });
+
+  it('shows a thrown string, not "undefined"', () => {
+    const r = spawned('writers', '--writer-module', fixture('throws-string.cjs'));
+    expect(r.code).toBe(6);
+    expect(r.stderr).toContain('its subscribe function failed: the database is not ready');
+  });
+
+  it.each(['syntax-error.mjs', 'syntax-error.cjs'])('names the file and line of a syntax error (%s)', (name) => {
+    const r = spawned('writers', '--writer-module', fixture(name));
+    expect(r.code).toBe(6);
+    expect(r.stderr).toMatch(new RegExp(`failed to load: (file://)?${fixture(name).replace(/[.]/g, '\\.')}:3\\n.*\\n\\s*\\^+\\nSyntaxError: Unexpected token`));
+  });
+});
+
+describe('demo --dir', () => {
+  it('resolves a relative directory against the working directory', async () => {
+    const cwd = mkdtempSync(join(tmpdir(), 'vss-bridge-demo-cwd-'));
+    const previous = process.cwd();
+    process.chdir(cwd);
+    try {
+      const r = await run('demo', '--checkpoints', '1', '--clients', '1', '--dir', 'here', '--keep', '--json');
+      expect(r.code, r.stderr).toBe(0);
+      expect(JSON.parse(r.stdout).dir).toBe(join(cwd, 'here'));
+    } finally {
+      process.chdir(previous);
+    }
+  });
+});
