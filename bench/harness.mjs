@@ -2,7 +2,7 @@
 // simulator, so that one group's leftovers never weigh on the next), bounded in time.
 import { fork } from 'node:child_process';
 
-export const groups = ['round-trip', 'busy-loop', 'snapshot-set', 'write-gate', 'store-freeze', 'deadline', 'memory'];
+export const groups = ['round-trip', 'busy-loop', 'snapshot-set', 'write-gate', 'store-freeze', 'deadline', 'memory', 'qemu-ga-stall'];
 
 // V8 flags a group needs on top of --expose-gc. memory: a young generation of fixed size, the
 // largest V8 grows it to by default (two semi-spaces of 16 MiB on 64-bit), so that its growth

@@ -14,7 +14,7 @@
  *  aws      etc/vss-bridge/aws/pre-script and post-script, run by the SSM document
  */
 import { chmodSync, existsSync, lstatSync, mkdirSync, readFileSync, realpathSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
-import { dirname, isAbsolute, join } from 'node:path';
+import { basename, dirname, isAbsolute, join } from 'node:path';
 
 export const platforms = ['qemu-ga', 'vmware', 'gcp', 'azure', 'aws'] as const;
 export type Platform = (typeof platforms)[number];
@@ -127,8 +127,18 @@ class Plan {
   }
 }
 
-const hookLine = (o: InstallOptions, action: string, source: string, timeoutMs: number): string =>
-  `${o.command.map(shellQuote).join(' ')} hook ${action} --source ${source} --timeout ${timeoutMs}`;
+/**
+ * The hook's command line. When the command is this package's own CLI (dist/cli/main.js),
+ * the hooks run the lean entry beside it (dist/linux/hook-main.js), which starts in about
+ * half the time: the thaw hook's start-up is part of every write stall under qemu-ga.
+ */
+function hookLine(o: InstallOptions, action: string, source: string, timeoutMs: number): string {
+  const script = o.command[o.command.length - 1];
+  const lean = script !== undefined && basename(script) === 'main.js' && basename(dirname(script)) === 'cli' ? join(dirname(script), '..', 'linux', 'hook-main.js') : undefined;
+  const program = lean !== undefined && o.command.length > 1 && existsSync(lean) ? [...o.command.slice(0, -1), lean] : [...o.command, 'hook'];
+  // `action` is a word of ours (freeze, or "$1" for the script's own argument): not quoted.
+  return `${program.map(shellQuote).join(' ')} ${action} --source ${source} --timeout ${timeoutMs}`;
+}
 
 /** A script run with freeze/thaw/freezeFail as $1 that hands it to the hook. */
 function passThroughScript(o: InstallOptions, source: string, timeoutMs: number, why: string): string {

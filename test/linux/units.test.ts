@@ -113,6 +113,19 @@ describe('install-hooks', () => {
     expect(o.stdout.text).toMatch(/at most 1800 s, not the 3000 s of timeoutInSeconds/);
   });
 
+  it("runs the lean hook entry when the command is this package's CLI, and the command as given otherwise", () => {
+    const root = temp('vss-bridge-install-');
+    const main = join(__dirname, '..', '..', 'dist', 'cli', 'main.js');
+    installHooks(['vmware'], { root, command: [process.execPath, main] });
+    const script = readFileSync(join(root, 'etc/vmware-tools/backupScripts.d/vss-bridge'), 'utf8');
+    expect(script).toContain(`exec ${process.execPath} ${join(__dirname, '..', '..', 'dist', 'linux', 'hook-main.js')} "$1" --source vmware`);
+    // And that entry is the hook command itself.
+    const help = spawnSync(process.execPath, [join(__dirname, '..', '..', 'dist', 'linux', 'hook-main.js'), '--help'], { encoding: 'utf8' });
+    expect(help.stdout).toMatch(/hook freeze\|thaw\|freezeFail/);
+    installHooks(['gcp'], { root, command: [process.execPath, cli] });
+    expect(readFileSync(join(root, 'etc/google/snapshots/pre.sh'), 'utf8')).toContain(`${process.execPath} ${cli} hook freeze --source gcp`);
+  });
+
   it('refuses to overwrite a file it did not write', () => {
     const root = temp('vss-bridge-install-');
     mkdirSync(join(root, 'etc/vmware-tools/backupScripts.d'), { recursive: true });
