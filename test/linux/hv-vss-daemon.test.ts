@@ -119,6 +119,15 @@ describe.skipIf(skipReason !== null)('hv-vss-daemon on a fake kernel channel', (
     await register();
   }
 
+  /** Probes until the file system is thawed: within seconds, or the test fails saying what it awaited. */
+  const thawedWithin = (what: string): Promise<boolean> =>
+    until(
+      () => mount.isFrozen(), // a probe that finds it frozen leaves it frozen
+      (stillFrozen) => !stillFrozen,
+      () => `${what}; the daemon's log:\n${daemonLog}`,
+      5_000,
+    );
+
   /** Starts the daemon process with the arguments start() chose. */
   function spawnDaemon(): void {
     const logFd = daemonLogFile === undefined ? undefined : openSync(daemonLogFile, 'a');
@@ -284,6 +293,7 @@ describe.skipIf(skipReason !== null)('hv-vss-daemon on a fake kernel channel', (
     expect(readFileSync(logFile, 'utf8')).toMatch(/FREEZE succeeded\n[\s\S]*thawed 1 file system\(s\) \(the daemon is stopping\)\n[\s\S]*abort pid \d+ .*: ok/);
     await app.stop();
   });
+
   it('the channel closing while frozen: thaws at once, aborts the apps, then opens the channel and registers again', async () => {
     const app = await startApp(join(mount.mountPoint, 'records.log'), { VSS_BRIDGE_RUNTIME_DIR: join(dir, 'run') });
     apps.push(app);
@@ -293,12 +303,7 @@ describe.skipIf(skipReason !== null)('hv-vss-daemon on a fake kernel channel', (
     expect(await mount.isFrozen()).toBe(true);
     // The kernel's end goes away (a read error or end of file on the device).
     kernel.socket.destroy();
-    await until(
-      () => mount.isFrozen(),
-      (stillFrozen) => !stillFrozen,
-      () => `the daemon to thaw after the channel closed; its log:\n${daemonLog}`,
-      5_000,
-    );
+    await thawedWithin('the daemon to thaw after the channel closed');
     const released = await waitForStatus(app, (s) => s.events.includes('abort'), 'the daemon to abort the app');
     expect(released.events).not.toContain('thaw');
 
@@ -325,12 +330,7 @@ describe.skipIf(skipReason !== null)('hv-vss-daemon on a fake kernel channel', (
     expect(await mount.isFrozen()).toBe(true);
 
     spawnDaemon(); // as systemd's Restart= does
-    await until(
-      () => mount.isFrozen(),
-      (stillFrozen) => !stillFrozen,
-      () => `the restarted daemon to thaw; its log:\n${daemonLog}`,
-      5_000,
-    );
+    await thawedWithin('the restarted daemon to thaw');
     await register();
     expect(daemonLog).toMatch(/a previous daemon stopped while frozen: thawed 1 file system/);
     const released = await waitForStatus(app, (s) => s.events.includes('abort'), 'the restarted daemon to abort the app');
