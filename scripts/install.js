@@ -27,7 +27,11 @@ function reasonToCompile() {
   try {
     file = require('node-gyp-build').resolve(root);
   } catch {
-    return `no prebuilt addon ships for ${target}${process.platform === 'linux' ? ' with this C library' : ''} (prebuilds: ${PREBUILT})`;
+    // A folder for this platform without a match: another C library (musl) or CPU variant.
+    const why = existsSync(path.join(root, 'prebuilds', target))
+      ? `no prebuilt addon in prebuilds/${target} matches this C library or CPU`
+      : `no prebuilt addon for ${target} is in this package`;
+    return `${why} (prebuilds: ${PREBUILT})`;
   }
   // Loaded in a child, so that a prebuild that crashes this machine cannot take npm down too.
   const probe = spawnSync(process.execPath, ['-e', 'require(process.argv[1])', file], { encoding: 'utf8' });

@@ -46,7 +46,7 @@ describe.skipIf(process.platform === 'win32')('install step', () => {
   it('without a prebuild or a compiler: fails naming vss-bridge, the platform, what is missing and how to get it', () => {
     const { status, stderr } = install(scratchPackage());
     expect(status).toBe(1);
-    expect(stderr).toContain(`vss-bridge: compiling the addon: no prebuilt addon ships for ${target}`);
+    expect(stderr).toContain(`vss-bridge: compiling the addon: no prebuilt addon for ${target} is in this package`);
     expect(stderr).toContain(`vss-bridge: cannot install on ${target}: compiling needs cmake, make, a C++17 compiler`);
     expect(stderr).toMatch(/apt-get install cmake make g\+\+/);
     expect(stderr).toMatch(/dnf install cmake make gcc-c\+\+/);
@@ -66,6 +66,12 @@ describe.skipIf(process.platform === 'win32')('install step', () => {
     expect(stderr).toContain(`vss-bridge: using the prebuilt addon prebuilds/${target}/vss_bridge.glibc.node`);
     expect(status).toBe(0);
     expect(existsSync(join(dir, 'build'))).toBe(false);
+  });
+
+  it.skipIf(!existsSync(builtAddon) || process.platform !== 'linux')('a glibc prebuild is not taken on a musl system (LIBC=musl, as node-gyp-build reads it)', () => {
+    const { status, stderr } = install(scratchPackage(builtAddon), { LIBC: 'musl' });
+    expect(stderr).toContain(`vss-bridge: compiling the addon: no prebuilt addon in prebuilds/${target} matches this C library or CPU`);
+    expect(status).toBe(1);
   });
 
   it.skipIf(!existsSync(builtAddon))('npm_config_build_from_source forces a compile even with a prebuild', () => {
