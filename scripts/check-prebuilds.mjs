@@ -48,5 +48,6 @@ if (process.argv.includes('--record')) {
     console.error(`vss-bridge: not packing: ${problem}. Users without a compiler install from the prebuilds: run \`npm run prebuilds\` first (it needs the toolchains of scripts/install-system-deps.sh).`);
     process.exit(1);
   }
-  console.log(`check-prebuilds: ${PREBUILDS.length} prebuilds, built from these sources`);
+  // stderr: `npm pack --json` prints its JSON on stdout after this script's output.
+  console.error(`check-prebuilds: ${PREBUILDS.length} prebuilds, built from these sources`);
 }
