@@ -2,7 +2,7 @@
 // npm's install step for vss-bridge. Uses the prebuilt addon for this platform when one ships
 // (prebuilds/<platform>-<arch>/, found by node-gyp-build as the loader finds it) and loads;
 // compiles with cmake-js only when none matches, it does not load here (say, an older glibc),
-// or npm_config_build_from_source asks for it, and says which. When compiling is impossible it
+// or npm_config_build_from_source / VSS_BRIDGE_BUILD_FROM_SOURCE=1 asks for it, and says which. When compiling is impossible it
 // names what is missing and how to get it, and fails the install.
 'use strict';
 const { spawnSync } = require('node:child_process');
@@ -19,8 +19,11 @@ function say(line) {
 
 // Why this install compiles, or null when the prebuild will do.
 function reasonToCompile() {
+  // npm's --build-from-source (npm warns that it does not know the setting, and passes it on)
+  // or, without that warning, VSS_BRIDGE_BUILD_FROM_SOURCE=1.
   const flag = process.env.npm_config_build_from_source;
   if (flag === 'true' || flag === 'vss-bridge') return 'npm_config_build_from_source asks for a compile';
+  if (process.env.VSS_BRIDGE_BUILD_FROM_SOURCE === '1') return 'VSS_BRIDGE_BUILD_FROM_SOURCE=1 asks for a compile';
   // Only prebuilds decide here: a build/ left by an earlier compile is not a reason to skip one.
   process.env.PREBUILDS_ONLY = '1';
   let file;

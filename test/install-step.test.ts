@@ -74,9 +74,12 @@ describe.skipIf(process.platform === 'win32')('install step', () => {
     expect(status).toBe(1);
   });
 
-  it.skipIf(!existsSync(builtAddon))('npm_config_build_from_source forces a compile even with a prebuild', () => {
+  it.skipIf(!existsSync(builtAddon))('npm_config_build_from_source or VSS_BRIDGE_BUILD_FROM_SOURCE=1 forces a compile even with a prebuild', () => {
     const { status, stderr } = install(scratchPackage(builtAddon), { npm_config_build_from_source: 'true' });
     expect(stderr).toContain('vss-bridge: compiling the addon: npm_config_build_from_source asks for a compile');
     expect(status).toBe(1);
+    const own = install(scratchPackage(builtAddon), { VSS_BRIDGE_BUILD_FROM_SOURCE: '1' });
+    expect(own.stderr).toContain('vss-bridge: compiling the addon: VSS_BRIDGE_BUILD_FROM_SOURCE=1 asks for a compile');
+    expect(own.status).toBe(1);
   });
 });
