@@ -79,6 +79,7 @@ WriterMetadata ParseMetadata(const Napi::Object& o) {
   m.source_type = Str(o, "sourceType");
   m.freeze_timeout_ms = Uint(o, "freezeTimeoutMs");
   m.handler_timeout_ms = Uint(o, "handlerTimeoutMs");
+  if (o.Has("restoreMethod")) m.restore_method = Str(o, "restoreMethod");
   auto components = Field(o, "components").As<Napi::Array>();
   for (uint32_t i = 0; i < components.Length(); i++) {
     auto c = Obj(components.Get(i), "component");

@@ -30,6 +30,8 @@ struct WriterMetadata {
   std::string source_type;    // transactedDb | nonTransactedDb | other
   uint32_t freeze_timeout_ms = 60000;   // Freeze -> Thaw window (dwTimeoutFreeze)
   uint32_t handler_timeout_ms = 30000;  // how long one handler may take
+  // How a requester restores the writer's files (VSS_RESTOREMETHOD_ENUM, by its TypeScript name).
+  std::string restore_method = "restoreIfCanReplace";
   std::vector<Component> components;
 };
 

@@ -84,6 +84,15 @@ export const writerOptionsSchema = z.strictObject({
   freezeTimeoutMs: ms(10, 3_600_000).default(60_000),
   /** How long one handler may run before its event fails with VSS_E_WRITERERROR_TIMEOUT. */
   handlerTimeoutMs: ms(10, 3_600_000).default(30_000),
+  /**
+   * How a requester may restore the writer's files (Windows: VSS_RESTOREMETHOD_ENUM in the
+   * writer's metadata). restoreIfCanReplace restores over the files on disk when it can;
+   * restoreIfNotThere only when none of them is on disk (a corrupt database still there blocks
+   * the restore); the reboot methods replace files in use at the next boot.
+   */
+  restoreMethod: z
+    .enum(['restoreIfCanReplace', 'restoreIfNotThere', 'restoreAtReboot', 'restoreAtRebootIfCannotReplace'])
+    .default('restoreIfCanReplace'),
   handlers: handlersSchema.default({}),
   /** Closed at freeze (before the freeze handler), opened at thaw, abort, backupShutdown, timeout, unsubscribe. */
   gate: z

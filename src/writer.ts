@@ -163,6 +163,7 @@ function toMetadata(o: ParsedWriterOptions): NativeWriterMetadata {
     sourceType: o.sourceType,
     freezeTimeoutMs: o.freezeTimeoutMs,
     handlerTimeoutMs: o.handlerTimeoutMs,
+    restoreMethod: o.restoreMethod,
     components: o.components.map((c) => ({
       logicalPath: c.logicalPath,
       name: c.name,

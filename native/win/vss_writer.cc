@@ -65,6 +65,16 @@ int StateAfter(vssb_event event, bool ok, int current) {
   return current;
 }
 
+// The restore methods a writer can choose without naming a service or alternate locations.
+// restoreIfCanReplace is Microsoft's sample writer's: restoreIfNotThere would make compliant
+// requesters refuse to restore over any file still on disk, a corrupt database included.
+VSS_RESTOREMETHOD_ENUM RestoreMethodValue(const std::string& name) {
+  if (name == "restoreIfNotThere") return VSS_RME_RESTORE_IF_NOT_THERE;
+  if (name == "restoreAtReboot") return VSS_RME_RESTORE_AT_REBOOT;
+  if (name == "restoreAtRebootIfCannotReplace") return VSS_RME_RESTORE_AT_REBOOT_IF_CANNOT_REPLACE;
+  return VSS_RME_RESTORE_IF_CAN_REPLACE;
+}
+
 // "logical\name", or the name alone: how components are named across the TypeScript API.
 std::string ComponentPath(const std::string& logical_path, const std::string& name) {
   return logical_path.empty() ? name : logical_path + "\\" + name;
@@ -234,8 +244,8 @@ bool WindowsWriter::Identify(void* iface) {
       if (FAILED(hr)) return false;
     }
   }
-  // Files come back by copy when absent; PreRestore/PostRestore still reach the handlers.
-  return SUCCEEDED(metadata->SetRestoreMethod(VSS_RME_RESTORE_IF_NOT_THERE, nullptr, nullptr,
+  // PreRestore/PostRestore reach the handlers whatever the method (VSS_WRE_ALWAYS).
+  return SUCCEEDED(metadata->SetRestoreMethod(RestoreMethodValue(metadata_.restore_method), nullptr, nullptr,
                                               VSS_WRE_ALWAYS, false));
 }
 

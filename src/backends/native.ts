@@ -52,6 +52,7 @@ export interface NativeWriterMetadata {
   sourceType: string;
   freezeTimeoutMs: number;
   handlerTimeoutMs: number;
+  restoreMethod: string;
   components: NativeComponent[];
 }
 

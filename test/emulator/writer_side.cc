@@ -265,6 +265,7 @@ std::string Identify() {
       t_delivery = nullptr;
     }
     if (!ok) SetState(*w, VSS_WS_FAILED_AT_IDENTIFY, VSS_E_WRITERERROR_NONRETRYABLE, true);
+    Record("identify " + w->name + " restore-method " + std::to_string(metadata.restore_method));
     out += StatusLine(*w);
     if (!ok) continue;
     out += "M\t" + std::to_string(metadata.restore_method) + "\n";

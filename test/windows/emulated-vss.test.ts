@@ -66,6 +66,8 @@ describe.skipIf(reason !== '')(`VSS end to end in Windows node.exe${reason ? ` (
       expect(m.calls().filter((c) => c.startsWith('abandoned'))).toEqual([]);
       expect(m.calls().filter((c) => c.includes('VSS_E_BAD_STATE'))).toEqual([]);
       expect(m.calls()).toContain('IVssBackupComponents::SetBackupState 5'); // VSS_BT_COPY
+      // The default restore method lets a requester restore over files still on disk.
+      expect(m.calls()).toContain(`identify ${r.listed.name} restore-method 2`); // VSS_RME_RESTORE_IF_CAN_REPLACE
     }
   }, 180_000);
 
