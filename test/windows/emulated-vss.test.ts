@@ -8,9 +8,9 @@ import { randomUUID } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { skipUnlessRunnable } from '../helpers/skip.js';
-import { EmulatedMachine, emulated, resultOf, root, runNode, startNode, windowsReason } from './windows-node.js';
+import { EmulatedMachine, prepareWindowsNode, emulated, resultOf, root, runNode, startNode, windowsReason } from './windows-node.js';
 
 const reason = skipUnlessRunnable('test/windows/emulated-vss', windowsReason || null) ?? '';
 
@@ -41,6 +41,8 @@ function runApp(config: Record<string, unknown>, env: Record<string, string> = {
 }
 
 describe.skipIf(reason !== '')(`VSS end to end in Windows node.exe${reason ? ` (skipped: ${reason})` : ''}`, () => {
+  beforeAll(prepareWindowsNode, 900_000);
+
   it('delivers a set requested in the same process to the writer in VSS order, with its context', () => {
     const m = newMachine();
     const r = runApp(writerConfig({ backups: [{ volumes: [volume], keep: true }] }), m.env);

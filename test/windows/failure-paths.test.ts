@@ -9,9 +9,9 @@
 import { randomUUID } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { skipUnlessRunnable } from '../helpers/skip.js';
-import { EmulatedMachine, emulatorReason, resultOf, root, runNode } from './windows-node.js';
+import { EmulatedMachine, prepareWindowsNode, emulatorReason, resultOf, root, runNode } from './windows-node.js';
 
 const reason = skipUnlessRunnable('test/windows/failure-paths', emulatorReason || null) ?? '';
 
@@ -52,6 +52,8 @@ function expectCleanRequester(m: EmulatedMachine): void {
 const T = 180_000;
 
 describe.skipIf(reason !== '')(`failure paths on the emulated VSS${reason ? ` (skipped: ${reason})` : ''}`, () => {
+  beforeAll(prepareWindowsNode, 900_000);
+
   it('a writer failing PrepareForSnapshot fails the set without Abort', () => {
     const { m, r, error, events } = run([], { failAt: { event: 'prepareSnapshot', code: 'VSS_E_WRITERERROR_RETRYABLE' } });
     expect(error).toMatchObject({ name: 'VssError', code: 'VSS_E_WRITERERROR_RETRYABLE', writer: { event: 'prepareSnapshot' } });

@@ -46,6 +46,17 @@ function command(args: string[]): [string, string[]] {
   return process.platform === 'win32' ? [process.execPath, args] : ['bash', [wineNode, ...args]];
 }
 
+/**
+ * Under Wine, the first run sets up (cross-builds the addon, builds the emulator, fetches
+ * node.exe, makes the Wine prefix): a beforeAll with its own long timeout, so that no test's
+ * own timeout pays for it.
+ */
+export function prepareWindowsNode(): void {
+  if (process.platform === 'win32') return;
+  const run = runNode(['--version'], { timeoutMs: 900_000 });
+  if (run.status !== 0) throw new Error(`scripts/wine-node.sh could not set up (exit ${run.status}):\n${run.stderr.slice(-4000)}`);
+}
+
 /** Runs node.exe with `args` to its end. */
 export function runNode(args: string[], options: RunOptions = {}): SpawnSyncReturns<string> {
   const [cmd, argv] = command(args);
