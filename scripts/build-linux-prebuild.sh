@@ -97,7 +97,7 @@ done
 for pid in "${pids[@]}"; do wait "$pid"; done
 mkdir -p "$(dirname "$out")"
 nice "$CXX" "${target[@]}" -fuse-ld=lld -shared -static-libstdc++ -static-libgcc -Wl,--strip-all \
-  -Wl,-z,noexecstack "${libdirs[@]}" -o "$out" "$obj"/*.o -lpthread
+  -Wl,-z,noexecstack "${libdirs[@]}" -o "$out" "$obj"/*.o -lpthread -ldl
 
 # What the result needs from the system, read from the result itself.
 dynsym=$("$objdump" -T "$out")

@@ -1,7 +1,10 @@
 // Linked only into the Linux prebuilds (scripts/build-linux-prebuild.sh). Debian's static
-// libstdc++ and libgcc were built against glibc 2.36 and reference four symbols that glibc 2.28
-// (the prebuilds' floor, and Node's) lacks. Each is defined here with glibc's meaning, hidden,
-// so it serves this addon's own copy of libstdc++ and libgcc and nothing else in the process.
+// libstdc++ and libgcc were built against glibc 2.36 and reference symbols that glibc 2.28 (the
+// prebuilds' floor, and Node's) lacks. Each is defined here with glibc's meaning, hidden, so it
+// serves this addon's own copy of libstdc++ and libgcc and nothing else in the process.
+#include "glibc_floor.h"
+
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <link.h>
@@ -49,9 +52,40 @@ bool FillRandom(void* buf, size_t len) {
   return len == 0;
 }
 
+using ClockWait = int (*)(pthread_cond_t*, pthread_mutex_t*, clockid_t, const struct timespec*);
+
+// glibc's own pthread_cond_clockwait (2.30 and later), or null. Looked up by version, so that
+// the lookup cannot find anything but glibc's.
+ClockWait GlibcClockWait() {
+  static const ClockWait found = [] {
+    void* sym = dlvsym(RTLD_DEFAULT, "pthread_cond_clockwait", "GLIBC_2.30");
+    if (sym == nullptr) sym = dlvsym(RTLD_DEFAULT, "pthread_cond_clockwait", "GLIBC_2.34");
+    return reinterpret_cast<ClockWait>(sym);
+  }();
+  return found;
+}
+
 }  // namespace
 
 extern "C" {
+
+// glibc 2.30, for condition_variable's steady_clock waits: glibc's own where there is one;
+// otherwise the deadline moved onto CLOCK_REALTIME, as libstdc++ does on such a glibc (a step of
+// the wall clock during the wait then lengthens or shortens it; libstdc++ rechecks its clock).
+VSSB_HIDDEN int pthread_cond_clockwait(pthread_cond_t* cond, pthread_mutex_t* mutex, clockid_t clock,
+                                       const struct timespec* abstime) {
+  if (ClockWait glibc = GlibcClockWait()) return glibc(cond, mutex, clock, abstime);
+  if (clock == CLOCK_REALTIME) return pthread_cond_timedwait(cond, mutex, abstime);
+  struct timespec now_clock, now_real;
+  if (clock_gettime(clock, &now_clock) != 0 || clock_gettime(CLOCK_REALTIME, &now_real) != 0) return EINVAL;
+  long long ns = (abstime->tv_sec - now_clock.tv_sec) * 1000000000LL + (abstime->tv_nsec - now_clock.tv_nsec);
+  if (ns < 0) ns = 0;
+  ns += now_real.tv_nsec;
+  struct timespec real_deadline;
+  real_deadline.tv_sec = now_real.tv_sec + static_cast<time_t>(ns / 1000000000LL);
+  real_deadline.tv_nsec = static_cast<long>(ns % 1000000000LL);
+  return pthread_cond_timedwait(cond, mutex, &real_deadline);
+}
 
 // glibc 2.32: nonzero while the process is known to have a single thread, which lets
 // libstdc++ skip atomic reference counts. Zero ("not known") keeps them atomic: always correct.
