@@ -67,9 +67,34 @@ export function vssAccessControlAllows(regOutput: string, account: string): bool
   });
 }
 
+/**
+ * What `whoami /groups /fo csv /nh` says of this process's token: elevated (high or system
+ * mandatory level), or holding Backup Operators (S-1-5-32-551) as an enabled group. VSS allows
+ * Administrators, Backup Operators and LocalSystem ("Security Considerations for Writers");
+ * `net session` answered only for elevated Administrators, and only while the Server service
+ * runs.
+ */
+export function tokenRights(groupsCsv: string): { elevated: boolean; backupOperator: boolean } {
+  const rows = groupsCsv
+    .split(/\r?\n/)
+    .map((line) => [...line.matchAll(/"([^"]*)"/g)].map((m) => m[1] ?? ''))
+    .filter((fields) => fields.length >= 3);
+  const sid = (row: string[]): string => row[2] ?? '';
+  const enabled = (row: string[]): boolean => /enabled group/i.test(row[3] ?? '');
+  return {
+    elevated: rows.some((row) => sid(row) === 'S-1-16-12288' || sid(row) === 'S-1-16-16384'),
+    backupOperator: rows.some((row) => sid(row) === 'S-1-5-32-551' && enabled(row)),
+  };
+}
+
 export function checkElevation(runTool: Run = run, env: NodeJS.ProcessEnv = process.env): Check {
   const name = 'elevation';
-  if (runTool('net', ['session']).status === 0) return { name, status: 'ok', detail: 'running as Administrator' };
+  const groups = runTool('whoami', ['/groups', '/fo', 'csv', '/nh']);
+  if (groups.status === 0) {
+    const rights = tokenRights(groups.stdout);
+    if (rights.elevated) return { name, status: 'ok', detail: 'running elevated (high or system integrity level)' };
+    if (rights.backupOperator) return { name, status: 'ok', detail: 'running as a Backup Operator' };
+  }
   const account = `${env['USERDOMAIN'] ?? ''}\\${env['USERNAME'] ?? ''}`;
   const reg = runTool('reg', ['query', 'HKLM\\SYSTEM\\CurrentControlSet\\Services\\VSS\\VssAccessControl']);
   if (reg.status === 0 && vssAccessControlAllows(reg.stdout, account)) {
@@ -92,9 +117,11 @@ export function checkService(service: 'VSS' | 'vmicvss', runTool: Run = run): Ch
   const name = service === 'VSS' ? 'VSS service' : 'Hyper-V VSS requester (vmicvss)';
   const query = runTool('sc', ['query', service]);
   if (query.status === 1060) {
+    // vmicvss is part of Windows Server 2016 and later whether or not it runs on Hyper-V: its
+    // presence says nothing about the host, its absence only that this Windows lacks it.
     return service === 'VSS'
       ? { name, status: 'fail', detail: 'the Volume Shadow Copy service is not installed' }
-      : { name, status: 'skip', detail: 'not installed: not a Hyper-V guest (production checkpoints need it)' };
+      : { name, status: 'skip', detail: 'not installed (Hyper-V production checkpoints need it: older guests get it with Integration Services)' };
   }
   const start = scField(runTool('sc', ['qc', service]).stdout, 'START_TYPE');
   const state = scField(query.stdout, 'STATE') ?? 'unknown';
@@ -114,19 +141,31 @@ async function checkComSecurity(): Promise<Check> {
   const name = 'COM security';
   if (getBackend().capabilities.inProcess) return { name, status: 'skip', detail: 'the simulator uses no COM' };
   const probe = new VssWriter({ name: 'vss-bridge doctor probe', id: '0b6a3d1e-2f4c-4a5b-8c7d-9e0f1a2b3c4d', usage: 'other', sourceType: 'other' });
+  // RPC_E_TOO_LATE does not fail a subscribe: it comes as a process warning.
+  let tooLate: Error | undefined;
+  const onWarning = (warning: Error & { code?: string }): void => {
+    if (warning.code === 'VSS_BRIDGE_COM_SECURITY') tooLate = warning;
+  };
+  process.on('warning', onWarning);
   try {
     await probe.subscribe();
     await probe.unsubscribe();
+    await new Promise((resolve) => setImmediate(resolve)); // warnings are emitted on a later tick
+    if (tooLate) {
+      return {
+        name,
+        status: 'warn',
+        detail: tooLate.message,
+        fix: 'something in the process called CoInitializeSecurity before vss-bridge; load vss-bridge first, or make that call allow VSS (authn PKT_PRIVACY, imp IDENTIFY)',
+      };
+    }
     return { name, status: 'ok', detail: 'a writer can subscribe in this process' };
   } catch (error) {
     const code = error instanceof VssError ? error.code : '';
-    const fix =
-      code === 'RPC_E_TOO_LATE'
-        ? 'something in the process called CoInitializeSecurity before vss-bridge; load vss-bridge first, or make that call allow VSS (authn PKT_PRIVACY, imp IDENTIFY)'
-        : code === 'E_ACCESSDENIED'
-          ? 'run as Administrator or list the account under VssAccessControl'
-          : undefined;
+    const fix = code === 'E_ACCESSDENIED' ? 'run as Administrator or Backup Operator, or list the account under VssAccessControl' : undefined;
     return { name, status: 'fail', detail: (error as Error).message, ...(fix && { fix }) };
+  } finally {
+    process.off('warning', onWarning);
   }
 }
 
@@ -135,16 +174,14 @@ async function checkWriters(): Promise<Check> {
   const writers = await listWriters();
   if (writers.length === 0) return { name, status: getBackend().capabilities.inProcess ? 'skip' : 'warn', detail: noWritersNote() };
   const failed = writers.filter((w) => w.state.startsWith('VSS_WS_FAILED'));
-  const comSecurity = writers.filter((w) => ['RPC_E_TOO_LATE', 'E_ACCESSDENIED'].includes(w.lastError?.code ?? ''));
   if (failed.length === 0) return { name, status: 'ok', detail: `${writers.length} writer(s), none failed` };
+  // A writer's last error is one of the VSS_E_WRITERERROR_* codes it set; COM security trouble
+  // (event 8194) never shows here, but as a writer missing from the list.
   return {
     name,
     status: 'warn',
     detail: `stuck in a failed state: ${failed.map((w) => `${w.name} (${w.state}, ${w.lastError?.code ?? 'no error'})`).join('; ')}`,
-    fix:
-      comSecurity.length > 0
-        ? 'a writer process has COM security that VSS cannot call into (event 8194): fix its CoInitializeSecurity, then restart it'
-        : 'a failed writer resets at its next backup; if it stays failed, restart the app or service that owns it',
+    fix: 'a failed writer resets at its next backup; if it stays failed, restart the app or service that owns it (a failed writer with nothing selected does not fail vss-bridge\'s sets)',
   };
 }
 
