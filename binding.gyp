@@ -11,11 +11,16 @@
         "native/addon_data.cc",
         "native/bench_ping.cc",
         "native/call.cc",
+        "native/convert.cc",
         "native/dispatcher.cc",
+        "native/dispatcher_binding.cc",
         "native/event_queue.cc",
         "native/js_queue.cc",
+        "native/simulated_writer_binding.cc",
         "native/simulator.cc",
-        "native/snapshot_set.cc"
+        "native/snapshot_set.cc",
+        "native/snapshot_set_binding.cc",
+        "native/testing_binding.cc"
       ],
       "conditions": [
         ["OS=='linux'", {

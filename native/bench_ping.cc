@@ -8,6 +8,8 @@
 #include <vector>
 
 #include "addon_data.h"
+#include "convert.h"
+#include "dispatcher_binding.h"
 #include "js_queue.h"
 
 namespace vssb {
@@ -63,20 +65,6 @@ Napi::Float64Array ToFloat64Array(Napi::Env env, const std::vector<double>& valu
   return array;
 }
 
-uint32_t Count(const Napi::CallbackInfo& info, size_t index, const char* name) {
-  if (!info[index].IsNumber()) {
-    throw Napi::TypeError::New(info.Env(), std::string(name) + " must be a number");
-  }
-  return info[index].As<Napi::Number>().Uint32Value();
-}
-
-Napi::Function Callback(const Napi::CallbackInfo& info, size_t index) {
-  if (!info[index].IsFunction()) {
-    throw Napi::TypeError::New(info.Env(), "callback must be a function");
-  }
-  return info[index].As<Napi::Function>();
-}
-
 ToJs ErrorToJs(const std::string& message) {
   return [message](Napi::Env env) -> Napi::Value { return Napi::Error::New(env, message).Value(); };
 }
@@ -103,10 +91,10 @@ using PingFunction = Napi::TypedThreadSafeFunction<LoopState, void, CallPong>;
 Napi::Value PingFloor(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!info[0].IsFunction()) throw Napi::TypeError::New(env, "pong must be a function");
-  const uint32_t iterations = Count(info, 1, "iterations");
-  const std::chrono::microseconds gap(Count(info, 2, "gapUs"));
-  const std::chrono::milliseconds timeout(Count(info, 3, "timeoutMs"));
-  Napi::Function callback = Callback(info, 4);
+  const uint32_t iterations = Uint(info[1], "iterations");
+  const std::chrono::microseconds gap(Uint(info[2], "gapUs"));
+  const std::chrono::milliseconds timeout(Uint(info[3], "timeoutMs"));
+  Napi::Function callback = Callback(info[4], "callback");
 
   StoppableLoop loop(env);
   // Node may run a queued pong after the loop gave up on it: the state lives until finalize.
@@ -177,11 +165,11 @@ void DrainFanOut(const std::shared_ptr<FanOutState>& fan, Napi::Env env, Napi::F
 Napi::Value FanOutFloor(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!info[0].IsFunction()) throw Napi::TypeError::New(env, "router must be a function");
-  const uint32_t n = Count(info, 1, "n");
-  const uint32_t iterations = Count(info, 2, "iterations");
-  const std::chrono::microseconds gap(Count(info, 3, "gapUs"));
-  const std::chrono::milliseconds timeout(Count(info, 4, "timeoutMs"));
-  Napi::Function callback = Callback(info, 5);
+  const uint32_t n = Uint(info[1], "n");
+  const uint32_t iterations = Uint(info[2], "iterations");
+  const std::chrono::microseconds gap(Uint(info[3], "gapUs"));
+  const std::chrono::milliseconds timeout(Uint(info[4], "timeoutMs"));
+  Napi::Function callback = Callback(info[5], "callback");
   if (n == 0) throw Napi::RangeError::New(env, "n must be at least 1");
 
   auto fan = std::make_shared<FanOutState>();
@@ -249,10 +237,10 @@ Napi::Value FanOutFloor(const Napi::CallbackInfo& info) {
 // deadline wait is the same call; the difference is what the dispatcher adds.
 Napi::Value TimedWaitFloor(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  const uint32_t iterations = Count(info, 0, "iterations");
-  const std::chrono::milliseconds timeout(Count(info, 1, "timeoutMs"));
+  const uint32_t iterations = Uint(info[0], "iterations");
+  const std::chrono::milliseconds timeout(Uint(info[1], "timeoutMs"));
   StoppableLoop loop(env);
-  RunOnThread(env, Callback(info, 2), [loop, iterations, timeout]() -> ToJs {
+  RunOnThread(env, Callback(info[2], "callback"), [loop, iterations, timeout]() -> ToJs {
     std::vector<double> late;
     late.reserve(iterations);
     LoopState& s = *loop.state;
@@ -273,20 +261,20 @@ Napi::Value TimedWaitFloor(const Napi::CallbackInfo& info) {
 // `iterations` events through the real Dispatcher from one native thread, one at a time, as
 // VSS's RPC thread does. result: roundTripNs and pastDeadlineNs per iteration, and how many
 // events ended in each outcome.
-Napi::Value DispatchLoop(const Napi::CallbackInfo& info, DispatcherFromJs dispatcher_from) {
+Napi::Value DispatchLoop(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  auto dispatcher = dispatcher_from(info[0]);
+  auto dispatcher = DispatcherFromJs(info[0]);
   if (!info[1].IsString()) throw Napi::TypeError::New(env, "event must be a string");
   EventContext ctx;
   ctx.event = info[1].As<Napi::String>().Utf8Value();
   ctx.snapshot_set_id = "00000000-0000-0000-0000-00000000be0c";
   ctx.backup_type = "full";
   ctx.volumes = {"/var/lib/app"};
-  const std::chrono::milliseconds timeout(Count(info, 2, "timeoutMs"));
-  const uint32_t iterations = Count(info, 3, "iterations");
-  const std::chrono::microseconds gap(Count(info, 4, "gapUs"));
+  const std::chrono::milliseconds timeout(Uint(info[2], "timeoutMs"));
+  const uint32_t iterations = Uint(info[3], "iterations");
+  const std::chrono::microseconds gap(Uint(info[4], "gapUs"));
   StoppableLoop loop(env);
-  RunOnThread(env, Callback(info, 5), [loop, dispatcher, ctx, timeout, iterations, gap]() -> ToJs {
+  RunOnThread(env, Callback(info[5], "callback"), [loop, dispatcher, ctx, timeout, iterations, gap]() -> ToJs {
     std::vector<double> round_trip;
     std::vector<double> past_deadline;
     round_trip.reserve(iterations);
@@ -319,17 +307,11 @@ Napi::Value DispatchLoop(const Napi::CallbackInfo& info, DispatcherFromJs dispat
 
 }  // namespace
 
-void AddBenchFunctions(Napi::Env env, Napi::Object testing, DispatcherFromJs dispatcher_from) {
+void AddBenchFunctions(Napi::Env env, Napi::Object testing) {
   testing.Set("pingFloor", Napi::Function::New(env, PingFloor, "pingFloor"));
   testing.Set("fanOutFloor", Napi::Function::New(env, FanOutFloor, "fanOutFloor"));
   testing.Set("timedWaitFloor", Napi::Function::New(env, TimedWaitFloor, "timedWaitFloor"));
-  testing.Set("dispatchLoop",
-              Napi::Function::New(
-                  env,
-                  [dispatcher_from](const Napi::CallbackInfo& info) {
-                    return DispatchLoop(info, dispatcher_from);
-                  },
-                  "dispatchLoop"));
+  testing.Set("dispatchLoop", Napi::Function::New(env, DispatchLoop, "dispatchLoop"));
 }
 
 }  // namespace vssb

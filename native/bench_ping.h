@@ -4,16 +4,9 @@
 #pragma once
 #include <napi.h>
 
-#include <memory>
-
-#include "dispatcher.h"
-
 namespace vssb {
 
-// How addon.cc turns a JS Dispatcher object into the native one (it owns the type tag).
-using DispatcherFromJs = std::shared_ptr<Dispatcher> (*)(const Napi::Value&);
-
 // Adds pingFloor, fanOutFloor, timedWaitFloor and dispatchLoop to `testing`.
-void AddBenchFunctions(Napi::Env env, Napi::Object testing, DispatcherFromJs dispatcher_from);
+void AddBenchFunctions(Napi::Env env, Napi::Object testing);
 
 }  // namespace vssb

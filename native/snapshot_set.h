@@ -16,6 +16,7 @@
 
 #include "dispatcher.h"
 #include "simulator.h"
+#include "snapshot_set_result.h"
 #include "vss_rules.h"
 
 namespace vssb {
@@ -50,49 +51,6 @@ struct SnapshotSetConfig {
   // windows and the set's deadline bound it.
   bool external_commit = false;
   std::shared_ptr<Dispatcher> on_commit;  // optional: JS run inside the freeze window
-};
-
-struct EventRecord {
-  std::string event;
-  double start_ms = 0;  // since the set started
-  double duration_ms = 0;
-  std::string outcome;  // succeeded | failed | timedOut | closed | abandoned
-  hresult_t hr = kS_OK;
-  std::string message;
-};
-
-struct WriterReport {
-  WriterStatus status;
-  std::vector<EventRecord> events;
-};
-
-struct SnapshotRecord {
-  std::string id;
-  std::string volume;
-  // Real VSS's. The simulator leaves it empty: its JS half numbers simulated copies above the
-  // ones kept by earlier runs (src/backends/simulated-shadow-copies.ts).
-  std::string device_object;
-};
-
-struct SnapshotSetResult {
-  std::string snapshot_set_id;
-  hresult_t hr = kS_OK;
-  std::string message;
-  std::string failed_writer;  // instance id of the writer whose failure decided hr
-  std::string failed_event;
-  std::vector<SnapshotRecord> snapshots;
-  std::vector<EventRecord> phases;  // one record a phase, `event` naming it
-  std::vector<WriterReport> writers;
-  double duration_ms = 0;
-};
-
-struct Progress {
-  std::string phase;
-  std::string status;  // start | end | writer
-  std::string writer_instance_id;
-  std::string writer_name;
-  std::string outcome;
-  double elapsed_ms = 0;
 };
 
 class SnapshotSet {

@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "../snapshot_set.h"
+#include "../snapshot_set_result.h"
 #include "com.h"
 
 namespace vssb {

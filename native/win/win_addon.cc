@@ -13,7 +13,10 @@
 #include "win_addon.h"
 
 #include "../addon_data.h"
+#include "../convert.h"
+#include "../dispatcher_binding.h"
 #include "../js_queue.h"
+#include "../writer_holder.h"
 #include "com.h"
 #include "vss_requester.h"
 #include "vss_writer.h"
@@ -22,22 +25,11 @@
 namespace vssb {
 namespace {
 
-AddonHelpers helpers;  // the same functions for every environment
-
 Napi::Object StepToJs(Napi::Env env, const WriterStepResult& step) {
-  auto o = Napi::Object::New(env);
-  o.Set("hresult", step.hr);
-  o.Set("message", step.message);
+  auto o = StepResult(env, step.hr, step.message);
   auto warnings = Napi::Array::New(env, step.warnings.size());
   for (uint32_t i = 0; i < step.warnings.size(); i++) warnings.Set(i, step.warnings[i]);
   o.Set("warnings", warnings);
-  return o;
-}
-
-Napi::Object Failure(Napi::Env env, hresult_t hr, const std::string& message) {
-  auto o = Napi::Object::New(env);
-  o.Set("hresult", hr);
-  o.Set("message", message);
   return o;
 }
 
@@ -45,11 +37,6 @@ std::string NewInstanceId() {
   GUID guid;
   if (FAILED(CoCreateGuid(&guid))) return std::string();
   return GuidString(guid);
-}
-
-Napi::Function Callback(const Napi::Value& v, const char* what) {
-  if (!v.IsFunction()) throw Napi::TypeError::New(v.Env(), std::string(what) + " must be a function");
-  return v.As<Napi::Function>();
 }
 
 class WriterWrap : public Napi::ObjectWrap<WriterWrap> {
@@ -63,27 +50,19 @@ class WriterWrap : public Napi::ObjectWrap<WriterWrap> {
 
   explicit WriterWrap(const Napi::CallbackInfo& info)
       : Napi::ObjectWrap<WriterWrap>(info),
-        metadata_(helpers.parse_metadata(info[0].IsObject() ? info[0].As<Napi::Object>()
-                                                            : Napi::Object::New(info.Env()))),
-        instance_id_(NewInstanceId()),
-        data_(AddonData::Get(info.Env())) {}
-  ~WriterWrap() override { Drop(); }
+        writer_(info[0], NewInstanceId(), [](WindowsWriter& w) { w.Stop(); }) {}
 
  private:
   void Subscribe(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    if (writer_) throw Napi::Error::New(env, "the writer is already subscribed");
-    auto dispatcher = helpers.dispatcher_from(info[0]);
+    if (writer_.get() != nullptr) throw Napi::Error::New(env, "the writer is already subscribed");
+    auto dispatcher = DispatcherFromJs(info[0]);
     auto queue = JsQueue::Create(env, Callback(info[1], "sink"), "vss-bridge:writer");
-    auto writer = std::make_shared<WindowsWriter>(metadata_, instance_id_, dispatcher);
-    std::weak_ptr<WindowsWriter> weak = writer;
-    teardown_key_ = data_->OnTeardown([weak] {
-      if (auto w = weak.lock()) w->Stop();
-    });
-    writer_ = writer;
+    auto writer = std::make_shared<WindowsWriter>(writer_.metadata, writer_.instance_id, dispatcher);
+    writer_.Hold(writer);
     queue_ = queue;
-    auto data = data_;
-    data_->StartThread([data, queue, writer](uint64_t id) {
+    auto data = writer_.data;
+    data->StartThread([data, queue, writer](uint64_t id) {
       auto report = [queue](const char* kind, const WriterStepResult& step) {
         queue->Post([queue, kind, step](Napi::Env env, Napi::Function sink) {
           // Subscribed, the writer keeps the process alive only as its dispatcher says.
@@ -102,50 +81,35 @@ class WriterWrap : public Napi::ObjectWrap<WriterWrap> {
 
   // Asks the writer's thread to unsubscribe; the sink hears 'unsubscribed' when it has.
   Napi::Value Unsubscribe(const Napi::CallbackInfo& info) {
-    if (!writer_) return Napi::Boolean::New(info.Env(), false);
+    if (writer_.get() == nullptr) return Napi::Boolean::New(info.Env(), false);
     queue_->Ref(info.Env());  // keep the process alive until the sink hears back
-    Drop();
+    writer_.Release();
+    queue_.reset();
     return Napi::Boolean::New(info.Env(), true);
   }
 
   Napi::Value Status(const Napi::CallbackInfo& info) {
-    if (!writer_) return info.Env().Null();
-    return helpers.status_to_js(info.Env(), writer_->Status());
+    if (writer_.get() == nullptr) return info.Env().Null();
+    return StatusToJs(info.Env(), writer_.get()->Status());
   }
 
-  void Drop() {
-    if (!writer_) return;
-    data_->Forget(teardown_key_);
-    writer_->Stop();
-    writer_.reset();
-    queue_.reset();
-  }
-
-  const WriterMetadata metadata_;
-  const std::string instance_id_;
-  std::shared_ptr<AddonData> data_;
-  std::shared_ptr<WindowsWriter> writer_;
+  // Declared first, so destroyed last: the writer stops before its sink is let go.
   std::shared_ptr<JsQueue> queue_;
-  uint64_t teardown_key_ = 0;
+  WriterHolder<WindowsWriter> writer_;
 };
 
-uint32_t TimeoutArg(const Napi::Value& v) {
-  if (!v.IsNumber()) throw Napi::TypeError::New(v.Env(), "timeoutMs must be a number");
-  return v.As<Napi::Number>().Uint32Value();
-}
-
 Napi::Value ListWritersJs(const Napi::CallbackInfo& info) {
-  const uint32_t timeout_ms = TimeoutArg(info[0]);
+  const uint32_t timeout_ms = Uint(info[0], "timeoutMs");
   RunOnThread(info.Env(), Callback(info[1], "callback"), [timeout_ms]() -> ToJs {
     WriterList list = ListWriters(timeout_ms);
     return [list](Napi::Env env) -> Napi::Value {
-      auto o = Failure(env, list.hr, list.message);
+      auto o = StepResult(env, list.hr, list.message);
       auto writers = Napi::Array::New(env, list.writers.size());
       for (uint32_t i = 0; i < list.writers.size(); i++) {
         const WriterStatus& status = list.writers[i];
-        auto w = helpers.status_to_js(env, status);
+        auto w = StatusToJs(env, status);
         for (const auto& described : list.metadata) {
-          if (described.first == status.instance_id) w.Set("metadata", helpers.metadata_to_js(env, described.second));
+          if (described.first == status.instance_id) w.Set("metadata", MetadataToJs(env, described.second));
         }
         writers.Set(i, w);
       }
@@ -156,30 +120,15 @@ Napi::Value ListWritersJs(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-std::vector<std::string> Strings(const Napi::Object& o, const char* key) {
-  std::vector<std::string> out;
-  Napi::Value v = o.Get(key);
-  if (!v.IsArray()) throw Napi::TypeError::New(o.Env(), std::string(key) + " must be an array");
-  auto array = v.As<Napi::Array>();
-  for (uint32_t i = 0; i < array.Length(); i++) {
-    Napi::Value item = array.Get(i);
-    if (!item.IsString()) throw Napi::TypeError::New(o.Env(), std::string(key) + " must hold strings");
-    out.push_back(item.As<Napi::String>().Utf8Value());
-  }
-  return out;
-}
-
 // runSnapshotSet({volumes, backupType, components, timeoutMs}, sink) -> cancel()
 Napi::Value RunSnapshotSetJs(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (!info[0].IsObject()) throw Napi::TypeError::New(env, "config must be an object");
-  auto o = info[0].As<Napi::Object>();
+  auto o = Obj(info[0], "config");
   BackupRequest request;
-  request.volumes = Strings(o, "volumes");
-  request.components = Strings(o, "components");
-  if (!o.Get("backupType").IsString()) throw Napi::TypeError::New(env, "backupType must be a string");
-  request.backup_type = o.Get("backupType").As<Napi::String>().Utf8Value();
-  request.timeout_ms = TimeoutArg(o.Get("timeoutMs"));
+  request.volumes = StrList(o, "volumes");
+  request.components = StrList(o, "components");
+  request.backup_type = Str(o, "backupType");
+  request.timeout_ms = Uint(o, "timeoutMs");
 
   auto data = AddonData::Get(env);
   auto queue = JsQueue::Create(env, Callback(info[1], "sink"), "vss-bridge:backup");
@@ -188,7 +137,7 @@ Napi::Value RunSnapshotSetJs(const Napi::CallbackInfo& info) {
   data->StartThread([data, queue, cancel, request, teardown_key](uint64_t id) {
     auto progress = [queue](const Progress& p) {
       queue->Post([p](Napi::Env env, Napi::Function sink) {
-        sink.Call({Napi::String::New(env, "progress"), helpers.progress_to_js(env, p)});
+        sink.Call({Napi::String::New(env, "progress"), ProgressToJs(env, p)});
       });
     };
     const SnapshotSetResult result = RunBackup(request, cancel.get(), progress);
@@ -196,7 +145,7 @@ Napi::Value RunSnapshotSetJs(const Napi::CallbackInfo& info) {
     queue->Post([data, queue, id, result](Napi::Env env, Napi::Function sink) {
       data->JoinThread(id);
       queue->Close();
-      sink.Call({Napi::String::New(env, "done"), helpers.result_to_js(env, result)});
+      sink.Call({Napi::String::New(env, "done"), ResultToJs(env, result)});
     });
   });
   return Napi::Function::New(env, [cancel](const Napi::CallbackInfo&) { cancel->Cancel(); }, "cancel");
@@ -206,7 +155,7 @@ Napi::Value QueryShadowCopiesJs(const Napi::CallbackInfo& info) {
   RunOnThread(info.Env(), Callback(info[0], "callback"), []() -> ToJs {
     ShadowCopyList list = QueryShadowCopies();
     return [list](Napi::Env env) -> Napi::Value {
-      auto o = Failure(env, list.hr, list.message);
+      auto o = StepResult(env, list.hr, list.message);
       auto copies = Napi::Array::New(env, list.copies.size());
       for (uint32_t i = 0; i < list.copies.size(); i++) {
         const ShadowCopy& c = list.copies[i];
@@ -234,7 +183,7 @@ Napi::Value DeleteShadowCopiesJs(const Napi::CallbackInfo& info) {
   RunOnThread(info.Env(), Callback(info[2], "callback"), [id, whole_set]() -> ToJs {
     DeleteResult r = DeleteShadowCopies(id, whole_set);
     return [r](Napi::Env env) -> Napi::Value {
-      auto o = Failure(env, r.hr, r.message);
+      auto o = StepResult(env, r.hr, r.message);
       o.Set("deleted", r.deleted);
       return o;
     };
@@ -244,8 +193,7 @@ Napi::Value DeleteShadowCopiesJs(const Napi::CallbackInfo& info) {
 
 }  // namespace
 
-void RegisterWindowsExports(Napi::Env env, Napi::Object exports, const AddonHelpers& h) {
-  helpers = h;
+void RegisterWindowsExports(Napi::Env env, Napi::Object exports) {
   auto vss = Napi::Object::New(env);
 #if defined(_WIN64)
   vss.Set("Writer", WriterWrap::Init(env));

@@ -179,7 +179,8 @@ class TestWriter {
   bool subscribed_ = false;
 };
 
-// Runs a snapshot set on its own thread, as addon.cc does, and collects what it delivers.
+// Runs a snapshot set on its own thread, as snapshot_set_binding.cc does, and collects what it
+// delivers.
 class SetRun {
  public:
   explicit SetRun(SnapshotSetConfig config) {
