@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cwctype>
+#include <functional>
 
 #include "wide.h"
 
@@ -70,8 +71,39 @@ struct WriterComponent {
   VSS_COMPONENT_TYPE type;
   std::wstring logical_path;
   std::wstring name;
+  bool selectable;
   std::vector<FileGroup> files;  // every file group, database and log file
 };
+
+// `a` is an ancestor of `c`: same writer instance, and c's logical path is a's full path or
+// lies under it ("Working with Selectability and Logical Paths").
+bool IsAncestor(const WriterComponent& a, const WriterComponent& c) {
+  if (&a == &c || !IsEqualGUID(a.instance_id, c.instance_id)) return false;
+  const std::wstring full = Lower(a.logical_path.empty() ? a.name : a.logical_path + L"\\" + a.name);
+  const std::wstring path = Lower(c.logical_path);
+  return path == full || path.compare(0, full.size() + 1, full + L"\\") == 0;
+}
+
+// VShadow's automatic selection (CanBeExplicitlyIncluded): a component not excluded (its files
+// all on the set's volumes) may be included when it is selectable, or non-selectable and
+// top level (no ancestor); a component whose ancestor is included comes with that ancestor
+// and is not added itself. A top-level non-selectable component is included even without files.
+std::vector<const WriterComponent*> AutoSelect(const std::vector<WriterComponent>& all,
+                                               const std::function<bool(const WriterComponent&)>& on_set) {
+  std::vector<bool> includable(all.size());
+  for (size_t i = 0; i < all.size(); i++) {
+    const bool top_level = std::none_of(all.begin(), all.end(), [&](const WriterComponent& a) { return IsAncestor(a, all[i]); });
+    includable[i] = on_set(all[i]) && (all[i].selectable || top_level);
+  }
+  std::vector<const WriterComponent*> out;
+  for (size_t i = 0; i < all.size(); i++) {
+    if (!includable[i]) continue;
+    bool covered = false;
+    for (size_t j = 0; j < all.size() && !covered; j++) covered = includable[j] && IsAncestor(all[j], all[i]);
+    if (!covered) out.push_back(&all[i]);
+  }
+  return out;
+}
 
 std::string PathOf(const WriterComponent& c) {
   const std::string name = Narrow(c.name);
@@ -143,6 +175,7 @@ HRESULT ReadComponents(IVssBackupComponents* bc, std::vector<WriterComponent>* o
       WriterComponent entry{instance_id, writer_id, info->type,
                             info->bstrLogicalPath != nullptr ? info->bstrLogicalPath : L"",
                             info->bstrComponentName != nullptr ? info->bstrComponentName : L"",
+                            info->bSelectable != 0,
                             {}};
       AppendFiles(component.Get(), info->cFileCount, &IVssWMComponent::GetFile, &entry.files);
       AppendFiles(component.Get(), info->cDatabases, &IVssWMComponent::GetDatabaseFile, &entry.files);
@@ -287,27 +320,31 @@ class Backup {
     return S_OK;
   }
 
-  // Named components, or VShadow's automatic selection: every component whose files all lie
-  // on volumes of the set (a component with files elsewhere would make the shadow copy
-  // inconsistent for its writer).
+  // Named components, or VShadow's automatic selection (AutoSelect): a component with files
+  // off the set's volumes is left out (its shadow copy would be inconsistent for its writer).
   HRESULT SelectComponents(const std::vector<WriterComponent>& all, const std::vector<std::wstring>& volumes,
                            std::string* message) {
     std::vector<std::string> wanted = request_.components;
-    for (const WriterComponent& c : all) {
-      bool select = false;
-      if (!request_.components.empty()) {
-        const std::wstring path = Lower(Widen(PathOf(c)));
-        auto it = std::find_if(wanted.begin(), wanted.end(),
-                               [&](const std::string& w) { return Lower(Widen(w)) == path; });
-        select = it != wanted.end();
-        if (select) wanted.erase(it);
-      } else {
-        select = !c.files.empty() && std::all_of(c.files.begin(), c.files.end(), [&](const FileGroup& f) {
+    std::vector<const WriterComponent*> chosen;
+    if (request_.components.empty()) {
+      chosen = AutoSelect(all, [&](const WriterComponent& c) {
+        return std::all_of(c.files.begin(), c.files.end(), [&](const FileGroup& f) {
           const std::wstring v = VolumeOf(Widen(f.path));
           return !v.empty() && std::find(volumes.begin(), volumes.end(), v) != volumes.end();
         });
+      });
+    } else {
+      for (const WriterComponent& c : all) {
+        const std::wstring path = Lower(Widen(PathOf(c)));
+        auto it = std::find_if(wanted.begin(), wanted.end(),
+                               [&](const std::string& w) { return Lower(Widen(w)) == path; });
+        if (it == wanted.end()) continue;
+        wanted.erase(it);
+        chosen.push_back(&c);
       }
-      if (!select) continue;
+    }
+    for (const WriterComponent* chosen_component : chosen) {
+      const WriterComponent& c = *chosen_component;
       const HRESULT hr = bc_->AddComponent(c.instance_id, c.writer_id, c.type,
                                            c.logical_path.empty() ? nullptr : c.logical_path.c_str(),
                                            c.name.c_str());

@@ -110,7 +110,13 @@ KnownWriter FromPhantom(const PhantomWriter& p, int index) {
   w.name = p.name;
   w.state = p.state;
   w.last_error = p.last_error;
-  if (p.stuck_state == 0) {  // a stuck writer takes part in nothing and describes nothing
+  if (p.stuck_state != 0) return w;  // a stuck writer takes part in nothing and describes nothing
+  for (const PhantomComponent& c : p.components) {
+    ComponentInfo info{VSS_CT_FILEGROUP, c.selectable, c.logical, c.name, c.name, {}};
+    if (!c.path.empty()) info.files.push_back(FileSpec{c.path, "*", true});
+    w.components.push_back(info);
+  }
+  if (p.components.empty()) {
     w.components.push_back(
         ComponentInfo{VSS_CT_FILEGROUP, true, p.name, "data", p.name, {FileSpec{"C:\\vssemu-data\\" + p.name, "*", true}}});
   }

@@ -173,8 +173,10 @@ PhantomWriter& Phantom(Faults* f, const std::string& name) {
 //   provider-veto | commit-delay <ms> | fail-after-commit <hr> | backup-complete-fails <hr>
 //   cancel-finishes | writer-timeout <ms> | unsupported-volume <C:\>
 //   writer-fails <name> <event> <hr> | writer-hangs <name> <event> | stuck-writer <name> <state> <hr>
-// A writer named there is a third-party writer the service plays itself, with one component
-// "<name>\data" whose files are in C:\vssemu-data\<name>.
+//   writer-component <name> <logical path or -> <component> <selectable 0|1> <files' folder or ->
+// A writer named there is a third-party writer the service plays itself, with the components
+// writer-component lines give it, else one component "<name>\data" whose files are in
+// C:\vssemu-data\<name>.
 Faults ReadFaults() {
   Faults f;
   for (const std::string& raw : Split(ReadText(EmulatorPath(L"faults")), '\n')) {
@@ -197,6 +199,9 @@ Faults ReadFaults() {
       p.fail_hr = ParseHr(arg(3));
     } else if (w[0] == "writer-hangs") {
       Phantom(&f, arg(1)).hang_event = arg(2);
+    } else if (w[0] == "writer-component") {
+      const auto dash = [](const std::string& s) { return s == "-" ? std::string() : s; };
+      Phantom(&f, arg(1)).components.push_back(PhantomComponent{dash(arg(2)), arg(3), dash(arg(5)), arg(4) == "1"});
     } else if (w[0] == "stuck-writer") {
       PhantomWriter& p = Phantom(&f, arg(1));
       p.stuck_state = p.state = StateNamed(arg(2));

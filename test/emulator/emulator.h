@@ -58,6 +58,10 @@ std::string ReadText(const std::wstring& path);
 bool WriteText(const std::wstring& path, const std::string& text);
 
 // ---- faults (the file "faults" in the folder, one a line, read by each new requester) -----
+struct PhantomComponent {
+  std::string logical, name, path;  // path "": no files
+  bool selectable = true;
+};
 struct PhantomWriter {  // a third-party writer the service answers for itself
   std::string name;
   std::string instance_id;
@@ -69,6 +73,7 @@ struct PhantomWriter {  // a third-party writer the service answers for itself
   HRESULT stuck_error = S_OK;
   int state = VSS_WS_STABLE;
   HRESULT last_error = S_OK;
+  std::vector<PhantomComponent> components;  // empty: one component "<name>\data"
 };
 struct Faults {
   bool provider_veto = false;      // the provider's commit fails: VSS_E_PROVIDER_VETO

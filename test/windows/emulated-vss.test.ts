@@ -83,6 +83,25 @@ describe.skipIf(reason !== '')(`VSS end to end in Windows node.exe${reason ? ` (
     expect(run.stderr).toMatch(/global_options_Set \w+, 1, 1\./);
   }, 180_000);
 
+  it.skipIf(!emulated)('selects components automatically as VSS\'s selectability rules say', () => {
+    // A third-party writer's components: explicitly includable are the selectable ones and
+    // the non-selectable top-level ones (files or not), each only if its files are all on the
+    // set's volumes; a component under an included one comes with it.
+    const m = newMachine();
+    m.setFaults(
+      'writer-component Db - db 0 -',
+      'writer-component Db db logs 1 C:\\dbdata\\logs',
+      'writer-component Db - cache 0 C:\\cache',
+      'writer-component Db - tools 1 C:\\tools',
+      'writer-component Db tools part 0 C:\\tools\\part',
+      'writer-component Db - reports 1 Z:\\reports',
+    );
+    const r = runApp(writerConfig({ backups: [{ volumes: [volume] }] }), m.env);
+    expect(r.backups[0].ok, JSON.stringify(r.backups[0])).toBe(true);
+    const added = m.calls().filter((c) => c.startsWith('IVssBackupComponents::AddComponent ')).map((c) => c.slice('IVssBackupComponents::AddComponent '.length));
+    expect(added.sort()).toEqual(['\\cache', '\\db', '\\tools', 'app\\orders']);
+  }, 180_000);
+
   it('a veto at freeze sends Abort and leaves the writer failed at freeze until the next set', () => {
     const m = newMachine();
     const r = runApp(
