@@ -1,6 +1,7 @@
 /** What this Linux machine offers for guest quiesce, for `vss-bridge doctor`. */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { defaultAllowedUsersFile } from './allowed-users.js';
 import { marker } from './install.js';
 import { findRegisteredApps } from './registered-apps.js';
 
@@ -41,9 +42,13 @@ export function describeLinuxGuest(root = '/', runtimeDir?: string): { checks: G
   ];
   if (process.platform === 'linux') {
     const refused: string[] = [];
-    const apps = findRegisteredApps(runtimeDir, refused);
+    const notAllowed: string[] = [];
+    const apps = findRegisteredApps(runtimeDir, refused, notAllowed);
     checks.push({ name: 'registered apps', status: 'ok', detail: `${apps.length} app(s) registered for quiesce` });
     for (const r of refused) checks.push({ name: 'runtime directory', status: 'warn', detail: `ignored ${r}`, fix: 'make it a directory writable by its owner only' });
+    for (const r of notAllowed) {
+      checks.push({ name: 'allowed users', status: 'warn', detail: `ignored ${r}`, fix: `root lists the users whose apps may take part in ${defaultAllowedUsersFile}, a root-owned file others cannot write` });
+    }
   }
   return { checks };
 }

@@ -28,12 +28,13 @@ const socketName = /^(\d+)-(\d+)\.sock$/;
 
 /**
  * Every registered app of root and of the users root allowed (allowed-users.ts), oldest
- * registration first. `skipped` collects what was refused and why.
+ * registration first. `skipped` collects what was refused and why; `notAllowed` (by default
+ * the same list) the apps of users root did not allow, and what is wrong with the allowlist.
  */
-export function findRegisteredApps(runtimeDir: string | undefined, skipped: string[] = []): RegisteredApp[] {
+export function findRegisteredApps(runtimeDir: string | undefined, skipped: string[] = [], notAllowed: string[] = skipped): RegisteredApp[] {
   const apps: RegisteredApp[] = [];
   const allowed = allowedUsers();
-  skipped.push(...allowed.problems);
+  notAllowed.push(...allowed.problems);
   for (const { dir, ownerUid } of discoveryDirs(runtimeDir, skipped)) {
     let names: string[];
     try {
@@ -53,7 +54,7 @@ export function findRegisteredApps(runtimeDir: string | undefined, skipped: stri
       }
       if (!allowed.uids.has(ownerUid)) {
         // Never asked: an app of a user root did not allow can neither veto nor stall a freeze.
-        skipped.push(`${socketPath}: uid ${ownerUid} is not an allowed user (docs/LINUX.md, "Who may veto"); not asked`);
+        notAllowed.push(`${socketPath}: uid ${ownerUid} is not an allowed user (docs/LINUX.md, "Who may veto"); not asked`);
         continue;
       }
       apps.push({ socketPath, ownerUid, registeredAt: Number(m[1]), pid: Number(m[2]) });

@@ -10,6 +10,7 @@ import { Server } from 'node:net';
 import { dirname, join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { installHooksCommand } from '../../src/linux/commands.js';
+import { describeLinuxGuest } from '../../src/linux/guest.js';
 import { registerWithCoordinator, type Registration } from '../../src/linux/coordinator.js';
 import { hookLog } from '../../src/linux/hook-log.js';
 import { installHooks, marker } from '../../src/linux/install.js';
@@ -307,6 +308,17 @@ describe.skipIf(vetoSkip !== null)('only apps of root and of the users root allo
     expect((await userApp.status()).events).toEqual([]);
     const thaw = await hook('thaw', run, join(base, 'no-allowed-users'));
     expect(thaw.stdout).toBe('thaw: 1 of 1 app(s) ok\n');
+    // `vss-bridge doctor` says the same, and what root can do about it.
+    process.env['VSS_BRIDGE_ALLOWED_USERS'] = join(base, 'no-allowed-users');
+    try {
+      const { checks } = describeLinuxGuest('/', run);
+      expect(checks).toContainEqual(expect.objectContaining({ name: 'registered apps', detail: '1 app(s) registered for quiesce' }));
+      expect(checks).toContainEqual(
+        expect.objectContaining({ name: 'allowed users', status: 'warn', detail: expect.stringMatching(/uid 65534 is not an allowed user/), fix: expect.stringContaining('/etc/vss-bridge/allowed-users') }),
+      );
+    } finally {
+      delete process.env['VSS_BRIDGE_ALLOWED_USERS'];
+    }
   });
 
   it('a user root lists in a root-owned allowlist is asked, and its veto counts', async () => {
