@@ -48,7 +48,7 @@ export interface CheckpointReport {
   readonly freeze: FreezeReport | null;
   /**
    * The WAL in bytes when prepareSnapshot began (before the store's preparation) and when the
-   * freeze began (what the freeze's checkpoint had to copy); null where that step did not run.
+   * freeze began (what the freeze's checkpoint had to copy, at most); null where that step did not run.
    */
   readonly wal: { readonly atPrepareSnapshot: number | null; readonly atFreeze: number | null };
   /** Latency of the writes the gate held in this freeze, milliseconds. */

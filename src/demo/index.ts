@@ -148,7 +148,7 @@ export function describeCheckpoint(c: CheckpointReport, of: number): string {
   lines.push(
     `  timeline   ${c.timeline.map((e) => `${e.event} @${e.startMs.toFixed(1)} ${e.durationMs.toFixed(1)} ms${e.outcome === 'succeeded' ? '' : ` ${e.outcome}`}`).join(' | ')}`,
   );
-  lines.push(`  wal        at prepareSnapshot ${mb(c.wal.atPrepareSnapshot)}, at freeze ${mb(c.wal.atFreeze)} (what the freeze's checkpoint copied)`);
+  lines.push(`  wal        at prepareSnapshot ${mb(c.wal.atPrepareSnapshot)}, at freeze ${mb(c.wal.atFreeze)}`);
   if (c.freeze) {
     const f = c.freeze;
     lines.push(

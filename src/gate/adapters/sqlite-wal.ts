@@ -58,7 +58,11 @@ export interface SqliteStore extends StoreAdapter {
   readonly lastCheckpoint: CheckpointResult | undefined;
   /** The last preparation; undefined before the first, or if it could not run (closed, in a transaction). */
   readonly lastPreparation: SqlitePreparation | undefined;
-  /** Frames in the WAL when the last freeze began, before its checkpoint: what it had to copy at most. */
+  /**
+   * Frames in the WAL when the last freeze began, before its checkpoint: what it had to copy at
+   * most (frames the preparation copied are not copied again, but count here until the WAL is
+   * emptied or restarts).
+   */
   readonly walFramesAtFreeze: number | undefined;
 }
 
@@ -127,7 +131,7 @@ export function walStore(db: WalConnection, o: WalStoreOptions): SqliteStore {
       const target = o.prepareInWorker ? db.worker : undefined;
       if (target !== undefined) {
         try {
-          passes = await checkpointInWorker(target, preparationRounds, signal);
+          passes = await checkpointInWorker(target, preparationRounds, o.busyTimeoutMs, signal);
         } catch (error) {
           if (signal.aborted) return;
           o.logger.warn(`${name}: the preparation's checkpoint could not run on a worker thread; it runs on the JS thread`, {

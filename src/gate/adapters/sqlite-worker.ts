@@ -31,10 +31,12 @@ export interface WorkerCheckpoints {
 }
 
 // CommonJS, run by the worker: open the file, PASSIVE checkpoints while frames are left (at
-// most `rounds`), then, if all was copied, a TRUNCATE that does not wait (timeout 0): freeing
-// a large -wal file's blocks takes tens of milliseconds, better spent here than on the JS
-// thread or in the freeze. Answer, close. The connection is never the last one (the
-// application's stays open), so closing it neither checkpoints nor removes the WAL.
+// most `rounds`), then, if all was copied, a TRUNCATE: freeing a large -wal file's blocks takes
+// tens of milliseconds, better spent here than in the freeze. TRUNCATE needs the write lock:
+// this thread waits for a write in progress to end (busyTimeoutMs), the application's writes
+// then wait for it as they would for any writer. Answer, close. The connection is never the
+// last one (the application's stays open), so closing it neither checkpoints nor removes the
+// WAL.
 const workerSource = `
 const { parentPort, workerData: w } = require('node:worker_threads');
 let db;
@@ -43,14 +45,14 @@ if (w.driver === 'node:sqlite') {
   if (!require('node:fs').existsSync(w.file)) throw new Error('no database at ' + w.file);
   const { DatabaseSync } = require('node:sqlite');
   db = new DatabaseSync(w.file);
-  db.exec('PRAGMA busy_timeout = 0');
+  db.exec('PRAGMA busy_timeout = ' + w.busyTimeoutMs);
   checkpoint = (mode) => {
     const r = db.prepare('PRAGMA wal_checkpoint(' + mode + ')').get();
     return { busy: Number(r.busy), log: Number(r.log), checkpointed: Number(r.checkpointed) };
   };
 } else {
   const Database = require(w.module);
-  db = new Database(w.file, { fileMustExist: true, timeout: 0 });
+  db = new Database(w.file, { fileMustExist: true, timeout: w.busyTimeoutMs });
   checkpoint = (mode) => db.pragma('wal_checkpoint(' + mode + ')')[0];
 }
 try {
@@ -83,17 +85,23 @@ export function moduleOf(constructor: unknown): string | undefined {
 
 /**
  * Runs up to `rounds` PASSIVE checkpoints of the database, then a TRUNCATE if they copied
- * everything, on a worker thread with a connection `target` says how to open. Rejects if the
+ * everything (waiting at most `busyTimeoutMs` for a writer), on a worker thread with a
+ * connection `target` says how to open. Rejects if the
  * worker cannot load, open or checkpoint; a fired `signal` ends the worker and rejects with its
  * reason.
  */
-export function checkpointInWorker(target: WorkerConnection, rounds: number, signal: AbortSignal): Promise<WorkerCheckpoints> {
+export function checkpointInWorker(
+  target: WorkerConnection,
+  rounds: number,
+  busyTimeoutMs: number,
+  signal: AbortSignal,
+): Promise<WorkerCheckpoints> {
   return new Promise((resolve, reject) => {
     if (signal.aborted) {
       reject(signal.reason);
       return;
     }
-    const worker = new Worker(workerSource, { eval: true, workerData: { ...target, rounds } });
+    const worker = new Worker(workerSource, { eval: true, workerData: { ...target, rounds, busyTimeoutMs } });
     let answer: WorkerCheckpoints | undefined;
     const onAbort = (): void => void worker.terminate();
     signal.addEventListener('abort', onAbort, { once: true });
