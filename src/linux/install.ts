@@ -379,7 +379,9 @@ export function installHooks(targets: readonly Platform[], o: InstallOptions): I
       case 'aws':
         plan.write(plan.path('etc/vss-bridge/aws/pre-script'), preScript(o, 'aws', 25_000, ''), 0o755);
         plan.write(plan.path('etc/vss-bridge/aws/post-script'), postScript(o, 'aws', 25_000, ''), 0o755);
-        plan.report.notes.push('Run /etc/vss-bridge/aws/pre-script and post-script from your DLM pre/post SSM document with executionTimeout of at least 30 (see docs/LINUX.md).');
+        plan.report.notes.push(
+          'Run /etc/vss-bridge/aws/pre-script and post-script from your DLM pre/post SSM document with executionTimeout of at least 30, and set ExecuteOperationOnScriptFailure to false in the policy: it defaults to true, and DLM then snapshots anyway after a veto (see docs/LINUX.md).',
+        );
         break;
     }
   }

@@ -126,6 +126,15 @@ describe('install-hooks', () => {
     expect(readFileSync(join(root, 'etc/google/snapshots/pre.sh'), 'utf8')).toContain(`${process.execPath} ${cli} hook freeze --source gcp`);
   });
 
+  it('tells AWS users to set ExecuteOperationOnScriptFailure to false, and qemu-ga users that a thaw does not mean a snapshot', async () => {
+    const o = io();
+    expect(await installHooksCommand(['aws', '--root', temp('vss-bridge-install-'), '--exec', `${process.execPath} ${cli}`], o)).toBe(0);
+    expect(o.stdout.text).toMatch(/set ExecuteOperationOnScriptFailure to false .*defaults to true/);
+    const docs = readFileSync(join(__dirname, '..', '..', 'docs', 'LINUX.md'), 'utf8');
+    expect(docs).toMatch(/\*\*Set `ExecuteOperationOnScriptFailure` to\s+`false`\*\*/);
+    expect(docs).toMatch(/under qemu-ga a `thaw` does \*\*not\*\* mean a snapshot was taken/);
+  });
+
   it('refuses to overwrite a file it did not write', () => {
     const root = temp('vss-bridge-install-');
     mkdirSync(join(root, 'etc/vmware-tools/backupScripts.d'), { recursive: true });
