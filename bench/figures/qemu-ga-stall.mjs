@@ -24,7 +24,7 @@ function cannotRun() {
   if (process.getuid?.() !== 0) return 'needs root (mount, FIFREEZE)';
   if (!existsSync('/dev/loop-control')) return 'needs loop devices';
   if (!qemuGa) return 'needs qemu-ga (apt-get install qemu-guest-agent)';
-  for (const tool of ['mkfs.ext4', 'mount', 'umount', 'truncate']) {
+  for (const tool of ['mkfs.ext4', 'mount', 'umount', 'truncate', 'fsfreeze']) {
     try {
       execFileSync('sh', ['-c', `command -v ${tool}`], { env: { PATH }, stdio: 'ignore' });
     } catch {
@@ -35,14 +35,31 @@ function cannotRun() {
 }
 
 /** qemu-ga over its Unix socket: one command, one JSON line back. */
-async function agent(dir, name, hook) {
+/**
+ * Runs qemu-ga under a shell that ends it, and thaws the file system, once this process's end
+ * of its stdin closes: also when this process is killed and no finally runs.
+ */
+const guarded = `"$@" & agent=$!
+cat >/dev/null
+kill $agent 2>/dev/null
+wait $agent
+fsfreeze -u "$MNT" 2>/dev/null
+exit 0`;
+
+async function agent(dir, mountPoint, name, hook) {
   const socket = join(dir, `${name}.sock`);
   const args = ['-m', 'unix-listen', '-p', socket, '-t', join(dir, name), '-f', join(dir, `${name}.pid`), ...(hook ? [`-F${hook}`] : [])];
   execFileSync('mkdir', ['-p', join(dir, name)]);
-  const child = spawn(qemuGa, args, { env: { ...process.env, VSS_BRIDGE_RUNTIME_DIR: join(dir, 'run'), VSS_BRIDGE_HOOK_LOG: join(dir, 'hook.log') }, stdio: 'ignore' });
+  const child = spawn('sh', ['-c', guarded, 'sh', qemuGa, ...args], {
+    env: { ...process.env, PATH, MNT: mountPoint, VSS_BRIDGE_RUNTIME_DIR: join(dir, 'run'), VSS_BRIDGE_HOOK_LOG: join(dir, 'hook.log') },
+    stdio: ['pipe', 'ignore', 'ignore'],
+  });
   let s;
   for (let i = 0; !s; i += 1) {
-    if (child.exitCode !== null || i > 200) throw new Error(`qemu-ga ${name} did not start`);
+    if (child.exitCode !== null || i > 200) {
+      child.stdin.end();
+      throw new Error(`qemu-ga ${name} did not start`);
+    }
     s = await new Promise((resolve) => {
       const c = connect(socket);
       c.once('connect', () => resolve(c));
@@ -68,7 +85,16 @@ async function agent(dir, name, hook) {
       waiting = resolve;
       s.write(`${JSON.stringify({ execute: command, ...(args && { arguments: args }) })}\n`);
     });
-  return { execute, close: () => (s.destroy(), child.kill('SIGTERM')) };
+  const exited = new Promise((r) => child.once('exit', r));
+  return {
+    execute,
+    // Closing the shell's stdin ends qemu-ga; resolves once it has.
+    close: () => {
+      s.destroy();
+      child.stdin.end();
+      return exited;
+    },
+  };
 }
 
 function ask(child, message, type) {
@@ -148,9 +174,9 @@ export async function run({ scale }) {
   const agents = [];
   try {
     installHooks(['qemu-ga'], { root: dir, command: [process.execPath, join(dist, 'cli/main.js')] });
-    const hooked = await agent(dir, 'hooked', join(dir, 'etc/qemu/vss-bridge-fsfreeze-hook'));
+    const hooked = await agent(dir, mountPoint, 'hooked', join(dir, 'etc/qemu/vss-bridge-fsfreeze-hook'));
     agents.push(hooked);
-    const floor = await agent(dir, 'floor');
+    const floor = await agent(dir, mountPoint, 'floor');
     agents.push(floor);
     const iterations = scaled(scale, 15, 1);
     const figures = [];
@@ -167,9 +193,9 @@ export async function run({ scale }) {
     return figures;
   } finally {
     for (const a of agents) {
-      // Whatever happened, nothing stays frozen.
-      await a.execute('guest-fsfreeze-thaw').catch(() => undefined);
-      a.close();
+      // Whatever happened, nothing stays frozen: a thaw (bounded), then the guard's own thaw.
+      await Promise.race([a.execute('guest-fsfreeze-thaw'), new Promise((r) => setTimeout(r, 10_000))]);
+      await a.close();
     }
     // Removed only once unmounted: never delete through a mount.
     execFileSync('umount', [mountPoint], { env: { PATH } });

@@ -40,6 +40,8 @@ async function main() {
       process.send({ type: 'stopped' }, () => process.exit(0));
     }
   });
+  // The figure's process is gone (killed): so is the reason to write.
+  process.on('disconnect', () => process.exit(0));
   await writer.subscribe();
   process.send({ type: 'ready' });
 }
