@@ -128,8 +128,15 @@ class HandlerContext {
   }
 
   isPathAffected(path: string): boolean {
-    return isPathOnVolumes(path, this.volumes);
+    return isPathOnVolumes(path, this.volumes, process.platform, windowsVolumeOf());
   }
+}
+
+/** The Windows addon's volume resolver, where there is one (not on other platforms). */
+function windowsVolumeOf(): ((path: string) => string) | undefined {
+  if (process.platform !== 'win32') return undefined;
+  const vss = native().vss;
+  return vss && 'volumeOf' in vss ? (path) => vss.volumeOf(path) : undefined;
 }
 
 /** The dispatchers of this module, by native id: the router's rows name them so. */

@@ -27,18 +27,6 @@ std::wstring Lower(std::wstring s) {
   return s;
 }
 
-// The unique name (\\?\Volume{...}\) of the volume holding `path`, or "" when it has none.
-std::wstring VolumeOf(const std::wstring& path) {
-  wchar_t expanded[MAX_PATH * 2];
-  const DWORD n = ExpandEnvironmentStringsW(path.c_str(), expanded, MAX_PATH * 2);
-  const std::wstring full = n > 0 && n <= MAX_PATH * 2 ? std::wstring(expanded) : path;
-  wchar_t mount[MAX_PATH];
-  if (!GetVolumePathNameW(full.c_str(), mount, MAX_PATH)) return std::wstring();
-  wchar_t unique[MAX_PATH];
-  if (!GetVolumeNameForVolumeMountPointW(mount, unique, MAX_PATH)) return std::wstring();
-  return Lower(unique);
-}
-
 // "C:" -> "C:\": AddToSnapshotSet wants a mount point with its trailing backslash.
 std::wstring MountPointName(const std::string& volume) {
   std::wstring w = Widen(volume);
@@ -610,6 +598,17 @@ DeleteResult DeleteShadowCopies(const std::string& id, bool whole_set) {
   }
   out.hr = FAILED(hr) ? hr : kS_OK;
   return out;
+}
+
+std::wstring VolumeOf(const std::wstring& path) {
+  wchar_t expanded[MAX_PATH * 2];
+  const DWORD n = ExpandEnvironmentStringsW(path.c_str(), expanded, MAX_PATH * 2);
+  const std::wstring full = n > 0 && n <= MAX_PATH * 2 ? std::wstring(expanded) : path;
+  wchar_t mount[MAX_PATH];
+  if (!GetVolumePathNameW(full.c_str(), mount, MAX_PATH)) return std::wstring();
+  wchar_t unique[MAX_PATH];
+  if (!GetVolumeNameForVolumeMountPointW(mount, unique, MAX_PATH)) return std::wstring();
+  return Lower(unique);
 }
 
 }  // namespace vssb

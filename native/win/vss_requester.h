@@ -41,6 +41,11 @@ struct WriterList {
 // GatherWriterMetadata then GatherWriterStatus: what `vssadmin list writers` shows.
 WriterList ListWriters(uint32_t timeout_ms);
 
+// The unique name (\\?\Volume{...}\, lower case) of the volume that holds `path`, found
+// through its mount point, so that a folder with another volume mounted on it resolves to
+// that volume; "" when it cannot be resolved. Any thread.
+std::wstring VolumeOf(const std::wstring& path);
+
 struct ShadowCopy {
   std::string id;
   std::string set_id;

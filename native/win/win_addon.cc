@@ -176,6 +176,12 @@ Napi::Value QueryShadowCopiesJs(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// Synchronous: two file-system calls, for ctx.isPathAffected on the JS thread.
+Napi::Value VolumeOfJs(const Napi::CallbackInfo& info) {
+  if (!info[0].IsString()) throw Napi::TypeError::New(info.Env(), "path must be a string");
+  return Napi::String::New(info.Env(), Narrow(VolumeOf(Widen(info[0].As<Napi::String>().Utf8Value()))));
+}
+
 Napi::Value DeleteShadowCopiesJs(const Napi::CallbackInfo& info) {
   if (!info[0].IsString()) throw Napi::TypeError::New(info.Env(), "id must be a string");
   const std::string id = info[0].As<Napi::String>().Utf8Value();
@@ -201,6 +207,7 @@ void RegisterWindowsExports(Napi::Env env, Napi::Object exports) {
   vss.Set("runSnapshotSet", Napi::Function::New(env, RunSnapshotSetJs, "runSnapshotSet"));
   vss.Set("queryShadowCopies", Napi::Function::New(env, QueryShadowCopiesJs, "queryShadowCopies"));
   vss.Set("deleteShadowCopies", Napi::Function::New(env, DeleteShadowCopiesJs, "deleteShadowCopies"));
+  vss.Set("volumeOf", Napi::Function::New(env, VolumeOfJs, "volumeOf"));
 #else
   // A 32-bit process on 64-bit Windows cannot take part in VSS (the service refuses WOW64
   // writers and requesters), so a 32-bit build offers nothing but the reason.

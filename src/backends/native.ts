@@ -200,6 +200,8 @@ export interface NativeVss {
   ): () => void;
   queryShadowCopies(callback: (r: { hresult: number; message: string; copies: NativeShadowCopy[] }) => void): void;
   deleteShadowCopies(id: string, wholeSet: boolean, callback: (r: { hresult: number; message: string; deleted: number }) => void): void;
+  /** The unique name (\\?\Volume{...}\) of the volume that holds `path`; '' when unknown. */
+  volumeOf(path: string): string;
 }
 
 export interface NativeDispatchLoopResult {

@@ -506,7 +506,8 @@ struct Backup : Counted<IVssBackupComponents, Backup> {
       }
       std::string request = "EVENT\t" + w.instance + "\t" + event + "\t" + set_text + "\t" +
                             std::to_string(backup_type) + "\t" + (w.selected.empty() ? "0" : "1") + "\n";
-      for (const Member& m : members) request += "V\t" + m.mount + "\n";
+      // GetCurrentVolumeArray gives the volumes' unique names (\\?\Volume{...}\), as VSS does.
+      for (const Member& m : members) request += "V\t" + VolumeNameOf(m.mount) + "\n";
       for (const auto& s : w.selected) request += "S\t" + s.first + "\t" + s.second + "\n";
       const DWORD pid = w.pid;
       std::thread([request, pid, deadline, settle] {

@@ -628,13 +628,15 @@ bool emu_CVssWriter_AreComponentsSelected(const void*) {
 }
 bool emu_CVssWriter_IsBootableSystemStateBackedUp(const void*) { return false; }
 bool emu_CVssWriter_IsPartialFileSupportEnabled(const void*) { return false; }
-// The path's volume is one of the set's: by the longest mount point that prefixes it.
+// The volume that holds the path (its mount point resolved to a unique name) is in the set.
 bool emu_CVssWriter_IsPathAffected(const void*, LPCWSTR path) {
   if (t_delivery == nullptr || path == nullptr) return false;
-  const std::string p = Lower(Narrow(path));
+  wchar_t mount[MAX_PATH], name[MAX_PATH];
+  if (!GetVolumePathNameW(path, mount, MAX_PATH) || !GetVolumeNameForVolumeMountPointW(mount, name, MAX_PATH)) {
+    return false;
+  }
   for (const std::wstring& v : t_delivery->volumes) {
-    const std::string volume = Lower(Narrow(v.c_str()));
-    if (p.compare(0, volume.size(), volume) == 0) return true;
+    if (Lower(Narrow(v.c_str())) == Lower(Narrow(name))) return true;
   }
   return false;
 }
