@@ -219,6 +219,14 @@ std::wstring PipeName(DWORD pid) {
   return L"\\\\.\\pipe\\vssemu-" + std::to_wstring(hash) + L"-" + std::to_wstring(pid);
 }
 
+bool ProcessAlive(DWORD pid) {
+  const HANDLE h = OpenProcess(SYNCHRONIZE, FALSE, pid);
+  if (h == nullptr) return false;
+  const bool alive = WaitForSingleObject(h, 0) == WAIT_TIMEOUT;
+  CloseHandle(h);
+  return alive;
+}
+
 bool CallWriterProcess(DWORD pid, const std::string& request, Clock::time_point deadline, std::string* answer) {
   const std::wstring name = PipeName(pid);
   HANDLE pipe = INVALID_HANDLE_VALUE;
@@ -226,7 +234,10 @@ bool CallWriterProcess(DWORD pid, const std::string& request, Clock::time_point 
     pipe = CreateFileW(name.c_str(), GENERIC_READ | GENERIC_WRITE, 0, nullptr, OPEN_EXISTING,
                        FILE_FLAG_OVERLAPPED, nullptr);
     if (pipe != INVALID_HANDLE_VALUE) break;
-    if (GetLastError() != ERROR_PIPE_BUSY || Clock::now() >= deadline) return false;
+    // Busy, or between two listening instances: retry while the process lives.
+    const DWORD err = GetLastError();
+    if (err != ERROR_PIPE_BUSY && !ProcessAlive(pid)) return false;
+    if (Clock::now() >= deadline) return false;
     Sleep(5);
   }
   DWORD mode = PIPE_READMODE_MESSAGE;

@@ -432,7 +432,7 @@ void ServeConnection(HANDLE pipe) {
   CloseHandle(pipe);
 }
 
-// For the life of the process, once a writer subscribed.
+// For the life of the process, once a writer subscribed: one listening pipe instance.
 void Serve(std::wstring name) {
   for (;;) {
     const HANDLE pipe = CreateNamedPipeW(name.c_str(), PIPE_ACCESS_DUPLEX,
@@ -578,7 +578,8 @@ HRESULT emu_CVssWriter_Subscribe(void* object, DWORD) {
       g_subscribed.push_back(w);
       if (!g_serving) {
         g_serving = true;
-        std::thread(Serve, PipeName(GetCurrentProcessId())).detach();
+        // Several listeners, so that a new connection finds one while another is handed off.
+        for (int i = 0; i < 4; i++) std::thread(Serve, PipeName(GetCurrentProcessId())).detach();
       }
       WriteRegistration();
     }

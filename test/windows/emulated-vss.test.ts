@@ -146,6 +146,7 @@ describe.skipIf(reason !== '')(`VSS end to end in Windows node.exe${reason ? ` (
       expect(checkpoint.status, checkpoint.stdout + checkpoint.stderr).toBe(0);
       const out = JSON.parse(checkpoint.stdout);
       expect(out.verdict).toBe('succeeded');
+      expect(out.result.writers.map((w: any) => w.name)).toContain(config['name']);
 
       writeFileSync(stop, '');
       const r = resultOf(await writerApp);
