@@ -18,40 +18,6 @@
 namespace emu {
 namespace {
 
-HRESULT STDMETHODCALLTYPE NotImplemented() { return E_NOTIMPL; }
-
-template <typename Vtbl>
-void FillNotImplemented(Vtbl* v) {
-  // Every slot answers E_NOTIMPL until set: on x64 the callee ignores arguments it does not
-  // read, whatever the method's signature.
-  void** slots = reinterpret_cast<void**>(v);
-  for (size_t i = 0; i < sizeof(Vtbl) / sizeof(void*); i++) slots[i] = reinterpret_cast<void*>(&NotImplemented);
-}
-
-// Reference counting shared by the COM objects below.
-template <typename Iface, typename Self>
-struct Counted : Iface {
-  std::atomic<LONG> refs{1};
-  static HRESULT STDMETHODCALLTYPE QueryInterface(Iface* p, REFIID, void** out) {
-    static_cast<Self*>(p)->refs++;
-    *out = p;
-    return S_OK;
-  }
-  static ULONG STDMETHODCALLTYPE AddRef(Iface* p) { return ++static_cast<Self*>(p)->refs; }
-  static ULONG STDMETHODCALLTYPE Release(Iface* p) {
-    const LONG n = --static_cast<Self*>(p)->refs;
-    if (n == 0) delete static_cast<Self*>(p);
-    return n;
-  }
-  template <typename Vtbl>
-  static void Base(Vtbl* v) {
-    FillNotImplemented(v);
-    v->QueryInterface = &QueryInterface;
-    v->AddRef = &AddRef;
-    v->Release = &Release;
-  }
-};
-
 // ---- what the writers described ------------------------------------------------------------
 struct FileSpec {
   std::string path, spec;

@@ -8,6 +8,8 @@
 
 namespace emu {
 
+HRESULT STDMETHODCALLTYPE NotImplemented() { return E_NOTIMPL; }
+
 std::string Narrow(const wchar_t* w) {
   if (w == nullptr || *w == 0) return std::string();
   const int n = WideCharToMultiByte(CP_UTF8, 0, w, -1, nullptr, 0, nullptr, nullptr);

@@ -23,6 +23,7 @@
 #include <vsbackup.h>
 #include <vsserror.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <string>
@@ -31,6 +32,41 @@
 namespace emu {
 
 using Clock = std::chrono::steady_clock;
+
+// ---- COM objects through their C vtables ---------------------------------------------------
+HRESULT STDMETHODCALLTYPE NotImplemented();
+
+// Every slot answers E_NOTIMPL until set: on x64 the callee ignores arguments it does not
+// read, whatever the method's signature.
+template <typename Vtbl>
+void FillNotImplemented(Vtbl* v) {
+  void** slots = reinterpret_cast<void**>(v);
+  for (size_t i = 0; i < sizeof(Vtbl) / sizeof(void*); i++) slots[i] = reinterpret_cast<void*>(&NotImplemented);
+}
+
+// IUnknown for the emulator's COM objects: Self derives from Counted<Iface, Self>.
+template <typename Iface, typename Self>
+struct Counted : Iface {
+  std::atomic<LONG> refs{1};
+  static HRESULT STDMETHODCALLTYPE QueryInterface(Iface* p, REFIID, void** out) {
+    static_cast<Self*>(p)->refs++;
+    *out = p;
+    return S_OK;
+  }
+  static ULONG STDMETHODCALLTYPE AddRef(Iface* p) { return ++static_cast<Self*>(p)->refs; }
+  static ULONG STDMETHODCALLTYPE Release(Iface* p) {
+    const LONG n = --static_cast<Self*>(p)->refs;
+    if (n == 0) delete static_cast<Self*>(p);
+    return n;
+  }
+  template <typename Vtbl>
+  static void Base(Vtbl* v) {
+    FillNotImplemented(v);
+    v->QueryInterface = &QueryInterface;
+    v->AddRef = &AddRef;
+    v->Release = &Release;
+  }
+};
 
 // ---- text -------------------------------------------------------------------------------
 std::string Narrow(const wchar_t* w);

@@ -85,19 +85,6 @@ bool CallSlot(void* object, int slot, GUID set) {
   return reinterpret_cast<bool (*)(void*, GUID)>(vtable[slot])(object, set);
 }
 
-template <typename Vtbl>
-void FillNotImplemented(Vtbl* v);
-
-HRESULT STDMETHODCALLTYPE NotImplemented() { return E_NOTIMPL; }
-
-template <typename Vtbl>
-void FillNotImplemented(Vtbl* v) {
-  // Every slot answers E_NOTIMPL until set: on x64 the callee ignores arguments it does not
-  // read, whatever the method's signature.
-  void** slots = reinterpret_cast<void**>(v);
-  for (size_t i = 0; i < sizeof(Vtbl) / sizeof(void*); i++) slots[i] = reinterpret_cast<void*>(&NotImplemented);
-}
-
 // ---- IVssCreateWriterMetadata: what OnIdentify describes ----------------------------------
 struct FileSpec {
   std::string path, spec;
@@ -157,21 +144,9 @@ struct CreateMetadata : IVssCreateWriterMetadata {
 };
 
 // ---- IVssWriterComponents / IVssComponent: what the requester selected -------------------
-struct SelectedComponent : IVssComponent {
-  LONG refs = 1;
+struct SelectedComponent : Counted<IVssComponent, SelectedComponent> {
   std::string logical, name;
   static SelectedComponent* Self(IVssComponent* p) { return static_cast<SelectedComponent*>(p); }
-  static HRESULT STDMETHODCALLTYPE QueryInterface(IVssComponent* p, REFIID, void** out) {
-    *out = p;
-    Self(p)->refs++;
-    return S_OK;
-  }
-  static ULONG STDMETHODCALLTYPE AddRef(IVssComponent* p) { return InterlockedIncrement(&Self(p)->refs); }
-  static ULONG STDMETHODCALLTYPE Release(IVssComponent* p) {
-    const LONG n = InterlockedDecrement(&Self(p)->refs);
-    if (n == 0) delete Self(p);
-    return n;
-  }
   static HRESULT STDMETHODCALLTYPE GetLogicalPath(IVssComponent* p, BSTR* out) {
     *out = Bstr(Self(p)->logical);
     return S_OK;
@@ -187,10 +162,7 @@ struct SelectedComponent : IVssComponent {
   SelectedComponent(std::string l, std::string n) : logical(std::move(l)), name(std::move(n)) {
     static IVssComponentVtbl vtbl = [] {
       IVssComponentVtbl v;
-      FillNotImplemented(&v);
-      v.QueryInterface = &QueryInterface;
-      v.AddRef = &AddRef;
-      v.Release = &Release;
+      Base(&v);
       v.GetLogicalPath = &GetLogicalPath;
       v.GetComponentName = &GetComponentName;
       v.GetComponentType = &GetComponentType;
