@@ -11,7 +11,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { skipUnlessRunnable } from '../helpers/skip.js';
-import { EmulatedMachine, prepareWindowsNode, emulatorReason, resultOf, root, runNode } from './windows-node.js';
+import { EmulatedMachine, prepareWindowsNode, emulatorReason, resultOf, root, runNode, startNode } from './windows-node.js';
 
 const reason = skipUnlessRunnable('test/windows/failure-paths', emulatorReason || null) ?? '';
 
@@ -70,6 +70,25 @@ describe.skipIf(reason !== '')(`failure paths on the emulated VSS${reason ? ` (s
     expect(r.listed.state).toBe('VSS_WS_FAILED_AT_FREEZE');
     expect(r.listed.lastError.code).toBe('VSS_E_WRITERERROR_TIMEOUT');
     expect(m.copies()).toEqual([]);
+    expectCleanRequester(m);
+  }, T);
+
+  it('one snapshot set at a time on the machine: a second requester meets VSS_E_SNAPSHOT_SET_IN_PROGRESS', async () => {
+    // The first set waits 20 s for a third-party writer that never answers Freeze; the second
+    // requester, another node.exe, starts its set meanwhile.
+    const m = new EmulatedMachine();
+    machine = m;
+    m.setFaults('writer-hangs SlowThirdParty freeze', 'writer-timeout 20000');
+    const cli = join(root, 'dist', 'cli', 'main.js');
+    const env = { ...m.env, VSS_BRIDGE_BACKEND: 'vss', NO_COLOR: '1' };
+    const first = startNode([cli, 'checkpoint', volume, '--quiet', '--json'], { env });
+    for (let i = 0; i < 600 && !m.calls().some((c) => c.startsWith('event prepareSnapshot')); i++) await new Promise((r) => setTimeout(r, 100));
+    const second = runNode([cli, 'checkpoint', volume, '--quiet', '--json'], { env });
+    const out = JSON.parse(second.stdout);
+    expect(out.error).toMatchObject({ code: 'VSS_E_SNAPSHOT_SET_IN_PROGRESS' });
+    expect(m.calls()).toContain('IVssBackupComponents::StartSnapshotSet VSS_E_SNAPSHOT_SET_IN_PROGRESS');
+    const firstOut = JSON.parse((await first).stdout);
+    expect(firstOut.error).toMatchObject({ code: 'VSS_E_WRITERERROR_TIMEOUT', writer: { name: 'SlowThirdParty' } });
     expectCleanRequester(m);
   }, T);
 
