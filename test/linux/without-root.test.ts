@@ -50,24 +50,24 @@ describe.skipIf(skipReason !== null)('without root', () => {
     const run = join(dir, 'run');
     app = await startApp(join(dir, 'data.log'), { VSS_BRIDGE_RUNTIME_DIR: run }, { mode: 'veto' });
     const o = io();
-    const code = await hookCommand(['freeze', '--runtime-dir', run, '--log', '-', '--source', 'test', '--timeout', '20000'], o);
+    const code = await hookCommand(['freeze', '--runtime-dir', run, '--log', '-', '--source', 'test', '--timeout', '60000'], o);
     expect(code, o.stdout.text + o.stderr.text).toBe(1);
     expect(o.stdout.text).toMatch(/^freeze vetoed: pid \d+: .*the test app refuses to freeze/m);
     expect(o.stdout.text).not.toMatch(/^frozen:/m);
     const status = await app.status();
     expect(status.events).toContain('freeze');
     expect(status.holding).toBe(false);
-  });
+  }, 90_000);
 
   it('the same hook and app freeze when the app does not veto', async () => {
     dir = newTempDir('vss-bridge-veto-');
     const run = join(dir, 'run');
     app = await startApp(join(dir, 'data.log'), { VSS_BRIDGE_RUNTIME_DIR: run });
     const o = io();
-    expect(await hookCommand(['freeze', '--runtime-dir', run, '--log', '-', '--source', 'test', '--timeout', '20000'], o), o.stderr.text).toBe(0);
+    expect(await hookCommand(['freeze', '--runtime-dir', run, '--log', '-', '--source', 'test', '--timeout', '60000'], o), o.stderr.text).toBe(0);
     expect(o.stdout.text).toBe('frozen: 1 app(s)\n');
     expect(await hookCommand(['thaw', '--runtime-dir', run, '--log', '-', '--source', 'test'], io())).toBe(0);
-  });
+  }, 90_000);
 
   it("an app's socket refuses a peer that is neither root nor the app's own user", async () => {
     dir = newTempDir('vss-bridge-peer-');
