@@ -6,8 +6,9 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { createShadowCopy, listWriters, OptionsError, VssError, WriterFailure, type Progress, type ShadowCopyResult } from '../src/index.js';
+import { createShadowCopy, listWriters, OptionsError, VssError, WriterFailure, type Progress, type ShadowCopyResult, type WriterEventContext } from '../src/index.js';
 import { memoryLogger } from './helpers/memory-logger.js';
+import { scaled } from './helpers/timing.js';
 import { eventsOf, recordingWriter, sleep, type Calls } from './helpers/writers.js';
 
 const quiet = { logger: memoryLogger().logger };
@@ -402,7 +403,10 @@ describe('simulated snapshot set', () => {
   });
 
   it('reports a writer that timed out as timed out, in its progress and its phase', async () => {
-    await recordingWriter('slow', [], { freeze: () => sleep(2_000) }, { handlerTimeoutMs: 30 });
+    // Only Freeze may time out: every other event has no handler and answers at once, and the
+    // deadline is long enough for that on a busy machine.
+    const untilAbandoned = (ctx: WriterEventContext) => new Promise((resolve) => ctx.signal.addEventListener('abort', resolve));
+    await recordingWriter('slow', [], { freeze: untilAbandoned }, { handlerTimeoutMs: scaled(500) });
     const progress: string[] = [];
     const onProgress = (p: Progress) => progress.push(`${p.phase}:${p.status}${p.writer ? `:${p.writer.name}` : ''}:${p.outcome ?? ''}`);
     const error = await failingSet({ volumes: [data], onProgress, ...quiet });

@@ -66,7 +66,7 @@ describe.skipIf(skipReason !== null)('without root', () => {
     const o = io();
     expect(await hookCommand(['freeze', '--runtime-dir', run, '--log', '-', '--source', 'test', '--timeout', '60000'], o), o.stderr.text).toBe(0);
     expect(o.stdout.text).toBe('frozen: 1 app(s)\n');
-    expect(await hookCommand(['thaw', '--runtime-dir', run, '--log', '-', '--source', 'test'], io())).toBe(0);
+    expect(await hookCommand(['thaw', '--runtime-dir', run, '--log', '-', '--source', 'test', '--timeout', '60000'], io())).toBe(0);
   }, 90_000);
 
   it("an app's socket refuses a peer that is neither root nor the app's own user", async () => {
