@@ -421,7 +421,7 @@ describe('simulated snapshot set', () => {
     await recordingWriter('held', []);
     const progress: string[] = [];
     const onProgress = (p: Progress) => progress.push(`${p.phase}:${p.status}${p.writer ? `:${p.writer.name}` : ''}:${p.outcome ?? ''}`);
-    const error = await failingSet({ volumes: [data], onProgress, simulation: { freezeWindowMs: 20, commitDelayMs: 2_000 }, ...quiet });
+    const error = await failingSet({ volumes: [data], onProgress, simulation: { freezeWindowMs: scaled(500), commitDelayMs: scaled(3_000) }, ...quiet });
     expect(error.code).toBe('VSS_E_WRITERERROR_TIMEOUT');
     // Its freeze succeeded, then its window ran out: the last word on it says so.
     const about = progress.filter((p) => p.startsWith('freeze:writer:held'));
