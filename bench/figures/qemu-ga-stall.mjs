@@ -51,7 +51,7 @@ async function agent(dir, mountPoint, name, hook) {
   const args = ['-m', 'unix-listen', '-p', socket, '-t', join(dir, name), '-f', join(dir, `${name}.pid`), ...(hook ? [`-F${hook}`] : [])];
   execFileSync('mkdir', ['-p', join(dir, name)]);
   const child = spawn('sh', ['-c', guarded, 'sh', qemuGa, ...args], {
-    env: { ...process.env, PATH, MNT: mountPoint, VSS_BRIDGE_RUNTIME_DIR: join(dir, 'run'), VSS_BRIDGE_HOOK_LOG: join(dir, 'hook.log') },
+    env: { ...process.env, PATH, MNT: mountPoint, VSS_BRIDGE_RUNTIME_DIR: join(dir, 'run'), VSS_BRIDGE_HOOK_LOG: join(dir, 'hook.log'), VSS_BRIDGE_HOOK_DIR: join(dir, 'hook') },
     stdio: ['pipe', 'ignore', 'ignore'],
   });
   let s;

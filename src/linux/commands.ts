@@ -8,7 +8,7 @@
  * Exit codes: 0 success, 1 the operation failed (a freeze vetoed, a thaw incomplete), 2 usage,
  * 6 not possible on this machine (not Linux).
  */
-import { realpathSync } from 'node:fs';
+import { closeSync, fstatSync, realpathSync, writeSync } from 'node:fs';
 import { z } from 'zod';
 import { defineCommand, duration, durationValue, helpOption, UsageError, type Command } from '../cli/command.js';
 import { exitCodes } from '../cli/exit-codes.js';
@@ -17,7 +17,8 @@ import { backupTypes } from '../types.js';
 import { defaultHookLog, hookLog } from './hook-log.js';
 import { runHvVssDaemon } from './hv-vss-daemon.js';
 import { hookCommandProblem, installHooks, platforms, uninstallHooks, type InstallReport, type Platform } from './install.js';
-import { freezeApps, thawApps } from './registered-apps.js';
+import { freezeApps, releaseApps, thawApps } from './registered-apps.js';
+import { hookDir, holdUntilThaw, openThawChannel, type ThawChannel } from './resident-holder.js';
 import { runtimeDirVariable } from './runtime-dir.js';
 
 /** A deadline of up to an hour, by the rule of every command's durations (cli/command.ts). */
@@ -37,6 +38,9 @@ const runtimeDir = (given: string | undefined): string | undefined => given ?? p
 
 const hookSignals: NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGHUP'];
 
+/** Where a resident freeze hook reports its status: the qemu-ga hook script reads it (install.ts). */
+const statusFd = 3;
+
 /** `vss-bridge hook freeze|thaw|freezeFail`: what a guest agent runs around a snapshot. */
 export const hookCommand: Command = defineCommand({
   name: 'hook',
@@ -46,13 +50,19 @@ export const hookCommand: Command = defineCommand({
 Actions:
   freeze      ask every registered app to prepare and freeze; exit 0 only when all confirmed
   thaw        ask every registered app to thaw (reverse order); always exits by the deadline
-  freezeFail  ask every registered app to abort (after a failed freeze)`,
+  freezeFail  ask every registered app to abort (after a failed freeze)
+
+With --resident (freeze only; the qemu-ga hook script uses it), the status goes to file
+descriptor 3 as soon as it is known, and after a freeze that stands this process stays,
+holding the apps' freeze connections until the thaw step signals it through
+$VSS_BRIDGE_HOOK_DIR (default /run/vss-bridge-hook) or the deadline passes.`,
   options: {
     timeout: { type: 'string', value: durationValue, description: 'deadline for the whole run, abort included, from the hook\'s start (default 30s)' },
     source: { type: 'string', value: '<name>', description: 'who asks, for the logs, e.g. qemu-ga (default hook)' },
     'backup-type': backupTypeOption,
     'runtime-dir': runtimeDirOption,
     log: { type: 'string', value: '<file>', description: `log file (default ${defaultHookLog}); - for stderr only` },
+    resident: { type: 'boolean', description: 'freeze: report the status on fd 3, then hold the apps until the thaw step signals (see above)' },
     help: helpOption,
   },
   schema: z.object({
@@ -62,11 +72,18 @@ Actions:
     'backup-type': backupType,
     'runtime-dir': z.string().optional(),
     log: z.string().optional(),
+    resident: z.boolean().default(false),
   }),
   async run(values, io) {
     const [action] = values._;
     const { timeout: timeoutMs, source, 'backup-type': backupType } = values;
-    const log = hookLog(values.log === '-' ? null : (values.log ?? defaultHookLog), io.stderr, `hook ${action} (${source})`);
+    if (values.resident && action !== 'freeze') throw new UsageError('--resident: only for freeze');
+    if (values.resident && !isPipe(statusFd)) throw new UsageError(`--resident: file descriptor ${statusFd} must be a pipe or socket to report the status on`);
+    const fileLog = hookLog(values.log === '-' ? null : (values.log ?? defaultHookLog), io.stderr, `hook ${action} (${source})`);
+    const stderrLog = hookLog(null, io.stderr, `hook ${action} (${source})`);
+    // While a resident holder holds, the file systems may be frozen: it logs to stderr only.
+    let fileSystemsMayBeFrozen = false;
+    const log = (line: string): void => (fileSystemsMayBeFrozen ? stderrLog : fileLog)(line);
     const dir = runtimeDir(values['runtime-dir']);
     // One deadline for the whole run, counted from this process's start, abort included.
     const startedAt = performance.timeOrigin;
@@ -87,15 +104,42 @@ Actions:
 
     async function runHook(): Promise<number> {
       if (action === 'freeze') {
-        const result = await freezeApps({ runtimeDir: dir, timeoutMs, startedAt, backupType, source, log, signal: interrupted.signal });
+        // Made before the apps are asked: none of its cost falls inside their freeze.
+        let channel: ThawChannel | undefined;
+        if (values.resident) {
+          const opened = openThawChannel(hookDir());
+          if ('problem' in opened) log(`no resident holder (the thaw hook will run in full): ${opened.problem}`);
+          else channel = opened;
+        }
+        const report = (code: number): number => {
+          if (values.resident) reportStatus(code);
+          return code;
+        };
+        const result = await freezeApps({ runtimeDir: dir, timeoutMs, startedAt, backupType, source, log, signal: interrupted.signal, keepConnections: channel !== undefined });
         const failed = result.outcomes.find((o) => !o.ok);
         if (failed) {
+          channel?.close();
           log(`VETO: ${failed.detail}`);
           io.stdout.write(`freeze vetoed: pid ${failed.app.pid}: ${failed.detail}\n`);
-          return exitCodes.failure;
+          return report(exitCodes.failure);
         }
         io.stdout.write(`frozen: ${result.outcomes.length} app(s)\n`);
-        return exitCodes.success;
+        if (channel === undefined || result.held === undefined) return report(exitCodes.success);
+        log(`holding ${result.held.apps.length} app(s) (pid ${process.pid}) until the thaw step signals through ${channel.dir}`);
+        fileSystemsMayBeFrozen = true;
+        report(exitCodes.success);
+        const lines: string[] = [];
+        const held = await holdUntilThaw(result.held, channel, {
+          deadline: startedAt + timeoutMs,
+          signal: interrupted.signal,
+          // Each app gets its thaw at once; the log waits until the last answered.
+          thaw: async (apps) => (await releaseApps('thaw', apps, { log: (line) => lines.push(line), deadline: startedAt + timeoutMs })).ok,
+        });
+        if (held.thawed) {
+          fileSystemsMayBeFrozen = false;
+          for (const line of lines) log(line);
+        }
+        return held.code;
       }
       const op = action === 'thaw' ? 'thaw' : 'abort';
       const result = await thawApps(op, { runtimeDir: dir, timeoutMs, startedAt, log });
@@ -106,6 +150,25 @@ Actions:
     }
   },
 });
+
+/** A pipe or a socket (what the hook script or a test hands over): never a file, which may be on a frozen file system. */
+function isPipe(fd: number): boolean {
+  try {
+    const st = fstatSync(fd);
+    return st.isFIFO() || st.isSocket();
+  } catch {
+    return false;
+  }
+}
+
+/** The status, on its own descriptor, which then closes: the hook script reads it to its end. */
+function reportStatus(code: number): void {
+  try {
+    writeSync(statusFd, `${code}\n`);
+  } finally {
+    closeSync(statusFd);
+  }
+}
 
 /** `vss-bridge hv-vss-daemon`: runs until SIGTERM or SIGINT. */
 export const hvVssDaemonCommand: Command = defineCommand({

@@ -145,6 +145,46 @@ function passThroughScript(o: InstallOptions, source: string, timeoutMs: number,
   return `#!/bin/sh\n${marker}\n# ${why}\nexec ${hookLine(o, '"$1"', source, timeoutMs)}\n`;
 }
 
+/**
+ * qemu-ga's hook. The freeze runs in the background with its status on fd 3 and, once every
+ * app froze, stays as their resident holder (resident-holder.ts); this script exits with that
+ * status as soon as it is known, so qemu-ga freezes while the holder waits. The thaw signals
+ * the holder through a FIFO, opened non-blocking (dd oflag=nonblock: it fails at once when no
+ * holder is there) and waits for its status; with no holder, or no status within half the
+ * deadline, the thaw hook runs in full with the other half. So a thaw costs a few ms of sh,
+ * not a start of node, and nothing is left frozen when the holder is gone.
+ */
+function qemuGaScript(o: InstallOptions, timeoutMs: number): string {
+  const half = Math.floor(timeoutMs / 2);
+  return `#!/bin/sh
+${marker}
+# qemu-ga runs this with "freeze" before it freezes the file systems and "thaw" after.
+dir=\${VSS_BRIDGE_HOOK_DIR:-/run/vss-bridge-hook}
+case "$1" in
+  freeze)
+    status=$( (exec 3>&1 >/dev/null 2>&1 </dev/null; exec ${hookLine(o, 'freeze', 'qemu-ga', timeoutMs)} --resident) & )
+    case "$status" in
+      0) exit 0 ;;
+      [1-9]) exit "$status" ;;
+      *) exit 1 ;;
+    esac
+    ;;
+  thaw)
+    if [ -d "$dir" ] && [ ! -L "$dir" ] && [ -p "$dir/thaw" ] && [ -p "$dir/result" ]; then
+      # result is opened (read-write: never blocks) before the signal, so no status is missed.
+      status=$( { printf 'thaw\\n' | dd of="$dir/thaw" oflag=nonblock conv=notrunc,nocreat status=none && timeout ${Math.ceil(half / 1000)} head -n 1; } <>"$dir/result" 2>/dev/null)
+      case "$status" in
+        0) exit 0 ;;
+        1) exit 1 ;;
+      esac
+    fi
+    exec ${hookLine(o, 'thaw', 'qemu-ga', half)}
+    ;;
+esac
+exec ${hookLine(o, '"$1"', 'qemu-ga', timeoutMs)}
+`;
+}
+
 /** A pre-snapshot script: freeze the apps, then run the chained script (abort the apps if it fails). */
 function preScript(o: InstallOptions, source: string, timeoutMs: number, chained: string): string {
   return `#!/bin/sh
@@ -261,7 +301,7 @@ function qemuGaLayouts(plan: Plan): QemuGaLayout[] {
 
 function installQemuGa(plan: Plan, o: InstallOptions, layout: QemuGaLayout): void {
   const hook = plan.path(layout.dir, 'fsfreeze-hook.d/vss-bridge');
-  plan.write(hook, passThroughScript(o, 'qemu-ga', 60_000, 'qemu-ga runs this with "freeze" before it freezes the file systems and "thaw" after.'), 0o755);
+  plan.write(hook, qemuGaScript(o, 60_000), 0o755);
   plan.write(plan.path(layout.dir, dispatcherName), qemuDispatcher, 0o755);
   const dispatcher = join('/', layout.dir, dispatcherName);
   plan.report.notes.push(

@@ -147,6 +147,13 @@ function openConnection(socket: Socket): OpenConnection {
   };
 }
 
+/** The apps a freeze keeps frozen, with their freeze connections (QuiesceOptions.keepConnections). */
+export interface Held {
+  /** Oldest registration first: the order of a thaw. */
+  readonly apps: readonly RegisteredApp[];
+  readonly connections: readonly OpenConnection[];
+}
+
 export interface AppOutcome {
   readonly app: RegisteredApp;
   readonly ok: boolean;
@@ -166,6 +173,11 @@ export interface QuiesceOptions {
   readonly log: (line: string) => void;
   /** Fired (SIGTERM, SIGINT, SIGHUP to the hook): stop asking, abort every app asked. */
   readonly signal?: AbortSignal;
+  /**
+   * After every app froze, keep their freeze connections open without the hold line and
+   * return them (resident-holder.ts): closing one then aborts its app.
+   */
+  readonly keepConnections?: boolean;
 }
 
 const remaining = (deadline: number): number => Math.max(1, Math.floor(deadline - Date.now()));
@@ -186,7 +198,7 @@ const abortReserve = (timeoutMs: number): number => Math.min(5000, Math.floor(ti
  * abort aborts anyway) and reports failure. If the hook dies
  * (SIGKILL), the kernel closes those connections and every app it froze aborts at once.
  */
-export async function freezeApps(o: QuiesceOptions): Promise<{ ok: boolean; outcomes: AppOutcome[] }> {
+export async function freezeApps(o: QuiesceOptions): Promise<{ ok: boolean; outcomes: AppOutcome[]; held?: Held }> {
   const deadline = (o.startedAt ?? Date.now()) + o.timeoutMs;
   const freezeBy = deadline - abortReserve(o.timeoutMs);
   const skipped: string[] = [];
@@ -239,6 +251,7 @@ export async function freezeApps(o: QuiesceOptions): Promise<{ ok: boolean; outc
     for (const f of frozen) f.connection.drop();
     return { ok: false, outcomes };
   }
+  if (o.keepConnections) return { ok: true, outcomes, held: { apps: frozen.map((f) => f.app).reverse(), connections: frozen.map((f) => f.connection) } };
   await Promise.all(frozen.map((f) => f.connection.hold(deadline)));
   return { ok: true, outcomes };
 }
@@ -257,7 +270,8 @@ export async function thawApps(
   return releaseApps(op, apps, { log: o.log, deadline: (o.startedAt ?? Date.now()) + o.timeoutMs });
 }
 
-async function releaseApps(
+/** Asks `apps` in the order given to thaw (or abort), each with what is left of `deadline`. */
+export async function releaseApps(
   op: 'thaw' | 'abort',
   apps: readonly RegisteredApp[],
   o: { log: (line: string) => void; deadline: number },

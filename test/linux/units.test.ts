@@ -146,15 +146,25 @@ describe('install-hooks', () => {
 
   it('the qemu-ga dispatcher fails the freeze on a failing script and thaws the ones before it', () => {
     const root = temp('vss-bridge-install-');
-    installHooks(['qemu-ga'], { root, command: ['/bin/true'] });
+    // A stand-in for vss-bridge that succeeds: its freeze reports 0 on fd 3, as the hook does.
+    const fake = join(root, 'fake-hook');
+    writeFileSync(fake, `printf '0\\n' 2>/dev/null >&3\nexit 0\n`, { mode: 0o644 });
+    installHooks(['qemu-ga'], { root, command: ['/bin/sh', fake] });
     const d = join(root, 'etc/qemu/fsfreeze-hook.d');
     const trace = join(root, 'trace');
     writeFileSync(join(d, '10-first'), `#!/bin/sh\necho "first $1" >> ${trace}\n`, { mode: 0o755 });
     writeFileSync(join(d, 'zz-veto'), `#!/bin/sh\necho "veto $1" >> ${trace}\n[ "$1" = thaw ]\n`, { mode: 0o755 });
-    const r = spawnSync(join(root, 'etc/qemu/vss-bridge-fsfreeze-hook'), ['freeze']);
+    const r = spawnSync(join(root, 'etc/qemu/vss-bridge-fsfreeze-hook'), ['freeze'], { env: { ...process.env, VSS_BRIDGE_HOOK_DIR: join(root, 'hook') } });
     expect(r.status).toBe(1);
     // The failed script is told to undo (a hook killed mid-freeze leaves apps that froze), then the ones before it thaw.
     expect(readFileSync(trace, 'utf8')).toBe('first freeze\nveto freeze\nveto freezeFail\nfirst thaw\n');
+  });
+
+  it("the qemu-ga hook's freeze fails when the hook reports no status (died, or not vss-bridge)", () => {
+    const root = temp('vss-bridge-install-');
+    installHooks(['qemu-ga'], { root, command: ['/bin/true'] });
+    const r = spawnSync(join(root, 'etc/qemu/fsfreeze-hook.d/vss-bridge'), ['freeze'], { env: { ...process.env, VSS_BRIDGE_HOOK_DIR: join(root, 'hook') } });
+    expect(r.status).toBe(1);
   });
 
   it('installs where RHEL-family qemu-ga looks (/etc/qemu-ga, -F from /etc/sysconfig/qemu-ga), and says what to set', async () => {
