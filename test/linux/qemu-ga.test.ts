@@ -68,6 +68,8 @@ describe.skipIf(skipReason !== null)('qemu-ga freezes a loop-mounted ext4 with t
   const env = (): NodeJS.ProcessEnv => ({
     VSS_BRIDGE_RUNTIME_DIR: join(dir, 'run'),
     VSS_BRIDGE_HOOK_LOG: join(dir, 'hook.log'),
+    // The resident holder's channel: this test's own, not the machine's /run/vss-bridge-hook.
+    VSS_BRIDGE_HOOK_DIR: join(dir, 'hook'),
   });
 
   beforeEach(async () => {
