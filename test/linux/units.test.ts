@@ -1,6 +1,6 @@
 /** The Linux-guest pieces that need no frozen file system: protocol, mount choice, installs, peers. */
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { hookCommand, installHooksCommand, uninstallHooksCommand } from '../../src/linux/commands.js';
@@ -115,10 +115,14 @@ describe('install-hooks', () => {
 
   it("runs the lean hook entry when the command is this package's CLI, and the command as given otherwise", () => {
     const root = temp('vss-bridge-install-');
-    const main = join(__dirname, '..', '..', 'dist', 'cli', 'main.js');
-    installHooks(['vmware'], { root, command: [process.execPath, main] });
+    // dist/ copied where only root may change it: in a checkout made with umask 002 it is
+    // group-writable, and install-hooks rightly refuses that.
+    const dist = join(temp('vss-bridge-dist-'), 'dist');
+    cpSync(join(__dirname, '..', '..', 'dist'), dist, { recursive: true });
+    spawnSync('chmod', ['-R', 'go-w', dist]);
+    installHooks(['vmware'], { root, command: [process.execPath, join(dist, 'cli', 'main.js')] });
     const script = readFileSync(join(root, 'etc/vmware-tools/backupScripts.d/vss-bridge'), 'utf8');
-    expect(script).toContain(`exec ${process.execPath} ${join(__dirname, '..', '..', 'dist', 'linux', 'hook-main.js')} "$1" --source vmware`);
+    expect(script).toContain(`exec ${process.execPath} ${join(dist, 'linux', 'hook-main.js')} "$1" --source vmware`);
     // And that entry is the hook command itself.
     const help = spawnSync(process.execPath, [join(__dirname, '..', '..', 'dist', 'linux', 'hook-main.js'), '--help'], { encoding: 'utf8' });
     expect(help.stdout).toMatch(/hook freeze\|thaw\|freezeFail/);
