@@ -120,6 +120,17 @@ const validWriter: VssWriterOptions & { components: NonNullable<VssWriterOptions
 };
 const writerFields = [...Object.keys(validWriter), 'unknownField'];
 
+/** A writer with these components is made exactly when the rules accept them, else refused naming `components`. */
+function componentsJudgedRight(components: unknown[]): boolean {
+  const acceptable = writerRules['components']!(components);
+  try {
+    new VssWriter({ ...validWriter, components } as never);
+    return acceptable;
+  } catch (error) {
+    return !acceptable && namesField(error, 'components');
+  }
+}
+
 describe('VssWriter options', () => {
   it('a wholly hostile argument gives an OptionsError, never another exception', () => {
     fc.assert(
@@ -174,14 +185,7 @@ describe('VssWriter options', () => {
     );
     fc.assert(
       fc.property(fc.constantFrom('name', 'logicalPath', 'caption', 'files', 'extra'), hostile, (key, value) => {
-        const components = [{ ...validWriter.components[0], [key]: value }];
-        const acceptable = writerRules['components']!(components);
-        try {
-          new VssWriter({ ...validWriter, components } as never);
-          return acceptable;
-        } catch (error) {
-          return !acceptable && namesField(error, 'components');
-        }
+        return componentsJudgedRight([{ ...validWriter.components[0], [key]: value }]);
       }),
       { numRuns: RUNS },
     );
@@ -189,14 +193,7 @@ describe('VssWriter options', () => {
     const pathLike = fc.oneof(hostile, fc.constantFrom('/var/lib/app', 'var/lib/app', '../x', 'C:\\data', '\\\\server\\share', '*.db', 'dir/*.db', 'a\\b'));
     fc.assert(
       fc.property(fc.constantFrom('path', 'filespec', 'recursive', 'extra'), pathLike, (key, value) => {
-        const components = [{ name: 'db', files: [{ path: '/var/lib/prop', filespec: '*.db', [key]: value }] }];
-        const acceptable = writerRules['components']!(components);
-        try {
-          new VssWriter({ ...validWriter, components } as never);
-          return acceptable;
-        } catch (error) {
-          return !acceptable && namesField(error, 'components');
-        }
+        return componentsJudgedRight([{ name: 'db', files: [{ path: '/var/lib/prop', filespec: '*.db', [key]: value }] }]);
       }),
       { numRuns: RUNS },
     );
