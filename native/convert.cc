@@ -235,6 +235,9 @@ Napi::Object ResultToJs(Napi::Env env, const SnapshotSetResult& r) {
           so.Set(k["deviceObject"], s.device_object);
           return so;
         }));
+  const auto text = [](Napi::Env env, const std::string& s) { return Napi::String::New(env, s); };
+  o.Set(k["deletedCopies"], ArrayToJs(env, r.deleted_copies, text));
+  o.Set(k["undeletedCopies"], ArrayToJs(env, r.undeleted_copies, text));
   o.Set(k["records"], RecordsToJs(env, r, strings));
   o.Set(k["phases"], static_cast<double>(r.phases.size()));
   o.Set(k["writers"], ArrayToJs(env, r.writers, [&k](Napi::Env env, const WriterReport& w) {

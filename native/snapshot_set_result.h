@@ -39,6 +39,10 @@ struct SnapshotSetResult {
   std::string failed_writer;  // instance id of the writer whose failure decided hr
   std::string failed_event;
   std::vector<SnapshotRecord> snapshots;
+  // A set that failed once its shadow copies existed (native/win/'s requester): the ids of
+  // the copies it had made that its clean-up deleted, and of those it could not delete.
+  std::vector<std::string> deleted_copies;
+  std::vector<std::string> undeleted_copies;
   std::vector<EventRecord> phases;  // one record a phase, `event` naming it
   std::vector<WriterReport> writers;
   double duration_ms = 0;

@@ -1,6 +1,19 @@
 import { describeHresult, formatHresult, hresultOf, writerErrorCodes, type WriterErrorCode } from './hresult.js';
 import type { ShadowCopyResult } from './types.js';
 
+/**
+ * The shadow copies a snapshot set had made when it failed after DoSnapshotSet (a writer failing
+ * at thaw or post-snapshot, BackupComplete failing, a cancel that found the set finished): the
+ * requester deletes them before it reports the failure. `created` lists every copy that existed,
+ * `deleted` those the clean-up deleted; a copy in `created` but not in `deleted` is still on its
+ * volume (`vss-bridge snapshots delete <id>`).
+ */
+export interface FailedSetCopies {
+  readonly snapshotSetId: string;
+  readonly created: readonly string[];
+  readonly deleted: readonly string[];
+}
+
 /** A VSS operation failed. `code` is VSS's symbolic name of `hresult`. */
 export class VssError extends Error {
   readonly hresult: number;
@@ -10,11 +23,13 @@ export class VssError extends Error {
   readonly writer?: { name: string; id: string; instanceName: string; instanceId: string; event: string };
   /** What the snapshot set did before it failed: phases, writers and their timelines. */
   readonly result?: ShadowCopyResult;
+  /** Set when the set failed after its shadow copies existed: which they were, and which were deleted. */
+  readonly shadowCopies?: FailedSetCopies;
 
   constructor(
     hresult: number,
     message: string,
-    extra: { writer?: VssError['writer']; result?: ShadowCopyResult } = {},
+    extra: { writer?: VssError['writer']; result?: ShadowCopyResult; shadowCopies?: FailedSetCopies } = {},
   ) {
     const info = describeHresult(hresult);
     super(`${message} (${info.code}, ${formatHresult(hresult)})`);
@@ -24,6 +39,7 @@ export class VssError extends Error {
     this.retryable = info.retryable;
     if (extra.writer) this.writer = extra.writer;
     if (extra.result) this.result = extra.result;
+    if (extra.shadowCopies) this.shadowCopies = extra.shadowCopies;
   }
 }
 

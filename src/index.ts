@@ -4,6 +4,7 @@ export { listWriters, gatherWriterMetadata, createShadowCopy } from './requester
 export { listShadowCopies, deleteShadowCopy } from './shadow-copies.js';
 export type { ShadowCopyOptions } from './requester.js';
 export { VssError, WriterFailure, OptionsError } from './errors.js';
+export type { FailedSetCopies } from './errors.js';
 export { WriteGate, GateError } from './gate/write-gate.js';
 export type { GateState, StoreAdapter, StoreFreezeContext, StorePrepareContext, FreezeReport, WriteGateStats, WriteGateOptions, GateFreezeOptions, GatePrepareOptions } from './gate/write-gate.js';
 export { sqliteStore } from './gate/adapters/sqlite.js';

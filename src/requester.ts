@@ -190,8 +190,10 @@ function run(backend: Backend, set: SetRun): Promise<ShadowCopyResult> {
           return;
         }
         const failed = raw.writers.find((w) => w.instanceId === raw.failedWriter);
+        const created = [...raw.deletedCopies, ...raw.undeletedCopies];
         const error = new VssError(raw.hresult, raw.message, {
           result,
+          ...(created.length > 0 && { shadowCopies: { snapshotSetId: raw.snapshotSetId, created, deleted: raw.deletedCopies } }),
           ...(failed && {
             writer: { name: failed.name, id: failed.id, instanceName: failed.instanceName, instanceId: failed.instanceId, event: raw.failedEvent },
           }),

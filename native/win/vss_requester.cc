@@ -450,15 +450,28 @@ class Backup {
     if (snapshot_started_) DeleteSetCopies();
   }
 
+  // One copy at a time, so that the caller learns which copies existed and what became of
+  // each: VSS_E_OBJECT_NOT_FOUND is a copy the set never made (DoSnapshotSet failed before it).
   void DeleteSetCopies() {
-    LONG deleted = 0;
-    GUID not_deleted = {};
-    const HRESULT hr = bc_->DeleteSnapshots(set_id_, VSS_OBJECT_SNAPSHOT_SET, TRUE, &deleted, &not_deleted);
-    if (SUCCEEDED(hr) && deleted > 0) {
-      result_.message += " (the set's " + std::to_string(deleted) + " shadow " +
-                         (deleted == 1 ? "copy was" : "copies were") + " deleted)";
-    } else if (FAILED(hr) && hr != VSS_E_OBJECT_NOT_FOUND) {
-      result_.message += " (" + DescribeFailure("deleting the set's shadow copies", hr) + "; " +
+    HRESULT first_failure = S_OK;
+    for (const GUID& id : snapshots_) {
+      LONG deleted = 0;
+      GUID not_deleted = {};
+      const HRESULT hr = bc_->DeleteSnapshots(id, VSS_OBJECT_SNAPSHOT, TRUE, &deleted, &not_deleted);
+      if (SUCCEEDED(hr) && deleted > 0) {
+        result_.deleted_copies.push_back(GuidString(id));
+      } else if (FAILED(hr) && hr != VSS_E_OBJECT_NOT_FOUND) {
+        result_.undeleted_copies.push_back(GuidString(id));
+        if (SUCCEEDED(first_failure)) first_failure = hr;
+      }
+    }
+    const size_t n = result_.deleted_copies.size();
+    if (n > 0) {
+      result_.message += " (the set's " + std::to_string(n) + " shadow " + (n == 1 ? "copy was" : "copies were") +
+                         " deleted)";
+    }
+    if (FAILED(first_failure)) {
+      result_.message += " (" + DescribeFailure("deleting the set's shadow copies", first_failure) + "; " +
                          "delete snapshot set " + result_.snapshot_set_id + " by hand)";
     }
   }

@@ -84,6 +84,9 @@ export interface NativeSnapshotSetResult {
   durationMs: number;
   /** `deviceObject`: VSS's; empty from the simulator, whose JS half numbers its copies. */
   snapshots: { id: string; volume: string; deviceObject: string }[];
+  /** A set that failed once its copies existed (VSS only): the copies its clean-up deleted, and those it could not. */
+  deletedCopies: string[];
+  undeletedCopies: string[];
   /**
    * Every event record of the set, six numbers each: event, startMs, durationMs, outcome,
    * hresult, message, the strings as indexes into `strings`. The phases' records come first,

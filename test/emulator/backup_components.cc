@@ -760,6 +760,7 @@ struct Backup : Counted<IVssBackupComponents, Backup> {
       made = copies;
     }
     Record("copies-made " + GuidText(set) + " " + std::to_string(copies.size()));
+    for (const Copy& c : copies) Record("copy-made " + c.id + " " + c.set_id);
     if (FAILED(faults.after_commit)) {
       Send("abort", op);
       aborted = true;

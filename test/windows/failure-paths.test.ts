@@ -49,6 +49,21 @@ function expectCleanRequester(m: EmulatedMachine): void {
   expect(calls.filter((c) => c.includes('VSS_E_BAD_STATE'))).toEqual([]);
 }
 
+/**
+ * A set that failed after its copies existed: the error names the set and the copies, and they
+ * are the ones the emulator records making for that set and then deleting, one by one.
+ */
+function expectCopiesReportedDeleted(m: EmulatedMachine, error: any): void {
+  const calls = m.calls();
+  const made = calls.filter((c) => c.startsWith('copy-made ')).map((c) => c.split(' '));
+  expect(made.length).toBeGreaterThan(0);
+  expect(made.map(([, , set]) => set)).toEqual(made.map(() => error.snapshotSetId));
+  const ids = made.map(([, id]) => id);
+  expect(error.shadowCopies).toEqual({ snapshotSetId: error.snapshotSetId, created: ids, deleted: ids });
+  for (const id of ids) expect(calls).toContain(`IVssBackupComponents::DeleteSnapshots ${id} 1`);
+  expect(m.copies()).toEqual([]);
+}
+
 const T = 180_000;
 
 describe.skipIf(reason !== '')(`failure paths on the emulated VSS${reason ? ` (skipped: ${reason})` : ''}`, () => {
@@ -104,6 +119,9 @@ describe.skipIf(reason !== '')(`failure paths on the emulated VSS${reason ? ` (s
   it('a provider veto fails the set with VSS_E_PROVIDER_VETO after Abort, leaving no copy', () => {
     const { m, r, error, events } = run(['provider-veto'], {});
     expect(error).toMatchObject({ name: 'VssError', code: 'VSS_E_PROVIDER_VETO' });
+    // Vetoed before any copy existed: nothing made, nothing to report.
+    expect(m.calls().filter((c) => c.startsWith('copy-made'))).toEqual([]);
+    expect(error.shadowCopies).toBeUndefined();
     expect(events).toEqual(['prepareBackup', 'prepareSnapshot', 'freeze', 'abort', 'backupShutdown']);
     expect(r.listed.state).toBe('VSS_WS_STABLE');
     expect(m.copies()).toEqual([]);
@@ -145,6 +163,7 @@ describe.skipIf(reason !== '')(`failure paths on the emulated VSS${reason ? ` (s
     expect(error).toMatchObject({ name: 'VssError', code: 'VSS_E_WRITERERROR_RETRYABLE', writer: { event: 'thaw' } });
     expect(events).toEqual(['prepareBackup', 'prepareSnapshot', 'freeze', 'thaw', 'abort', 'backupShutdown']);
     expect(m.calls()).toContain('copies-made ' + error.snapshotSetId + ' 1');
+    expectCopiesReportedDeleted(m, error);
     expect(m.copies()).toEqual([]);
     expectCleanRequester(m);
   }, T);
@@ -153,6 +172,7 @@ describe.skipIf(reason !== '')(`failure paths on the emulated VSS${reason ? ` (s
     const { m, error, events } = run([], { failAt: { event: 'postSnapshot', code: 'VSS_E_WRITERERROR_NONRETRYABLE' } });
     expect(error).toMatchObject({ name: 'VssError', code: 'VSS_E_WRITERERROR_NONRETRYABLE', writer: { event: 'postSnapshot' } });
     expect(events).toEqual(['prepareBackup', 'prepareSnapshot', 'freeze', 'thaw', 'postSnapshot', 'backupShutdown']);
+    expectCopiesReportedDeleted(m, error);
     expect(m.copies()).toEqual([]);
     expectCleanRequester(m);
   }, T);
@@ -160,6 +180,7 @@ describe.skipIf(reason !== '')(`failure paths on the emulated VSS${reason ? ` (s
   it('a provider failure after the copies exist fails the set with its code, and no copy is left', () => {
     const { m, error, events } = run(['fail-after-commit 0x8004230F'], {});
     expect(error).toMatchObject({ name: 'VssError', code: 'VSS_E_UNEXPECTED_PROVIDER_ERROR' });
+    expectCopiesReportedDeleted(m, error);
     expect(events).toEqual(['prepareBackup', 'prepareSnapshot', 'freeze', 'abort', 'backupShutdown']);
     expect(m.copies()).toEqual([]);
     expectCleanRequester(m);
@@ -168,6 +189,7 @@ describe.skipIf(reason !== '')(`failure paths on the emulated VSS${reason ? ` (s
   it('BackupComplete failing: the set fails, and no copy is left', () => {
     const { m, error } = run(['backup-complete-fails 0x80042301'], {}, [{ volumes: [volume], keep: true }]);
     expect(error).toMatchObject({ name: 'VssError', code: 'VSS_E_BAD_STATE' });
+    expectCopiesReportedDeleted(m, error);
     expect(m.copies()).toEqual([]);
     expect(m.calls().filter((c) => c.startsWith('abandoned'))).toEqual([]);
   }, T);
@@ -205,6 +227,7 @@ describe.skipIf(reason !== '')(`failure paths on the emulated VSS${reason ? ` (s
     expect(error).toMatchObject({ name: 'VssError', code: 'ERROR_TIMEOUT' });
     expect(m.calls()).toContain('IVssAsync::Cancel DoSnapshotSet 0x0004230A');
     expect(m.calls().some((c) => c.startsWith('copies-made'))).toBe(true);
+    expectCopiesReportedDeleted(m, error);
     expect(m.copies()).toEqual([]);
     expectCleanRequester(m);
   }, T);

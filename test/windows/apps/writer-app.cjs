@@ -47,6 +47,7 @@ function describeError(e) {
     writer: e && e.writer,
     snapshotSetId: e && e.result ? e.result.snapshotSetId : undefined,
     snapshots: e && e.result ? e.result.snapshots : undefined,
+    shadowCopies: e && e.shadowCopies,
   };
 }
 
