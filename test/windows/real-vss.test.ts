@@ -2,10 +2,12 @@
  * Real VSS, end to end: a VssWriter subscribed to the Windows VSS service and a snapshot set
  * taken by this process's own requester. Runs only on Windows, as Administrator (the
  * windows.yml workflow); elsewhere it is skipped and says why. Creates persistent shadow
- * copies of the volume holding the temp directory and deletes them afterwards.
+ * copies of the volume holding the temp directory and deletes them afterwards. One test mounts a
+ * small VHDX of its own (diskpart) on a folder of that volume, and detaches it afterwards.
  */
+import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, parse } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -23,6 +25,19 @@ interface Seen {
   volumes: readonly string[];
   components: readonly string[];
   dataAffected: boolean;
+  /** ctx.isPathAffected of each of makeWriter's `probes`. */
+  probed: boolean[];
+}
+
+/** diskpart with `lines` as its script, within `ms`; its output, or an error saying what failed. */
+function diskpart(lines: string[], dir: string, ms = 120_000): string {
+  const script = join(dir, `diskpart-${randomUUID().slice(0, 8)}.txt`);
+  writeFileSync(script, `${lines.join('\r\n')}\r\n`);
+  try {
+    return execFileSync('diskpart', ['/s', script], { encoding: 'utf8', timeout: ms, windowsHide: true });
+  } finally {
+    rmSync(script, { force: true });
+  }
 }
 
 describe.skipIf(reason !== '')(`real VSS writer and requester${reason ? ` (skipped: ${reason})` : ''}`, () => {
@@ -41,7 +56,7 @@ describe.skipIf(reason !== '')(`real VSS writer and requester${reason ? ` (skipp
     rmSync(dataDir, { recursive: true, force: true });
   });
 
-  function makeWriter(seen: Seen[], failFreeze = false): VssWriter {
+  function makeWriter(seen: Seen[], failFreeze = false, probes: string[] = []): VssWriter {
     const record = (ctx: WriterEventContext): void => {
       seen.push({
         event: ctx.event,
@@ -50,6 +65,7 @@ describe.skipIf(reason !== '')(`real VSS writer and requester${reason ? ` (skipp
         volumes: ctx.volumes,
         components: ctx.components,
         dataAffected: ctx.isPathAffected(dataDir),
+        probed: probes.map((p) => ctx.isPathAffected(p)),
       });
     };
     return new VssWriter({
@@ -166,4 +182,67 @@ describe.skipIf(reason !== '')(`real VSS writer and requester${reason ? ` (skipp
       await writer.unsubscribe();
     }
   });
+
+  it('ctx.isPathAffected resolves a nested mount: a path on a volume mounted in a folder of C: is not in a set of C: alone', async (ctx) => {
+    // A 64 MB VHDX, NTFS, mounted on an empty folder: the path's string starts with C:\ but
+    // its volume is another. diskpart's virtual disks need no Hyper-V module (New-VHD does, and
+    // a runner may lack it); a runner that refuses them gets a skip that says so, not a pass.
+    const work = mkdtempSync(join(tmpdir(), 'vss-bridge-mount-'));
+    const vhd = join(work, 'nested.vhdx');
+    const mount = join(work, 'mnt');
+    mkdirSync(mount);
+    let attached = false;
+    try {
+      try {
+        diskpart([`create vdisk file="${vhd}" maximum=64 type=expandable`], work);
+        attached = true; // from here the finally detaches it (a disk never attached: a warning)
+        diskpart(
+          [`select vdisk file="${vhd}"`, 'attach vdisk', 'create partition primary', 'format fs=ntfs quick label=vssbnest', `assign mount="${mount}"`],
+          work,
+        );
+      } catch (error) {
+        // diskpart says what it refused on its stdout, the error's message only its exit code.
+        const said = String((error as { stdout?: unknown }).stdout ?? '').trim().split(/\r?\n/).slice(-2).join(' ');
+        const why = `this runner refuses a diskpart virtual disk mounted in a folder: ${(error as Error).message.split('\n')[0]} ${said}`;
+        console.warn(`test/windows: skipped: ${why}`);
+        ctx.skip(why);
+      }
+      // Another volume has another serial number: the mount is in place before the writer asks.
+      expect(statSync(mount).dev).not.toBe(statSync(dataDir).dev);
+      mkdirSync(join(mount, 'SQLData'));
+      const nested = join(mount, 'SQLData', 'db.mdf');
+      writeFileSync(nested, 'pages');
+      const elsewhere = join(dataDir, 'db', 'orders.db');
+
+      const seen: Seen[] = [];
+      const writer = makeWriter(seen, false, [nested, elsewhere]);
+      await writer.subscribe();
+      try {
+        const result = await createShadowCopy({ volumes: [volume] });
+        sets.push(result.snapshotSetId);
+        await untilSeen(seen, 'backupShutdown');
+        const freeze = seen.find((s) => s.event === 'freeze');
+        expect(freeze, 'the writer took part (its component is on C:)').toBeDefined();
+        expect(freeze?.volumes.map((v) => v.toLowerCase())).toContain(volume.toLowerCase());
+        expect(freeze?.probed).toEqual([false, true]);
+      } finally {
+        await writer.unsubscribe();
+      }
+    } finally {
+      if (attached) {
+        // The mount point first, then the disk; each within diskpart's deadline, errors reported.
+        try {
+          execFileSync('mountvol', [mount, '/D'], { timeout: 60_000, windowsHide: true });
+        } catch (error) {
+          console.warn(`test/windows: removing the mount point ${mount}: ${(error as Error).message}`);
+        }
+        try {
+          diskpart([`select vdisk file="${vhd}"`, 'detach vdisk'], work);
+        } catch (error) {
+          console.warn(`test/windows: detaching ${vhd}: ${(error as Error).message}`);
+        }
+      }
+      rmSync(work, { recursive: true, force: true });
+    }
+  }, 600_000);
 });
