@@ -68,6 +68,18 @@ std::vector<KnownWriter> ParseWriters(DWORD pid, const std::string& answer) {
   return out;
 }
 
+// A selectable component whose logical path (its path, then its name) is `c`'s logical path or
+// one of its leading parts: `c` is in that component's set.
+const ComponentInfo* SelectableAncestor(const KnownWriter& w, const ComponentInfo& c) {
+  const std::string path = Lower(c.logical);
+  for (const ComponentInfo& a : w.components) {
+    if (&a == &c || !a.selectable) continue;
+    const std::string full = Lower(a.logical.empty() ? a.name : a.logical + "\\" + a.name);
+    if (path == full || path.compare(0, full.size() + 1, full + "\\") == 0) return &a;
+  }
+  return nullptr;
+}
+
 KnownWriter FromPhantom(const PhantomWriter& p, int index) {
   KnownWriter w;
   w.phantom = index;
@@ -635,6 +647,16 @@ struct Backup : Counted<IVssBackupComponents, Backup> {
       if (w.instance != GuidText(instance)) continue;
       for (const ComponentInfo& c : w.components) {
         if (c.logical != l || c.name != n) continue;
+        // "Working with Selectability and Logical Paths": a component with a selectable
+        // ancestor belongs to that ancestor's component set and comes in with it; only
+        // selectable components and top-level non-selectable ones may be added explicitly.
+        // Microsoft documents no code for this refusal; E_INVALIDARG is AddComponent's
+        // documented answer to a parameter that is not valid.
+        if (const ComponentInfo* a = SelectableAncestor(w, c)) {
+          Record("IVssBackupComponents::AddComponent E_INVALIDARG (" + l + "\\" + n + " is in the component set of " +
+                 a->logical + "\\" + a->name + ")");
+          return E_INVALIDARG;
+        }
         if (std::find(w.selected.begin(), w.selected.end(), std::make_pair(l, n)) != w.selected.end()) {
           return VSS_E_OBJECT_ALREADY_EXISTS;
         }
@@ -721,6 +743,18 @@ struct Backup : Counted<IVssBackupComponents, Backup> {
     b->snapshotted = true;
     return b->Start("DoSnapshotSet", out, [b](Operation* op) { return b->RunSnapshot(op); });
   }
+  // Until calls.log (every process's records, "<pid> <what>") has a record starting with
+  // `what`, the writer timeout passes, or the operation is cancelled.
+  void WaitForRecord(const std::string& what, Operation* op) {
+    const auto deadline = Clock::now() + std::chrono::milliseconds(faults.writer_timeout_ms);
+    while (Clock::now() < deadline && !op->Cancelled()) {
+      for (const std::string& line : Split(ReadText(EmulatorPath(L"calls.log")), '\n')) {
+        const size_t space = line.find(' ');
+        if (space != std::string::npos && line.compare(space + 1, what.size(), what) == 0) return;
+      }
+      op->Pause(20);
+    }
+  }
   HRESULT RunSnapshot(Operation* op) {
     if (AnyFailed(Send("prepareSnapshot", op))) {
       aborted = true;  // no Abort after PrepareForSnapshot (vss_rules.h), but the set is over
@@ -731,6 +765,7 @@ struct Backup : Counted<IVssBackupComponents, Backup> {
     if (op->Cancelled()) return Interrupt(op);
     // The provider's commit.
     if (faults.commit_delay_ms > 0) op->Pause(faults.commit_delay_ms);
+    if (!faults.commit_waits_for.empty()) WaitForRecord(faults.commit_waits_for, op);
     if (op->Cancelled()) return Interrupt(op);
     if (faults.provider_veto) {
       Record("provider-veto " + GuidText(set));

@@ -173,6 +173,8 @@ PhantomWriter& Phantom(Faults* f, const std::string& name) {
 
 // One fault a line, words separated by spaces:
 //   provider-veto | commit-delay <ms> | fail-after-commit <hr> | backup-complete-fails <hr>
+//   commit-waits-for <record> (the commit lasts until calls.log has a record starting so, or
+//   the writer timeout passes: a test's signal, e.g. writer-window-expired)
 //   cancel-finishes | writer-timeout <ms> | unsupported-volume <C:\>
 //   writer-fails <name> <event> <hr> | writer-hangs <name> <event> | stuck-writer <name> <state> <hr>
 //   writer-component <name> <logical path or -> <component> <selectable 0|1> <files' folder or ->
@@ -190,6 +192,7 @@ Faults ReadFaults() {
     const auto arg = [&](size_t i) { return i < w.size() ? w[i] : std::string(); };
     if (w[0] == "provider-veto") f.provider_veto = true;
     else if (w[0] == "commit-delay") f.commit_delay_ms = std::strtoul(arg(1).c_str(), nullptr, 10);
+    else if (w[0] == "commit-waits-for") f.commit_waits_for = arg(1);
     else if (w[0] == "fail-after-commit") f.after_commit = ParseHr(arg(1));
     else if (w[0] == "backup-complete-fails") f.backup_complete = ParseHr(arg(1));
     else if (w[0] == "cancel-finishes") f.cancel_finishes = true;

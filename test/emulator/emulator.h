@@ -114,6 +114,7 @@ struct PhantomWriter {  // a third-party writer the service answers for itself
 struct Faults {
   bool provider_veto = false;      // the provider's commit fails: VSS_E_PROVIDER_VETO
   DWORD commit_delay_ms = 0;       // the provider's commit takes this long
+  std::string commit_waits_for;    // ... or until calls.log has a record starting with this
   HRESULT after_commit = S_OK;     // DoSnapshotSet fails with this after the copies exist
   HRESULT backup_complete = S_OK;  // BackupComplete fails with this
   bool cancel_finishes = false;    // IVssAsync::Cancel completes the operation instead

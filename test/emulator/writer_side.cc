@@ -47,6 +47,7 @@ struct Writer {
   // The freeze window: Freeze starts it; Thaw or Abort ends it; past it the writer aborts.
   std::condition_variable window_cv;
   uint64_t window = 0;  // bumped by each Freeze, Thaw and Abort
+  bool window_expired = false;  // this set's window ran out: the writer was aborted already
 };
 
 // The CVssWriter object's one data member (m_pWrapper) points here.
@@ -277,9 +278,22 @@ std::string Deliver(const std::shared_ptr<Writer>& w, const std::string& event, 
     std::unique_lock<std::timed_mutex> lock(w->event_mu, std::chrono::seconds(120));
     if (!lock.owns_lock()) return "E\tthe writer is still busy with an earlier event\n";
     if (!w->subscribed) return "E\tthe writer unsubscribed\n";
-    if (event == "prepareBackup") SetState(*w, VSS_WS_STABLE, S_OK, true);  // a new backup
+    if (event == "prepareBackup") {  // a new backup
+      SetState(*w, VSS_WS_STABLE, S_OK, true);
+      std::lock_guard<std::mutex> state(w->state_mu);
+      w->window_expired = false;
+    }
+    if (event == "thaw" || event == "abort") {
+      // OnFreeze is followed by OnThaw or OnAbort (CVssWriter::OnFreeze), once: a writer
+      // aborted when its freeze window ran out answers Thaw and Abort with that failure, unasked.
+      std::lock_guard<std::mutex> state(w->state_mu);
+      if (w->window_expired) {
+        return "R\t0\t" + Hex(w->last_error) + "\t" + std::to_string(w->state) + "\t" + Hex(w->last_error) + "\n";
+      }
+    }
     if (event == "freeze" || event == "thaw" || event == "abort") {
       std::lock_guard<std::mutex> state(w->state_mu);
+      if (event == "freeze") w->window_expired = false;
       w->window++;
       w->window_cv.notify_all();
     }
@@ -330,6 +344,7 @@ void StartFreezeWindow(const std::shared_ptr<Writer>& w) {
       std::lock_guard<std::mutex> state(w->state_mu);
       if (w->window != window) return;
       w->window++;
+      w->window_expired = true;
     }
     t_delivery = &abort;
     CallSlot(w->object, kOnAbort);

@@ -86,7 +86,8 @@ describe.skipIf(reason !== '')(`VSS end to end in Windows node.exe${reason ? ` (
   it.skipIf(!emulated)('selects components automatically as VSS\'s selectability rules say', () => {
     // A third-party writer's components: explicitly includable are the selectable ones and
     // the non-selectable top-level ones (files or not), each only if its files are all on the
-    // set's volumes; a component under an included one comes with it.
+    // set's volumes; a component under an included one comes with it. The emulator refuses
+    // an explicit AddComponent of a component-set member (tools\part), so adding it would fail the set.
     const m = newMachine();
     m.setFaults(
       'writer-component Db - db 0 -',

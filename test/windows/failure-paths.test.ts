@@ -213,6 +213,20 @@ describe.skipIf(reason !== '')(`failure paths on the emulated VSS${reason ? ` (s
     expectCleanRequester(m);
   }, T);
 
+  it('a writer whose freeze window runs out before Thaw is aborted, failed at freeze with a timeout, and the set fails', () => {
+    // A 1.5 s freeze window; the commit waits until the emulator has recorded the window's end
+    // (a signal, not a race against a fixed delay), so Thaw can only come after it.
+    const { m, r, error, events } = run(['commit-waits-for writer-window-expired'], { freezeTimeoutMs: 1500 });
+    expect(m.calls().some((c) => c.startsWith('writer-window-expired '))).toBe(true);
+    expect(error).toMatchObject({ name: 'VssError', code: 'VSS_E_WRITERERROR_TIMEOUT' });
+    // Abort once, from the expired window; no Thaw after it (OnThaw or OnAbort follows OnFreeze).
+    expect(events).toEqual(['prepareBackup', 'prepareSnapshot', 'freeze', 'abort', 'backupShutdown']);
+    expect(r.listed.state).toBe('VSS_WS_FAILED_AT_FREEZE');
+    expect(r.listed.lastError.code).toBe('VSS_E_WRITERERROR_TIMEOUT');
+    expect(m.copies()).toEqual([]);
+    expectCleanRequester(m);
+  }, T);
+
   it('process.exit() while subscribed still unsubscribes the writer', () => {
     const m = new EmulatedMachine();
     machine = m;
