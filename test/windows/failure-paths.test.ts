@@ -64,6 +64,16 @@ function expectCopiesReportedDeleted(m: EmulatedMachine, error: any): void {
   expect(m.copies()).toEqual([]);
 }
 
+/** A writer timed out at freeze: aborted once, no Thaw, failed at freeze, the set failed, no copy left. */
+function expectTimedOutAtFreeze({ m, r, error, events }: Run): void {
+  expect(error).toMatchObject({ name: 'VssError', code: 'VSS_E_WRITERERROR_TIMEOUT' });
+  expect(events).toEqual(['prepareBackup', 'prepareSnapshot', 'freeze', 'abort', 'backupShutdown']);
+  expect(r.listed.state).toBe('VSS_WS_FAILED_AT_FREEZE');
+  expect(r.listed.lastError.code).toBe('VSS_E_WRITERERROR_TIMEOUT');
+  expect(m.copies()).toEqual([]);
+  expectCleanRequester(m);
+}
+
 const T = 180_000;
 
 describe.skipIf(reason !== '')(`failure paths on the emulated VSS${reason ? ` (skipped: ${reason})` : ''}`, () => {
@@ -79,13 +89,9 @@ describe.skipIf(reason !== '')(`failure paths on the emulated VSS${reason ? ` (s
   }, T);
 
   it('a writer whose freeze handler hangs times out, is aborted, and is failed at freeze', () => {
-    const { m, r, error, events } = run([], { hangAt: 'freeze', handlerTimeoutMs: 1500 });
-    expect(error).toMatchObject({ name: 'VssError', code: 'VSS_E_WRITERERROR_TIMEOUT', writer: { event: 'freeze' } });
-    expect(events).toEqual(['prepareBackup', 'prepareSnapshot', 'freeze', 'abort', 'backupShutdown']);
-    expect(r.listed.state).toBe('VSS_WS_FAILED_AT_FREEZE');
-    expect(r.listed.lastError.code).toBe('VSS_E_WRITERERROR_TIMEOUT');
-    expect(m.copies()).toEqual([]);
-    expectCleanRequester(m);
+    const failed = run([], { hangAt: 'freeze', handlerTimeoutMs: 1500 });
+    expect(failed.error).toMatchObject({ writer: { event: 'freeze' } });
+    expectTimedOutAtFreeze(failed);
   }, T);
 
   it('one snapshot set at a time on the machine: a second requester meets VSS_E_SNAPSHOT_SET_IN_PROGRESS', async () => {
@@ -216,15 +222,10 @@ describe.skipIf(reason !== '')(`failure paths on the emulated VSS${reason ? ` (s
   it('a writer whose freeze window runs out before Thaw is aborted, failed at freeze with a timeout, and the set fails', () => {
     // A 1.5 s freeze window; the commit waits until the emulator has recorded the window's end
     // (a signal, not a race against a fixed delay), so Thaw can only come after it.
-    const { m, r, error, events } = run(['commit-waits-for writer-window-expired'], { freezeTimeoutMs: 1500 });
-    expect(m.calls().some((c) => c.startsWith('writer-window-expired '))).toBe(true);
-    expect(error).toMatchObject({ name: 'VssError', code: 'VSS_E_WRITERERROR_TIMEOUT' });
+    const expired = run(['commit-waits-for writer-window-expired'], { freezeTimeoutMs: 1500 });
+    expect(expired.m.calls().some((c) => c.startsWith('writer-window-expired '))).toBe(true);
     // Abort once, from the expired window; no Thaw after it (OnThaw or OnAbort follows OnFreeze).
-    expect(events).toEqual(['prepareBackup', 'prepareSnapshot', 'freeze', 'abort', 'backupShutdown']);
-    expect(r.listed.state).toBe('VSS_WS_FAILED_AT_FREEZE');
-    expect(r.listed.lastError.code).toBe('VSS_E_WRITERERROR_TIMEOUT');
-    expect(m.copies()).toEqual([]);
-    expectCleanRequester(m);
+    expectTimedOutAtFreeze(expired);
   }, T);
 
   it('process.exit() while subscribed still unsubscribes the writer', () => {
