@@ -50,7 +50,7 @@ function checkAddon(): Check {
   try {
     return { name: 'addon', status: 'ok', detail: `native addon loaded (Node-API ${native().napiVersion})` };
   } catch (error) {
-    return { name: 'addon', status: 'fail', detail: (error as Error).message.split('\n')[0] ?? '', fix: 'run `npm rebuild vss-bridge` (needs cmake and a C++17 compiler)' };
+    return { name: 'addon', status: 'fail', detail: (error as Error).message.split('\n')[0] ?? '', fix: 'run `npm rebuild vss-bridge`: it loads the prebuilt addon for this platform, or compiles one where none fits (which needs cmake and a C++17 compiler)' };
   }
 }
 
