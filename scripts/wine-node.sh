@@ -4,6 +4,10 @@
 # and with require('vss-bridge') / import('vss-bridge') resolving to this package:
 #
 #   scripts/wine-node.sh <node args...>
+#   scripts/wine-node.sh --emulator-program <name.exe> <args...>
+#
+# The second form runs one of test/emulator's own programs, built beside the emulated
+# vssapi.dll (test/emulator/build.sh), instead of node.exe, with the same set-up.
 #
 # The working directory and the arguments pass through (absolute Linux paths work: Wine maps
 # / to the current drive Z:); the exit status is node's. Wine cannot give node.exe a pipe as
@@ -64,6 +68,11 @@ fi
 stage=$cache/stage-$(printf '%s' "$root" | md5sum | cut -c1-12)
 mkdir -p "$stage"
 "$root/test/emulator/build.sh" "$stage" || exit 2
+program=$node_exe
+if [ "${1:-}" = --emulator-program ]; then
+  program=$stage/${2:?usage: wine-node.sh --emulator-program <name.exe> <args...>}
+  shift 2
+fi
 cmp -s "$addon" "$stage/vss_bridge.node" || cp "$addon" "$stage/vss_bridge.node"
 
 # require('vss-bridge') through NODE_PATH; import('vss-bridge') through a resolve hook that
@@ -90,7 +99,7 @@ out=$(mktemp)
 err=$(mktemp)
 trap 'rm -f "$out" "$err"' EXIT
 status=0
-timeout --kill-after=10 "${VSS_BRIDGE_WINE_TIMEOUT:-300}" "$wine" "$node_exe" "$@" >"$out" 2>"$err" </dev/null || status=$?
+timeout --kill-after=10 "${VSS_BRIDGE_WINE_TIMEOUT:-300}" "$wine" "$program" "$@" >"$out" 2>"$err" </dev/null || status=$?
 cat "$out"
 cat "$err" >&2
 exit "$status"

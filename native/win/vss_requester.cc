@@ -72,22 +72,45 @@ bool IsAncestor(const WriterComponent& a, const WriterComponent& c) {
   return path == full || path.compare(0, full.size() + 1, full + L"\\") == 0;
 }
 
-// VShadow's automatic selection (CanBeExplicitlyIncluded): a component not excluded (its files
-// all on the set's volumes) may be included when it is selectable, or non-selectable and
-// top level (no ancestor); a component whose ancestor is included comes with that ancestor
-// and is not added itself. A top-level non-selectable component is included even without files.
+bool IsTopLevel(const std::vector<WriterComponent>& all, const WriterComponent& c) {
+  return std::none_of(all.begin(), all.end(), [&](const WriterComponent& a) { return IsAncestor(a, c); });
+}
+
+bool SameWriter(const WriterComponent& a, const WriterComponent& b) { return IsEqualGUID(a.instance_id, b.instance_id); }
+
+// A required component: non-selectable and top level. A requester that includes any of a
+// writer's components must add all of its required ones ("Overview of the Backup Discovery
+// Phase"); a non-selectable component under another comes with its ancestor.
+bool IsRequired(const std::vector<WriterComponent>& all, const WriterComponent& c) {
+  return !c.selectable && IsTopLevel(all, c);
+}
+
+// VShadow's automatic selection (select.cpp): a component is excluded when its files, or a
+// descendant's, lie off the set's volumes (its component set would be incomplete); a writer is
+// left out whole when a required component is excluded, since it cannot then have all of them.
+// Of the rest, a component may be included when it is selectable or required; one whose
+// ancestor is included comes with that ancestor and is not added itself. A required component
+// without files is included.
 std::vector<const WriterComponent*> AutoSelect(const std::vector<WriterComponent>& all,
                                                const std::function<bool(const WriterComponent&)>& on_set) {
-  std::vector<bool> includable(all.size());
-  for (size_t i = 0; i < all.size(); i++) {
-    const bool top_level = std::none_of(all.begin(), all.end(), [&](const WriterComponent& a) { return IsAncestor(a, all[i]); });
-    includable[i] = on_set(all[i]) && (all[i].selectable || top_level);
+  const size_t n = all.size();
+  std::vector<bool> off_set(n), excluded(n), includable(n);
+  for (size_t i = 0; i < n; i++) off_set[i] = !on_set(all[i]);
+  for (size_t i = 0; i < n; i++) {
+    excluded[i] = off_set[i];
+    for (size_t j = 0; j < n && !excluded[i]; j++) excluded[i] = off_set[j] && IsAncestor(all[i], all[j]);
+  }
+  for (size_t i = 0; i < n; i++) {
+    const bool writer_out = std::any_of(all.begin(), all.end(), [&](const WriterComponent& r) {
+      return SameWriter(r, all[i]) && IsRequired(all, r) && excluded[static_cast<size_t>(&r - all.data())];
+    });
+    includable[i] = !writer_out && !excluded[i] && (all[i].selectable || IsTopLevel(all, all[i]));
   }
   std::vector<const WriterComponent*> out;
-  for (size_t i = 0; i < all.size(); i++) {
+  for (size_t i = 0; i < n; i++) {
     if (!includable[i]) continue;
     bool covered = false;
-    for (size_t j = 0; j < all.size() && !covered; j++) covered = includable[j] && IsAncestor(all[j], all[i]);
+    for (size_t j = 0; j < n && !covered; j++) covered = includable[j] && IsAncestor(all[j], all[i]);
     if (!covered) out.push_back(&all[i]);
   }
   return out;
@@ -308,8 +331,9 @@ class Backup {
     return S_OK;
   }
 
-  // Named components, or VShadow's automatic selection (AutoSelect): a component with files
-  // off the set's volumes is left out (its shadow copy would be inconsistent for its writer).
+  // Named components (with their writers' required ones), or VShadow's automatic selection
+  // (AutoSelect): a component with files off the set's volumes is left out (its shadow copy
+  // would be inconsistent for its writer).
   HRESULT SelectComponents(const std::vector<WriterComponent>& all, const std::vector<std::wstring>& volumes,
                            std::string* message) {
     std::vector<std::string> wanted = request_.components;
@@ -328,8 +352,28 @@ class Backup {
                                [&](const std::string& w) { return Lower(Widen(w)) == path; });
         if (it == wanted.end()) continue;
         wanted.erase(it);
+        // A non-selectable member of a component set comes with its selectable ancestor and
+        // "should never be explicitly added" (AddComponent: the result is undefined).
+        const auto set = std::find_if(all.begin(), all.end(), [&](const WriterComponent& a) {
+          return a.selectable && IsAncestor(a, c);
+        });
+        if (!c.selectable && set != all.end()) {
+          *message = "components: \"" + PathOf(c) + "\" is not selectable for backup and comes with \"" +
+                     PathOf(*set) + "\", the component that defines its component set: name that one";
+          return E_INVALIDARG;
+        }
         chosen.push_back(&c);
       }
+      // With any of a writer's components, all its required ones.
+      std::vector<const WriterComponent*> required;
+      for (const WriterComponent& r : all) {
+        const auto same = [&](const WriterComponent* c) { return SameWriter(*c, r); };
+        if (IsRequired(all, r) && std::any_of(chosen.begin(), chosen.end(), same) &&
+            std::find(chosen.begin(), chosen.end(), &r) == chosen.end()) {
+          required.push_back(&r);
+        }
+      }
+      chosen.insert(chosen.end(), required.begin(), required.end());
     }
     for (const WriterComponent* chosen_component : chosen) {
       const WriterComponent& c = *chosen_component;

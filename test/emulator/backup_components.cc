@@ -68,16 +68,31 @@ std::vector<KnownWriter> ParseWriters(DWORD pid, const std::string& answer) {
   return out;
 }
 
-// A selectable component whose logical path (its path, then its name) is `c`'s logical path or
-// one of its leading parts: `c` is in that component's set.
+// A component's full logical path: its logical path, then its name.
+std::string FullPath(const std::string& logical, const std::string& name) {
+  return logical.empty() ? name : logical + "\\" + name;
+}
+
+// A component whose logical path is `logical` lies under the component whose full logical path
+// is `full`: that one is its ancestor ("Logical Pathing of Components").
+bool Under(const std::string& logical, const std::string& full) {
+  const std::string path = Lower(logical), parent = Lower(full);
+  return path == parent || path.compare(0, parent.size() + 1, parent + "\\") == 0;
+}
+
+// A selectable ancestor of `c`: `c` is in that component's set.
 const ComponentInfo* SelectableAncestor(const KnownWriter& w, const ComponentInfo& c) {
-  const std::string path = Lower(c.logical);
   for (const ComponentInfo& a : w.components) {
-    if (&a == &c || !a.selectable) continue;
-    const std::string full = Lower(a.logical.empty() ? a.name : a.logical + "\\" + a.name);
-    if (path == full || path.compare(0, full.size() + 1, full + "\\") == 0) return &a;
+    if (&a != &c && a.selectable && Under(c.logical, FullPath(a.logical, a.name))) return &a;
   }
   return nullptr;
+}
+
+// `c` was added to the Backup Components Document, or comes with an ancestor that was.
+bool Included(const KnownWriter& w, const ComponentInfo& c) {
+  return std::any_of(w.selected.begin(), w.selected.end(), [&](const std::pair<std::string, std::string>& s) {
+    return (s.first == c.logical && s.second == c.name) || Under(c.logical, FullPath(s.first, s.second));
+  });
 }
 
 KnownWriter FromPhantom(const PhantomWriter& p, int index) {
@@ -647,12 +662,13 @@ struct Backup : Counted<IVssBackupComponents, Backup> {
       if (w.instance != GuidText(instance)) continue;
       for (const ComponentInfo& c : w.components) {
         if (c.logical != l || c.name != n) continue;
-        // "Working with Selectability and Logical Paths": a component with a selectable
-        // ancestor belongs to that ancestor's component set and comes in with it; only
-        // selectable components and top-level non-selectable ones may be added explicitly.
-        // Microsoft documents no code for this refusal; E_INVALIDARG is AddComponent's
-        // documented answer to a parameter that is not valid.
-        if (const ComponentInfo* a = SelectableAncestor(w, c)) {
+        // AddComponent's remarks: a non-selectable component with a selectable ancestor is a
+        // member of that ancestor's component set, comes in with it, and "should never be
+        // explicitly added"; "the result of doing so is undefined". A selectable one with a
+        // selectable ancestor may be added. Microsoft documents no code for the refusal;
+        // E_INVALIDARG is AddComponent's documented answer to a parameter that is not valid.
+        const ComponentInfo* a = c.selectable ? nullptr : SelectableAncestor(w, c);
+        if (a != nullptr) {
           Record("IVssBackupComponents::AddComponent E_INVALIDARG (" + l + "\\" + n + " is in the component set of " +
                  a->logical + "\\" + a->name + ")");
           return E_INVALIDARG;
@@ -717,12 +733,33 @@ struct Backup : Counted<IVssBackupComponents, Backup> {
     }
     b->prepared = true;
     b->events_sent = true;
+    if (b->select_components) b->RecordSelection();
     return b->Start("PrepareForBackup", out, [b](Operation* op) {
       const std::vector<Answer> answers = b->Send("prepareBackup", op);
       if (op->Cancelled()) return b->Interrupt(op);
       if (AnyFailed(answers)) return b->EndByWriter(op);
       return S_OK;
     });
+  }
+  // The Backup Components Document as PrepareForBackup hands it to the writers: each writer's
+  // explicitly added components ("selection <writer>: <components>", "-" for none), and each
+  // required component left out of a writer that has some ("required-left-out <writer>:
+  // <component>"). A requester that includes any of a writer's components "must add all of its
+  // required components" (nonselectable, no selectable ancestor: "Overview of the Backup
+  // Discovery Phase", "Use of Components by the Requester"), but neither PrepareForBackup nor
+  // AddComponent documents an error for one that does not: the emulator refuses nothing here
+  // and only records, for tests to check the requester.
+  void RecordSelection() {
+    for (const KnownWriter& w : writers) {
+      std::string list;
+      for (const auto& s : w.selected) list += (list.empty() ? "" : ", ") + s.first + "\\" + s.second;
+      Record("selection " + w.name + ": " + (list.empty() ? "-" : list));
+      if (w.selected.empty()) continue;
+      for (const ComponentInfo& c : w.components) {
+        if (c.selectable || SelectableAncestor(w, c) != nullptr || Included(w, c)) continue;
+        Record("required-left-out " + w.name + ": " + c.logical + "\\" + c.name);
+      }
+    }
   }
   // The set cannot go on: every writer gets Abort; the operation reports it.
   HRESULT EndByWriter(Operation* op) {

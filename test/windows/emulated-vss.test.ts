@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { skipUnlessRunnable } from '../helpers/skip.js';
-import { EmulatedMachine, prepareWindowsNode, emulated, resultOf, root, runNode, startNode, windowsReason } from './windows-node.js';
+import { EmulatedMachine, prepareWindowsNode, emulated, resultOf, root, runEmulatorProgram, runNode, startNode, windowsReason } from './windows-node.js';
 
 const reason = skipUnlessRunnable('test/windows/emulated-vss', windowsReason || null) ?? '';
 
@@ -34,6 +34,17 @@ function newMachine(): EmulatedMachine {
 
 function writerConfig(extra: Record<string, unknown> = {}): Record<string, unknown> {
   return { name: `vss-bridge test writer ${randomUUID().slice(0, 8)}`, id: randomUUID(), dataDir, ...extra };
+}
+
+/** What the requesters added with AddComponent, as "logical path\\name". */
+function added(m: EmulatedMachine): string[] {
+  const call = 'IVssBackupComponents::AddComponent ';
+  return m.calls().filter((c) => c.startsWith(call)).map((c) => c.slice(call.length));
+}
+
+/** The required components the emulator saw left out of a writer that was taken part of. */
+function requiredLeftOut(m: EmulatedMachine): string[] {
+  return m.calls().filter((c) => c.startsWith('required-left-out '));
 }
 
 function runApp(config: Record<string, unknown>, env: Record<string, string> = {}): any {
@@ -99,8 +110,76 @@ describe.skipIf(reason !== '')(`VSS end to end in Windows node.exe${reason ? ` (
     );
     const r = runApp(writerConfig({ backups: [{ volumes: [volume] }] }), m.env);
     expect(r.backups[0].ok, JSON.stringify(r.backups[0])).toBe(true);
-    const added = m.calls().filter((c) => c.startsWith('IVssBackupComponents::AddComponent ')).map((c) => c.slice('IVssBackupComponents::AddComponent '.length));
-    expect(added.sort()).toEqual(['\\cache', '\\db', '\\tools', 'app\\orders']);
+    expect(added(m).sort()).toEqual(['\\cache', '\\db', '\\tools', 'app\\orders']);
+    expect(m.calls()).toContain('selection Db: \\db, \\cache, \\tools');
+    expect(requiredLeftOut(m)).toEqual([]);
+  }, 180_000);
+
+  it.skipIf(!emulated)('adds every required component of a writer it takes part of, or leaves that writer out', () => {
+    // A requester that includes any of a writer's components must add all its required ones
+    // (non-selectable, no selectable ancestor: "Overview of the Backup Discovery Phase"). VSS
+    // documents no error when it does not, so the emulator records the selection at
+    // PrepareForBackup and what it left out, and this checks the library against that record.
+    // Cfg's required component lies off the set: Cfg is left out whole (VShadow's selection),
+    // not taken without it. Sets' "tools" has a member off the set: its component set would be
+    // incomplete, so "tools" is left out and "reports" taken.
+    const m = newMachine();
+    m.setFaults(
+      'writer-component Cfg - config 0 Z:\\config',
+      'writer-component Cfg - logs 1 C:\\logs',
+      'writer-component Sets - tools 1 C:\\tools',
+      'writer-component Sets tools part 0 Z:\\part',
+      'writer-component Sets - reports 1 C:\\reports',
+    );
+    const r = runApp(writerConfig({ backups: [{ volumes: [volume] }] }), m.env);
+    expect(r.backups[0].ok, JSON.stringify(r.backups[0])).toBe(true);
+    expect(added(m).sort()).toEqual(['\\reports', 'app\\orders']);
+    expect(m.calls()).toContain('selection Cfg: -');
+    expect(m.calls()).toContain('selection Sets: \\reports');
+    expect(requiredLeftOut(m)).toEqual([]);
+  }, 180_000);
+
+  it.skipIf(!emulated)('with components named, adds their writers\' required components too, and refuses a component-set member', () => {
+    const m = newMachine();
+    m.setFaults(
+      'writer-component Cfg - config 0 -',
+      'writer-component Cfg - logs 1 C:\\logs',
+      'writer-component Cfg logs old 0 C:\\logs\\old',
+    );
+    const r = runApp(writerConfig({ backups: [{ volumes: [volume], components: ['logs'] }, { volumes: [volume], components: ['logs\\old'] }] }), m.env);
+    const [named, member] = r.backups;
+    expect(named.ok, JSON.stringify(named)).toBe(true);
+    expect(m.calls()).toContain('selection Cfg: \\logs, \\config');
+    expect(requiredLeftOut(m)).toEqual([]);
+    // The member is refused by the library before VSS sees it (AddComponent: "undefined").
+    expect(member.ok).toBe(false);
+    expect(member.error).toMatchObject({ name: 'VssError', code: 'E_INVALIDARG' });
+    expect(member.error.message).toMatch(/components: "logs\\old" is not selectable for backup and comes with "logs"/);
+    expect(added(m)).not.toContain('logs\\old');
+    expect(m.calls().filter((c) => c.startsWith('abandoned'))).toEqual([]);
+  }, 180_000);
+
+  it.skipIf(!emulated)('the emulated AddComponent refuses a component-set member with E_INVALIDARG and takes what VSS allows', () => {
+    // The library never adds a member, so a probe requester of the tests' own
+    // (test/emulator/add_component_probe.cc) drives the emulator's AddComponent directly.
+    const m = newMachine();
+    m.setFaults(
+      'writer-component Db - tools 1 C:\\tools',
+      'writer-component Db tools part 0 C:\\tools\\part',
+      'writer-component Db tools sub 1 C:\\tools\\sub',
+      'writer-component Db - cfg 0 -',
+    );
+    const run = runEmulatorProgram('add-component-probe.exe', ['Db', 'tools\\part', 'tools\\sub', '\\tools', '\\cfg', '\\tools', '\\none'], { env: m.env });
+    expect(run.status, run.stdout + run.stderr).toBe(0);
+    expect(run.stdout.trim().split(/\r?\n/)).toEqual([
+      'AddComponent tools\\part 0x80070057', // E_INVALIDARG: a non-selectable member of \tools's set
+      'AddComponent tools\\sub 0x00000000', // a selectable subcomponent may be added explicitly
+      'AddComponent \\tools 0x00000000',
+      'AddComponent \\cfg 0x00000000', // required: non-selectable, no selectable ancestor
+      'AddComponent \\tools 0x8004230D', // VSS_E_OBJECT_ALREADY_EXISTS
+      'AddComponent \\none 0x80042308', // VSS_E_OBJECT_NOT_FOUND
+    ]);
+    expect(m.calls()).toContain('IVssBackupComponents::AddComponent E_INVALIDARG (tools\\part is in the component set of \\tools)');
   }, 180_000);
 
   it('a veto at freeze sends Abort and leaves the writer failed at freeze until the next set', () => {

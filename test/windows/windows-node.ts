@@ -59,7 +59,18 @@ export function prepareWindowsNode(): void {
 
 /** Runs node.exe with `args` to its end. */
 export function runNode(args: string[], options: RunOptions = {}): SpawnSyncReturns<string> {
-  const [cmd, argv] = command(args);
+  return run(...command(args), options);
+}
+
+/**
+ * Runs one of test/emulator's own Windows programs (built beside the emulated vssapi.dll, e.g.
+ * add-component-probe.exe) under Wine to its end. Emulator only.
+ */
+export function runEmulatorProgram(name: string, args: string[], options: RunOptions = {}): SpawnSyncReturns<string> {
+  return run('bash', [wineNode, '--emulator-program', name, ...args], options);
+}
+
+function run(cmd: string, argv: string[], options: RunOptions): SpawnSyncReturns<string> {
   return spawnSync(cmd, argv, {
     cwd: options.cwd ?? root,
     encoding: 'utf8',
