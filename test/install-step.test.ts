@@ -8,10 +8,21 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, symlinkSync, writeFil
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { skipUnlessRunnable } from './helpers/skip.js';
 
 const root = join(__dirname, '..');
 const target = `${process.platform}-${process.arch}`;
 const builtAddon = join(root, 'build', 'Release', 'vss_bridge.node');
+
+const reason = skipUnlessRunnable(
+  'install step',
+  process.platform === 'win32' ? 'it runs install.js on a PATH of symlinks to node and sh alone, which Windows has not' : null,
+);
+// A prebuild that loads: the addon this checkout built.
+const prebuildReason =
+  reason ?? skipUnlessRunnable('install step with a prebuild', existsSync(builtAddon) ? null : `no built addon to stand in for a prebuild (${builtAddon}): npm run build:native`);
+const muslReason =
+  prebuildReason ?? skipUnlessRunnable('install step on musl', process.platform === 'linux' ? null : `LIBC=musl is read on Linux only (this is ${process.platform})`);
 
 function scratchPackage(prebuild?: string): string {
   const dir = mkdtempSync(join(tmpdir(), 'vss-bridge-install-'));
@@ -42,7 +53,7 @@ function install(dir: string, env: Record<string, string> = {}) {
   return { status: run.status, stderr: run.stderr };
 }
 
-describe.skipIf(process.platform === 'win32')('install step', () => {
+describe.skipIf(reason !== null)(`install step${reason ? ` (skipped: ${reason})` : ''}`, () => {
   it('without a prebuild or a compiler: fails naming vss-bridge, the platform, what is missing and how to get it', () => {
     const { status, stderr } = install(scratchPackage());
     expect(status).toBe(1);
@@ -60,7 +71,7 @@ describe.skipIf(process.platform === 'win32')('install step', () => {
     expect(stderr).toContain('compiling needs cmake');
   });
 
-  it.skipIf(!existsSync(builtAddon))('a prebuild that loads is used and nothing is compiled', () => {
+  it.skipIf(prebuildReason !== null)('a prebuild that loads is used and nothing is compiled', () => {
     const dir = scratchPackage(builtAddon);
     const { status, stderr } = install(dir);
     expect(stderr).toContain(`vss-bridge: using the prebuilt addon prebuilds/${target}/vss_bridge.glibc.node`);
@@ -68,13 +79,13 @@ describe.skipIf(process.platform === 'win32')('install step', () => {
     expect(existsSync(join(dir, 'build'))).toBe(false);
   });
 
-  it.skipIf(!existsSync(builtAddon) || process.platform !== 'linux')('a glibc prebuild is not taken on a musl system (LIBC=musl, as node-gyp-build reads it)', () => {
+  it.skipIf(muslReason !== null)('a glibc prebuild is not taken on a musl system (LIBC=musl, as node-gyp-build reads it)', () => {
     const { status, stderr } = install(scratchPackage(builtAddon), { LIBC: 'musl' });
     expect(stderr).toContain(`vss-bridge: compiling the addon: no prebuilt addon in prebuilds/${target} matches this C library or CPU`);
     expect(status).toBe(1);
   });
 
-  it.skipIf(!existsSync(builtAddon))('npm_config_build_from_source or VSS_BRIDGE_BUILD_FROM_SOURCE=1 forces a compile even with a prebuild', () => {
+  it.skipIf(prebuildReason !== null)('npm_config_build_from_source or VSS_BRIDGE_BUILD_FROM_SOURCE=1 forces a compile even with a prebuild', () => {
     const { status, stderr } = install(scratchPackage(builtAddon), { npm_config_build_from_source: 'true' });
     expect(stderr).toContain('vss-bridge: compiling the addon: npm_config_build_from_source asks for a compile');
     expect(status).toBe(1);
