@@ -15,18 +15,19 @@ const char* CallResultName(CallResult result) {
 }
 
 PendingCall::PendingCall(uint64_t id_, std::shared_ptr<const EventContext> ctx_, Clock::time_point deadline_,
-                         std::shared_ptr<Notifier> notifier_)
+                         std::shared_ptr<Notifier> notifier_, Clock::time_point posted_)
     : id(id_),
       ctx(std::move(ctx_)),
       deadline(deadline_),
+      posted(posted_),
       notifier(notifier_ ? std::move(notifier_) : std::make_shared<Notifier>()) {}
 
-bool PendingCall::TrySettle(Outcome outcome) {
+bool PendingCall::TrySettle(Outcome outcome, Clock::time_point at) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (settled_) return false;
     settled_ = true;
-    settled_at_ = Clock::now();
+    settled_at_ = at;
     outcome_ = std::move(outcome);
   }
   notifier->Settled();
@@ -46,6 +47,14 @@ Outcome PendingCall::GetOutcome() {
 Clock::time_point PendingCall::SettledAt() {
   std::lock_guard<std::mutex> lock(mu_);
   return settled_at_;
+}
+
+bool PendingCall::Settled(Outcome* outcome, Clock::time_point* settled_at) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!settled_) return false;
+  *outcome = outcome_;
+  *settled_at = settled_at_;
+  return true;
 }
 
 Outcome PendingCall::Wait() {

@@ -62,22 +62,30 @@ struct Notifier {
     std::lock_guard<std::mutex> lock(mu);
     cv.notify_all();
   }
+  // Wakes the waiter after letting go of `mu`, so that it does not wake only to wait for it.
   void Settled() {
-    std::lock_guard<std::mutex> lock(mu);
-    if (++settled >= wake_at) cv.notify_all();
+    bool wake = false;
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      wake = ++settled >= wake_at;
+    }
+    if (wake) cv.notify_all();
   }
 };
 
 class PendingCall : public std::enable_shared_from_this<PendingCall> {
  public:
   PendingCall(uint64_t id, std::shared_ptr<const EventContext> ctx, Clock::time_point deadline,
-              std::shared_ptr<Notifier> notifier);
+              std::shared_ptr<Notifier> notifier, Clock::time_point posted = Clock::now());
 
-  // The first settlement wins; returns whether this one did.
-  bool TrySettle(Outcome outcome);
+  // The first settlement wins; returns whether this one did. `at`: when it settled (a batch of
+  // answers shares one reading of the clock).
+  bool TrySettle(Outcome outcome, Clock::time_point at = Clock::now());
   bool IsSettled();
   Outcome GetOutcome();  // meaningful once settled
   Clock::time_point SettledAt();
+  // All three at once, under one lock: false (and nothing written) while unsettled.
+  bool Settled(Outcome* outcome, Clock::time_point* settled_at);
   // Blocks the calling native thread until the call settles, or its deadline passes
   // (then it settles as VSS_E_WRITERERROR_TIMEOUT).
   Outcome Wait();
@@ -85,7 +93,7 @@ class PendingCall : public std::enable_shared_from_this<PendingCall> {
   const uint64_t id;
   const std::shared_ptr<const EventContext> ctx;
   const Clock::time_point deadline;
-  const Clock::time_point posted = Clock::now();
+  const Clock::time_point posted;
   const std::shared_ptr<Notifier> notifier;
 
  private:

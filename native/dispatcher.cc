@@ -16,13 +16,22 @@ Dispatcher::~Dispatcher() { Close("the dispatcher was released"); }
 
 std::shared_ptr<PendingCall> Dispatcher::Post(std::shared_ptr<const EventContext> ctx,
                                               Clock::time_point deadline,
-                                              std::shared_ptr<Notifier> notifier) {
+                                              std::shared_ptr<Notifier> notifier,
+                                              Clock::time_point posted) {
   std::shared_ptr<PendingCall> call;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    const bool handled = !handled_ || handled_->count(ctx->event) != 0;
+    bool handled = true;
+    if (handled_) {
+      if (!looked_up_ || ctx->event != last_event_) {
+        last_event_ = ctx->event;
+        last_handled_ = handled_->count(last_event_) != 0;
+        looked_up_ = true;
+      }
+      handled = last_handled_;
+    }
     call = std::make_shared<PendingCall>(next_id_++, std::move(ctx), deadline,
-                                         std::move(notifier));
+                                         std::move(notifier), posted);
     if (!open_) {
       call->TrySettle(Outcome::Closed(close_reason_));
       return call;
@@ -48,7 +57,7 @@ Outcome Dispatcher::Dispatch(EventContext ctx, Clock::time_point deadline) {
   return Post(std::make_shared<const EventContext>(std::move(ctx)), deadline)->Wait();
 }
 
-bool Dispatcher::Settle(uint64_t call_id, Outcome outcome) {
+bool Dispatcher::Settle(uint64_t call_id, Outcome outcome, Clock::time_point at) {
   std::shared_ptr<PendingCall> call;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -57,7 +66,7 @@ bool Dispatcher::Settle(uint64_t call_id, Outcome outcome) {
     call = std::move(*it);
     pending_.erase(it);
   }
-  return call->TrySettle(std::move(outcome));
+  return call->TrySettle(std::move(outcome), at);
 }
 
 std::vector<std::shared_ptr<PendingCall>>::iterator Dispatcher::Find(uint64_t call_id) {

@@ -40,15 +40,17 @@ class Dispatcher : public std::enable_shared_from_this<Dispatcher> {
   // Set once, before the first Post.
   void SetChannel(Channel channel) { channel_ = std::move(channel); }
 
-  // Any thread: queue the event for JS and return at once.
+  // Any thread: queue the event for JS and return at once. `posted`: when, for the call's
+  // record (a phase posting to every writer reads the clock once).
   std::shared_ptr<PendingCall> Post(std::shared_ptr<const EventContext> ctx,
                                     Clock::time_point deadline,
-                                    std::shared_ptr<Notifier> notifier = nullptr);
+                                    std::shared_ptr<Notifier> notifier = nullptr,
+                                    Clock::time_point posted = Clock::now());
   // Any thread: Post, then Wait.
   Outcome Dispatch(EventContext ctx, Clock::time_point deadline);
 
   // The JS side's answer. False when the call had already settled (a late answer).
-  bool Settle(uint64_t call_id, Outcome outcome);
+  bool Settle(uint64_t call_id, Outcome outcome, Clock::time_point at = Clock::now());
   // Whether JS should still run the handler for this call.
   bool IsPending(uint64_t call_id);
 
@@ -65,6 +67,11 @@ class Dispatcher : public std::enable_shared_from_this<Dispatcher> {
   const std::optional<std::set<std::string>> handled_;
   Channel channel_;
   std::mutex mu_;
+  // The last event looked up in handled_, under mu_: a phase posts one event to every writer,
+  // and a writer gets the same event in a row (Abort, BackupShutdown) more often than not.
+  std::string last_event_;
+  bool last_handled_ = false;
+  bool looked_up_ = false;
   bool open_ = true;
   std::string close_reason_;
   uint64_t next_id_ = 1;

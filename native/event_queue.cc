@@ -99,7 +99,7 @@ void EventQueue::Attach(Napi::Env env, const std::shared_ptr<Dispatcher>& dispat
     auto queue = weak.lock();
     auto d = weak_dispatcher.lock();
     if (!queue || !d) return false;
-    queue->Post(d, call);
+    queue->Post(std::move(d), call);
     return true;
   }});
 }
@@ -110,6 +110,8 @@ void EventQueue::Detach(Napi::Env env, uint64_t dispatcher_id) {
 
 void EventQueue::Settle(const double* rows, size_t count, const std::vector<std::string>& messages,
                         uint8_t* accepted) {
+  // One reading of the clock for the batch: its answers were all given by this one call.
+  const auto now = Clock::now();
   for (size_t i = 0; i < count; i++) {
     const double* row = rows + 4 * i;
     accepted[i] = 0;
@@ -124,25 +126,23 @@ void EventQueue::Settle(const double* rows, size_t count, const std::vector<std:
     const bool has_message = ToId(row[3], &message) && message < messages.size();
     accepted[i] = dispatcher->Settle(
         call_id, hr == kS_OK ? Outcome::Success()
-                             : Outcome::Failure(hr, has_message ? messages[message] : std::string()));
+                             : Outcome::Failure(hr, has_message ? messages[message] : std::string()),
+        now);
   }
 }
 
-void EventQueue::Post(const std::shared_ptr<Dispatcher>& dispatcher,
+void EventQueue::Post(std::shared_ptr<Dispatcher> dispatcher,
                       const std::shared_ptr<PendingCall>& call) {
   {
     std::lock_guard<std::mutex> lock(mu_);
-    queued_.push_back(Item{dispatcher, call});
+    queued_.push_back(Item{std::move(dispatcher), call});
+    if (scheduled_) return;
+    scheduled_ = true;
   }
   Schedule();
 }
 
 void EventQueue::Schedule() {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (scheduled_ || queued_.empty()) return;
-    scheduled_ = true;
-  }
   std::weak_ptr<EventQueue> weak = shared_from_this();
   const bool posted = js_->Post([weak](Napi::Env env, Napi::Function) {
     if (auto queue = weak.lock()) queue->Drain(env);
@@ -178,6 +178,7 @@ void EventQueue::Drain(Napi::Env env) {
     const Attached& attached = it->second;
     if (calls.empty() || calls.back().router_group != attached.router_group) {
       calls.push_back(RouterCall{attached.router_group, attached.router.Value(), {}, {}});
+      calls.back().rows.reserve(4 * items.size());
     }
     calls.back().Add(item.dispatcher->id, *item.call, now);
   }

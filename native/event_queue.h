@@ -58,11 +58,11 @@ class EventQueue : public std::enable_shared_from_this<EventQueue> {
     std::shared_ptr<PendingCall> call;
   };
 
-  // Any thread: the Channel of every attached dispatcher. If Node has finalized the queue,
-  // the call is answered as closed at once.
-  void Post(const std::shared_ptr<Dispatcher>& dispatcher, const std::shared_ptr<PendingCall>& call);
-  // Any thread: make sure a Drain will run for what is queued. Posts made while one is on its
-  // way join it.
+  // Any thread: the Channel of every attached dispatcher. The first post since the last drain
+  // schedules one; the others join it. If Node has finalized the queue, the call is answered
+  // as closed at once.
+  void Post(std::shared_ptr<Dispatcher> dispatcher, const std::shared_ptr<PendingCall>& call);
+  // Any thread, by the post that set scheduled_: has Drain run on the JS thread.
   void Schedule();
   // JS thread: hand everything queued to the routers.
   void Drain(Napi::Env env);

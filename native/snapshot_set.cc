@@ -136,9 +136,8 @@ bool SnapshotSet::RunBackup() {
   const auto freeze_start = Clock::now();
   window_end_.clear();
   for (size_t i = 0; i < writers_.size(); i++) window_end_.push_back(After(freeze_start, FreezeWindowMs(i)));
-  f = Post("freeze", [&](size_t i) {
-    return std::min({After(Clock::now(), writers_[i]->meta.handler_timeout_ms), window_end_[i],
-                     deadline_});
+  f = Post("freeze", [&](size_t i, Clock::time_point now) {
+    return std::min({After(now, writers_[i]->meta.handler_timeout_ms), window_end_[i], deadline_});
   });
   if (!Finish(f)) return false;
 
@@ -245,23 +244,26 @@ bool SnapshotSet::Commit() {
 }
 
 SnapshotSet::Fanout SnapshotSet::Post(
-    const std::string& event, const std::function<Clock::time_point(size_t)>& deadline_for) {
+    const std::string& event,
+    const std::function<Clock::time_point(size_t, Clock::time_point)>& deadline_for) {
   Fanout f{event, Clock::now(), CurrentNotifier(std::make_shared<Notifier>()), {}, {}, {}};
   EmitProgress(event, "start");
   FlushProgress();
   // Every writer is told the same. The first Post wakes the JS thread; the others are queued
   // before it is up, and reach JS with the first in one batch (EventQueue).
+  // They are told at once, as one instant: one reading of the clock for the whole phase.
   const auto ctx = MakeContext(event);
   f.calls.reserve(writers_.size());
+  const auto now = Clock::now();
   for (size_t i = 0; i < writers_.size(); i++) {
-    f.calls.push_back(writers_[i]->dispatcher->Post(ctx, deadline_for(i), f.notifier));
+    f.calls.push_back(writers_[i]->dispatcher->Post(ctx, deadline_for(i, now), f.notifier, now));
   }
   return f;
 }
 
 SnapshotSet::Fanout SnapshotSet::PostWithHandlerTimeout(const std::string& event) {
-  return Post(event, [&](size_t i) {
-    return std::min(After(Clock::now(), writers_[i]->meta.handler_timeout_ms), deadline_);
+  return Post(event, [&](size_t i, Clock::time_point now) {
+    return std::min(After(now, writers_[i]->meta.handler_timeout_ms), deadline_);
   });
 }
 
@@ -288,12 +290,13 @@ bool SnapshotSet::Finish(Fanout& f) {
   }
   // A handler whose deadline was the set's own ran out of the set's time, not its own: the
   // JS-side timer may expire it a hair before this thread's clock reaches deadline_.
-  const bool out_of_time =
-      Clock::now() >= deadline_ ||
-      std::any_of(f.calls.begin(), f.calls.end(), [&](const std::shared_ptr<PendingCall>& c) {
-        return c->deadline >= deadline_ && c->IsSettled() &&
-               c->GetOutcome().result == CallResult::kTimedOut;
-      });
+  // (Record took each call's outcome: a call it found unsettled settles later only when the
+  // set's deadline passed, which the clock shows.)
+  bool out_of_time = Clock::now() >= deadline_;
+  for (size_t i = 0; i < f.calls.size() && !out_of_time; i++) {
+    out_of_time = f.calls[i]->deadline >= deadline_ && f.settled[i] &&
+                  f.outcomes[i].result == CallResult::kTimedOut;
+  }
   if (out_of_time) {
     Interrupt(kERROR_TIMEOUT, "the snapshot set did not finish within its timeout");
     return false;
@@ -326,8 +329,8 @@ void SnapshotSet::Interrupt(hresult_t hr, const std::string& message) {
 // Abort and BackupShutdown: each writer gets its own handler timeout, not bounded by the
 // set's deadline; the caller is answered at that deadline if they are still running.
 void SnapshotSet::Cleanup(const std::string& event, int failed_state) {
-  auto f = Post(event, [&](size_t i) {
-    return After(Clock::now(), writers_[i]->meta.handler_timeout_ms);
+  auto f = Post(event, [&](size_t i, Clock::time_point now) {
+    return After(now, writers_[i]->meta.handler_timeout_ms);
   });
   auto abandoned = [&] { return abandoned_.load(); };
   if (!delivered_ && !WaitAll(f.calls, f.notifier, abandoned, deadline_)) DeliverOnce();
@@ -353,21 +356,24 @@ void SnapshotSet::Record(Fanout& f) {
   Outcome phase = Outcome::Success();
   f.settled.resize(f.calls.size());
   f.outcomes.resize(f.calls.size());
+  const double start_ms = Since(f.started);
   for (size_t i = 0; i < f.calls.size(); i++) {
     auto& call = f.calls[i];
     EventRecord r;
     r.event = f.event;
-    r.start_ms = Since(f.started);
-    const bool settled = f.settled[i] = call->IsSettled();
+    r.start_ms = start_ms;
+    Outcome outcome;
+    Clock::time_point end;
+    const bool settled = f.settled[i] = call->Settled(&outcome, &end);
     if (settled) {
-      const Outcome& o = f.outcomes[i] = OutcomeOf(f, i);
+      const Outcome& o = f.outcomes[i] = OutcomeOf(f.event, i, std::move(outcome));
       r.outcome = CallResultName(o.result);
       r.hr = o.hr;
       r.message = o.message;
     } else {
       r.outcome = "abandoned";  // the requester stopped waiting (cancel)
+      end = Clock::now();
     }
-    const auto end = settled ? call->SettledAt() : Clock::now();
     r.duration_ms = std::chrono::duration<double, std::milli>(end - call->posted).count();
     if (progress_) unsent_progress_.push_back(MakeProgress(f.event, "writer", writers_[i].get(), r.outcome));
     if (phase.ok() && settled && !f.outcomes[i].ok()) phase = f.outcomes[i];
@@ -376,17 +382,16 @@ void SnapshotSet::Record(Fanout& f) {
   RecordPhase(f.event, f.started, phase);
 }
 
-Outcome SnapshotSet::OutcomeOf(const Fanout& f, size_t index) const {
-  Outcome o = f.calls[index]->GetOutcome();
-  if (!o.ok()) return o;
+Outcome SnapshotSet::OutcomeOf(const std::string& event, size_t index, Outcome settled) const {
+  if (!settled.ok()) return settled;
   const WriterMetadata& meta = writers_[index]->meta;
   for (const auto& failure : config_.writer_failures) {
-    if (failure.event == f.event && failure.writer_name == meta.name &&
+    if (failure.event == event && failure.writer_name == meta.name &&
         (!failure.match_instance || failure.instance_name == meta.instance_name)) {
-      return Outcome::Failure(failure.hr, "failure injected at " + f.event);
+      return Outcome::Failure(failure.hr, "failure injected at " + event);
     }
   }
-  return o;
+  return settled;
 }
 
 uint32_t SnapshotSet::FreezeWindowMs(size_t index) const {

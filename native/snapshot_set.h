@@ -86,8 +86,9 @@ class SnapshotSet {
   bool RunBackup();
   bool RunRestore();
   bool Commit();
+  // `deadline_for(i, now)`: writer i's deadline, the phase being posted at `now`.
   Fanout Post(const std::string& event,
-              const std::function<Clock::time_point(size_t)>& deadline_for);
+              const std::function<Clock::time_point(size_t, Clock::time_point)>& deadline_for);
   Fanout PostWithHandlerTimeout(const std::string& event);
   // Waits for a main-sequence phase, applies its outcomes to the writers' states as
   // vss_rules.h says and decides what follows. False when the set ends here.
@@ -97,8 +98,8 @@ class SnapshotSet {
   void FailByWriter(size_t index, const std::string& event, const Outcome& outcome);
   // Takes each writer's outcome into f and the result, once the phase's waiting is over.
   void Record(Fanout& f);
-  // A settled call's outcome, with any injected failure applied.
-  Outcome OutcomeOf(const Fanout& f, size_t index) const;
+  // Writer `index`'s outcome of `event`, as its call settled, with any injected failure applied.
+  Outcome OutcomeOf(const std::string& event, size_t index, Outcome settled) const;
   uint32_t FreezeWindowMs(size_t index) const;
   void RecordPhase(const std::string& phase, Clock::time_point started, const Outcome& outcome);
   Progress MakeProgress(const std::string& phase, const std::string& status,
