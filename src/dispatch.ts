@@ -236,7 +236,12 @@ function sendAnswers(): void {
 /** A native dispatcher wired to `target`, plus the set of handlers still running. */
 export class JsDispatcher {
   readonly native: NativeDispatcher;
-  private readonly running = new Map<number, Running>();
+  /**
+   * A writer has one event at a time running, rarely more: an array searched end to end. A Map
+   * keyed by call id cost more than the rest of routing an event (set, get and delete, its
+   * table grown and shrunk around the one entry, every event).
+   */
+  private running: Running[] = [];
   private closedReason: string | undefined;
   /**
    * One deadline timer for all running handlers, armed for the earliest deadline it knows of
@@ -264,8 +269,8 @@ export class JsDispatcher {
     clearTimeout(this.timer);
     this.timer = undefined;
     this.armedAt = Infinity;
-    const running = [...this.running.values()];
-    this.running.clear();
+    const running = this.running;
+    this.running = [];
     for (const run of running) abortRun(run, new Error(reason));
   }
 
@@ -297,30 +302,33 @@ export class JsDispatcher {
       if (enabled(this.target.logger, 'debug')) this.target.logger.debug(`${raw.event}: no handler`, this.meta(run));
       return;
     }
-    this.running.set(callId, run);
+    this.running.push(run);
     this.watch(run.deadlineAt);
-    const finish = (hresult: number, message: string): void => {
-      if (this.running.get(callId) === run) this.forget(callId);
-      answer({ dispatcher: this, run, hresult, message });
-    };
     const ctx = new HandlerContext(raw, epochNow + remainingMs, run);
     try {
       const result = (handler as (ctx: object) => unknown)(ctx);
       if (isThenable(result)) {
         result.then(
-          () => finish(0, ''),
-          (error: unknown) => {
-            const f = failureOf(error);
-            finish(f.hresult, f.message);
-          },
+          () => this.finish(run, 0, ''),
+          (error: unknown) => this.fail(run, error),
         );
       } else {
-        finish(0, '');
+        this.finish(run, 0, '');
       }
     } catch (error) {
-      const f = failureOf(error);
-      finish(f.hresult, f.message);
+      this.fail(run, error);
     }
+  }
+
+  /** The handler settled: its answer joins the batch's. */
+  private finish(run: Running, hresult: number, message: string): void {
+    this.forget(run);
+    answer({ dispatcher: this, run, hresult, message });
+  }
+
+  private fail(run: Running, error: unknown): void {
+    const f = failureOf(error);
+    this.finish(run, f.hresult, f.message);
   }
 
   /** Logs how an answer fared: `accepted` false when its call had settled before. */
@@ -367,15 +375,18 @@ export class JsDispatcher {
       clearTimeout(this.timer);
       this.armedAt = deadlineAt;
       this.timer = setTimeout(() => this.expireDue(), Math.max(0, deadlineAt - performance.now()));
-    } else if (this.running.size === 1) {
+    } else if (this.running.length === 1) {
       this.timer.ref(); // it was unref'd when the last handler settled
     }
   }
 
-  private forget(callId: number): void {
-    this.running.delete(callId);
+  private forget(run: Running): void {
+    const i = this.running.indexOf(run);
+    if (i < 0) return; // expired or closed meanwhile
+    const last = this.running.pop()!;
+    if (i < this.running.length) this.running[i] = last;
     // An armed timer with nothing to expire must not keep the process alive.
-    if (this.running.size === 0) this.timer?.unref();
+    if (this.running.length === 0) this.timer?.unref();
   }
 
   private expireDue(): void {
@@ -383,13 +394,11 @@ export class JsDispatcher {
     this.armedAt = Infinity;
     const now = performance.now();
     let next = Infinity;
-    for (const [callId, run] of this.running) {
-      if (run.deadlineAt > now) {
-        next = Math.min(next, run.deadlineAt);
-        continue;
-      }
-      this.running.delete(callId);
-      this.native.expire(callId);
+    const due = this.running.filter((run) => run.deadlineAt <= now);
+    if (due.length > 0) this.running = this.running.filter((run) => run.deadlineAt > now);
+    for (const run of this.running) next = Math.min(next, run.deadlineAt);
+    for (const run of due) {
+      this.native.expire(run.callId);
       abortRun(run, new HandlerTimeoutError(run.event, run.remainingMs));
       this.publish(run, 'timedOut', now - run.started, hresultOf('VSS_E_WRITERERROR_TIMEOUT'), `the handler did not settle within ${Math.round(run.remainingMs)} ms`);
       this.target.logger.warn(`${run.event} timed out after ${Math.round(run.remainingMs)} ms: answered VSS_E_WRITERERROR_TIMEOUT`, this.meta(run));
