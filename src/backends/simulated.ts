@@ -19,7 +19,7 @@ export const simulatedBackend: Backend = {
   listWriters: async () => native().listWriters(),
   runSnapshotSet(config, commit, sink) {
     // Throws what VSS would refuse before the set starts; the caller rejects with it.
-    checkSnapshotSet(config, native().listWriters());
+    checkSnapshotSet(config, () => native().listWriters());
     return native().runSnapshotSet(config, commit, (...message) => {
       if (message[0] === 'done') numberShadowCopies(message[1]);
       sink(...message);

@@ -99,9 +99,16 @@ export function checkWriterFailures(
   if (issues.length > 0) throw new OptionsError(what, issues);
 }
 
-/** Everything above, in the order VSS meets it: volumes, then components, then the faults. */
-export function checkSnapshotSet(config: NativeSnapshotSetConfig, writers: readonly NativeWriterListing[]): void {
+/**
+ * Everything above, in the order VSS meets it: volumes, then components, then the faults.
+ * `listWriters` is called only when a component or a fault needs the writers: listing every
+ * writer with its metadata costs more than a whole set's events reaching 64 writers.
+ */
+export function checkSnapshotSet(config: NativeSnapshotSetConfig, listWriters: () => readonly NativeWriterListing[]): void {
   checkVolumes(config.volumes);
+  const failures = config.writerFailures ?? [];
+  if (config.components.length === 0 && failures.length === 0) return;
+  const writers = listWriters();
   checkComponents(config.components, writers);
-  checkWriterFailures(config.writerFailures ?? [], writers);
+  checkWriterFailures(failures, writers);
 }
