@@ -39,6 +39,11 @@ describe.skipIf(skipReason !== null)('without root', () => {
     dir = undefined;
   });
 
+  // The hook's deadline counts from its process's start (performance.timeOrigin); run in this
+  // thread, whose start may be long past (a Stryker worker runs test after test), it gets a
+  // minute from now.
+  const timeout = (): string => String(Math.ceil(performance.now()) + 60_000);
+
   const io = () => {
     const out = { text: '', write: (s: string) => (out.text += s) };
     const err = { text: '', write: (s: string) => (err.text += s) };
@@ -50,7 +55,7 @@ describe.skipIf(skipReason !== null)('without root', () => {
     const run = join(dir, 'run');
     app = await startApp(join(dir, 'data.log'), { VSS_BRIDGE_RUNTIME_DIR: run }, { mode: 'veto' });
     const o = io();
-    const code = await hookCommand(['freeze', '--runtime-dir', run, '--log', '-', '--source', 'test', '--timeout', '60000'], o);
+    const code = await hookCommand(['freeze', '--runtime-dir', run, '--log', '-', '--source', 'test', '--timeout', timeout()], o);
     expect(code, o.stdout.text + o.stderr.text).toBe(1);
     expect(o.stdout.text).toMatch(/^freeze vetoed: pid \d+: .*the test app refuses to freeze/m);
     expect(o.stdout.text).not.toMatch(/^frozen:/m);
@@ -64,9 +69,9 @@ describe.skipIf(skipReason !== null)('without root', () => {
     const run = join(dir, 'run');
     app = await startApp(join(dir, 'data.log'), { VSS_BRIDGE_RUNTIME_DIR: run });
     const o = io();
-    expect(await hookCommand(['freeze', '--runtime-dir', run, '--log', '-', '--source', 'test', '--timeout', '60000'], o), o.stderr.text).toBe(0);
+    expect(await hookCommand(['freeze', '--runtime-dir', run, '--log', '-', '--source', 'test', '--timeout', timeout()], o), o.stderr.text).toBe(0);
     expect(o.stdout.text).toBe('frozen: 1 app(s)\n');
-    expect(await hookCommand(['thaw', '--runtime-dir', run, '--log', '-', '--source', 'test', '--timeout', '60000'], io())).toBe(0);
+    expect(await hookCommand(['thaw', '--runtime-dir', run, '--log', '-', '--source', 'test', '--timeout', timeout()], io())).toBe(0);
   }, 90_000);
 
   it("an app's socket refuses a peer that is neither root nor the app's own user", async () => {
