@@ -180,6 +180,34 @@ describe('fileStore', () => {
     expect(() => tracked.written('relative/path')).toThrow(/path: must be an absolute path/);
   });
 
+  it('logs each owned path that does not exist yet, by the store\'s name, and fsyncs only what was reported', async () => {
+    const dir = await tempDir();
+    const missing = join(dir, 'later.log');
+    const reported = join(dir, 'reported.log');
+    await writeFile(reported, 'x');
+    const { logger, entries } = memoryLogger();
+    const store = fileStore({ name: 'journal', paths: [missing, dir], trackWrites: true, logger });
+    expect(store.name).toBe('journal');
+    const signal = new AbortController().signal;
+    await store.prepare({ signal });
+    expect(entries.filter((e) => e.level === 'debug').map((e) => e.message)).toEqual([`journal: ${missing} does not exist yet; nothing to flush`]);
+    synced.length = 0;
+    store.written(reported);
+    await store.freeze({ signal });
+    expect(synced).toEqual([reported]); // the path reported since the preparation, and nothing else
+    synced.length = 0;
+    await store.freeze({ signal });
+    expect([...synced].sort()).toEqual([dir]); // no preparation before it: every owned path
+    expect(store.thaw()).toBeUndefined();
+  });
+
+  it('written() refuses what is not an absolute path, naming the store and the argument', () => {
+    const store = fileStore({ name: 'journal', paths: ['/tmp'], ...quiet() });
+    expect(() => store.written('relative/path')).toThrow(OptionsError);
+    expect(() => store.written('relative/path')).toThrow('Invalid journal.written() argument: path: must be an absolute path; got "relative/path"');
+    expect(() => store.written(42 as never)).toThrow('Invalid journal.written() argument: path: must be an absolute path; got 42');
+  });
+
   it('rejects relative paths and an empty list, naming the field', () => {
     expect(() => fileStore({ paths: ['data/log'] })).toThrow(/paths\[0\]: must be an absolute path/);
     expect(() => fileStore({ paths: [] })).toThrow(/paths: name at least one file or directory/);
