@@ -3,8 +3,10 @@
  * blocks until the JS handler answers or the deadline passes, and gets success or a failure
  * with a VSS writer-error code.
  */
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { describe, expect, it, vi } from 'vitest';
-import { JsDispatcher } from '../src/dispatch.js';
+import { HandlerTimeoutError, JsDispatcher } from '../src/dispatch.js';
+import { channelNames, type WriterEventMessage } from '../src/diagnostics.js';
 import { WriterFailure } from '../src/errors.js';
 import { hresultOf } from '../src/hresult.js';
 import { native, type NativeDispatchResult } from '../src/backends/native.js';
@@ -253,5 +255,119 @@ describe('dispatcher', () => {
     release();
     expect((await pending).outcome).toBe('succeeded'); // still pending until its real answer
     dispatcher.close('done');
+  });
+});
+
+describe('dispatcher answers, as VSS and the logs see them', () => {
+  it.each([
+    ['a { code, message } with a writer-error code keeps its code', { code: 'VSS_E_WRITERERROR_NONRETRYABLE', message: 'bad disk' }, 'VSS_E_WRITERERROR_NONRETRYABLE', 'bad disk'],
+    ['a writer-error code with an empty message answers with the code', { code: 'VSS_E_WRITERERROR_TIMEOUT', message: '' }, 'VSS_E_WRITERERROR_TIMEOUT', 'VSS_E_WRITERERROR_TIMEOUT'],
+    ['another code is retryable, the code before the message', Object.assign(new Error('no space'), { code: 'ENOSPC' }), 'VSS_E_WRITERERROR_RETRYABLE', 'ENOSPC: no space'],
+    ['a code the message already names is not repeated', Object.assign(new Error('ENOSPC: no space'), { code: 'ENOSPC' }), 'VSS_E_WRITERERROR_RETRYABLE', 'ENOSPC: no space'],
+    ['a plain object is shown as JSON', { reason: 'full' }, 'VSS_E_WRITERERROR_RETRYABLE', '{"reason":"full"}'],
+    ['a number is shown as itself', 42, 'VSS_E_WRITERERROR_RETRYABLE', '42'],
+    ['null is shown as itself', null, 'VSS_E_WRITERERROR_RETRYABLE', 'null'],
+    ['an object JSON cannot show is named by its kind', (() => { const o: Record<string, unknown> = {}; o['self'] = o; return o; })(), 'VSS_E_WRITERERROR_RETRYABLE', '[object Object]'],
+    ['an object JSON shows as nothing is named by its kind', { toJSON: () => undefined }, 'VSS_E_WRITERERROR_RETRYABLE', '[object Object]'],
+  ])('%s', async (_what, thrown, code, message) => {
+    const { dispatcher, entries } = dispatcherFor(() => Promise.reject(thrown));
+    expect(await dispatchFromThread(dispatcher, 5000)).toMatchObject({ outcome: 'failed', hresult: signed(code), message });
+    await vi.waitFor(() => expect(entries.find((e) => e.level === 'warn')).toMatchObject({ message: `freeze failed: ${message}`, writer: 'test-writer', event: 'freeze', snapshotSetId: 'set-1' }), polling);
+    dispatcher.close('done');
+  });
+
+  it('gives the handler the event, its snapshot set, backup type and volumes, a copy of its own', async () => {
+    let seen: Record<string, unknown> | undefined;
+    const { dispatcher, entries } = dispatcherFor((ctx) => {
+      seen = { ...ctx, affected: (ctx as unknown as { isPathAffected(p: string): boolean }).isPathAffected('/data/x'), elsewhere: (ctx as unknown as { isPathAffected(p: string): boolean }).isPathAffected('/other') };
+    });
+    expect(await dispatchFromThread(dispatcher, 5000, 'thaw')).toMatchObject({ outcome: 'succeeded' });
+    expect(seen).toMatchObject({ event: 'thaw', snapshotSetId: 'set-1', backupType: 'full', volumes: ['/data'], components: [], affected: true, elsewhere: false });
+    await vi.waitFor(() => expect(entries.find((e) => e.level === 'info')).toMatchObject({ message: 'thaw succeeded', writer: 'test-writer', event: 'thaw', snapshotSetId: 'set-1' }), polling);
+    expect(typeof entries.find((e) => e.level === 'info')!['durationMs']).toBe('number');
+    dispatcher.close('done');
+  });
+
+  it('logs an event without a handler at debug level', async () => {
+    const { dispatcher, entries } = dispatcherFor(undefined);
+    await dispatchFromThread(dispatcher, 5000, 'postSnapshot');
+    await vi.waitFor(() => expect(entries.map((e) => e.message)).toContain('postSnapshot: no handler'), polling);
+    dispatcher.close('done');
+  });
+
+  it('a timed-out handler: its signal says how long it had, the log says what was answered, and the channel tells', async () => {
+    const messages: WriterEventMessage[] = [];
+    const listener = (m: unknown): void => void messages.push(m as WriterEventMessage);
+    subscribe(channelNames.writerEvent, listener);
+    try {
+      let signal: AbortSignal | undefined;
+      const { logger, entries } = memoryLogger();
+      const dispatcher = new JsDispatcher({
+        label: 'orders (a)',
+        writer: { name: 'orders', instanceName: 'a' },
+        logger,
+        handler: () => (ctx: { signal: AbortSignal }) => {
+          signal = ctx.signal;
+          return new Promise(() => undefined);
+        },
+      });
+      expect(await dispatchFromThread(dispatcher, 100)).toMatchObject({ outcome: 'timedOut' });
+      await vi.waitFor(() => expect(signal?.aborted).toBe(true), polling);
+      expect(signal!.reason).toBeInstanceOf(HandlerTimeoutError);
+      expect((signal!.reason as Error).message).toMatch(/^the freeze handler did not settle within \d+ ms$/);
+      await vi.waitFor(() => expect(entries.some((e) => /^freeze timed out after \d+ ms: answered VSS_E_WRITERERROR_TIMEOUT$/.test(e.message))).toBe(true), polling);
+      expect(messages).toHaveLength(1);
+      expect(messages[0]).toMatchObject({ writer: 'orders', instanceName: 'a', event: 'freeze', snapshotSetId: 'set-1', outcome: 'timedOut', code: 'VSS_E_WRITERERROR_TIMEOUT' });
+      expect(messages[0]!.message).toMatch(/^the handler did not settle within \d+ ms$/);
+      dispatcher.close('done');
+    } finally {
+      unsubscribe(channelNames.writerEvent, listener);
+    }
+  });
+
+  it('a writer\'s answers go to the channel with their outcome; a target that is no writer publishes nothing', async () => {
+    const messages: WriterEventMessage[] = [];
+    const listener = (m: unknown): void => void messages.push(m as WriterEventMessage);
+    subscribe(channelNames.writerEvent, listener);
+    try {
+      const { logger } = memoryLogger();
+      const writer = new JsDispatcher({
+        label: 'orders',
+        writer: { name: 'orders', instanceName: '' },
+        logger,
+        handler: (event) => (event === 'freeze' ? () => Promise.reject(new WriterFailure('VSS_E_WRITERERROR_NONRETRYABLE', 'no')) : () => undefined),
+      });
+      await dispatchFromThread(writer, 5000, 'freeze');
+      await dispatchFromThread(writer, 5000, 'thaw');
+      const other = dispatcherFor(() => undefined).dispatcher;
+      await dispatchFromThread(other, 5000, 'thaw');
+      await vi.waitFor(() => expect(messages).toHaveLength(2), polling);
+      expect(messages[0]).toMatchObject({ writer: 'orders', event: 'freeze', outcome: 'failed', code: 'VSS_E_WRITERERROR_NONRETRYABLE', message: 'no' });
+      expect(messages[1]).toMatchObject({ writer: 'orders', event: 'thaw', outcome: 'succeeded' });
+      expect(messages[1]).not.toHaveProperty('code');
+      expect(messages[1]).not.toHaveProperty('message');
+      writer.close('done');
+      other.close('done');
+    } finally {
+      unsubscribe(channelNames.writerEvent, listener);
+    }
+  });
+
+  it('an answer after close is logged at debug level with the reason, not as late', async () => {
+    let settle: () => void = () => {};
+    let started: () => void = () => {};
+    const running = new Promise<void>((resolve) => (started = resolve));
+    const { dispatcher, entries } = dispatcherFor(() => {
+      started();
+      return new Promise<void>((resolve) => (settle = resolve));
+    });
+    const pending = dispatchFromThread(dispatcher, 10_000);
+    await running;
+    dispatcher.close('writer gone');
+    await pending;
+    settle();
+    await vi.waitFor(() => expect(entries.map((e) => e.message)).toContain('freeze settled after the dispatcher closed (writer gone); ignored'), polling);
+    expect(entries.find((e) => /settled after the dispatcher closed/.test(e.message))!.level).toBe('debug');
+    expect(entries.some((e) => /after its deadline/.test(e.message))).toBe(false);
   });
 });
