@@ -17,9 +17,12 @@ import { describeSqliteStore, type SqliteDriver, type TestDatabase } from './hel
 
 /** Every path whose file handle was fsynced (FileHandle.sync) here, in the order they finished. */
 const synced = vi.hoisted(() => [] as string[]);
+/** The flags of each open() here, in call order. */
+const openFlags = vi.hoisted(() => [] as unknown[]);
 vi.mock('node:fs/promises', async (importOriginal) => {
   const fs = await importOriginal<typeof import('node:fs/promises')>();
   const open: typeof fs.open = async (...args) => {
+    openFlags.push(args[1]);
     const handle = await fs.open(...args);
     const sync = handle.sync.bind(handle);
     handle.sync = async () => {
@@ -206,6 +209,34 @@ describe('fileStore', () => {
     expect(() => store.written('relative/path')).toThrow(OptionsError);
     expect(() => store.written('relative/path')).toThrow('Invalid journal.written() argument: path: must be an absolute path; got "relative/path"');
     expect(() => store.written(42 as never)).toThrow('Invalid journal.written() argument: path: must be an absolute path; got 42');
+  });
+
+  it('as on Windows: opens each file for writing (FlushFileBuffers needs it), skips a directory, fails on another error', async () => {
+    const dir = await tempDir();
+    const file = join(dir, 'f');
+    await writeFile(file, 'x');
+    const store = fileStore({ paths: [file, dir], ...quiet() });
+    const broken = fileStore({ paths: [join(file, 'below-a-file')], ...quiet() });
+    const signal = new AbortController().signal;
+    const platform = Object.getOwnPropertyDescriptor(process, 'platform')!;
+    synced.length = 0;
+    openFlags.length = 0;
+    // Opened for writing, Linux refuses a directory with EISDIR, as Windows refuses to open one so.
+    Object.defineProperty(process, 'platform', { ...platform, value: 'win32' });
+    try {
+      await store.freeze({ signal });
+      await expect(broken.freeze({ signal })).rejects.toThrow(/ENOTDIR/);
+    } finally {
+      Object.defineProperty(process, 'platform', platform);
+    }
+    expect(openFlags).toEqual(['r+', 'r+', 'r+']);
+    expect(synced).toEqual([file]);
+    // Elsewhere, read-only, and the directory is fsynced too.
+    synced.length = 0;
+    openFlags.length = 0;
+    await store.freeze({ signal });
+    expect(openFlags).toEqual(['r', 'r']);
+    expect([...synced].sort()).toEqual([dir, file].sort());
   });
 
   it('rejects relative paths and an empty list, naming the field', () => {

@@ -2,7 +2,7 @@
  * The option schemas (src/schemas.ts) one by one: what each accepts, the defaults it fills in,
  * and, for what it refuses, the field named and the rule's own words.
  */
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { OptionsError } from '../src/errors.js';
 import {
   componentSchema,
@@ -98,6 +98,23 @@ describe('isAbsoluteForPlatform', () => {
   });
 });
 
+describe('absolute paths on Windows', () => {
+  it('refuses a POSIX path with a Windows example', async () => {
+    const platform = Object.getOwnPropertyDescriptor(process, 'platform')!;
+    vi.resetModules();
+    Object.defineProperty(process, 'platform', { ...platform, value: 'win32' });
+    try {
+      const windows = await import('../src/schemas.js');
+      const result = windows.fileStoreOptionsSchema.safeParse({ paths: ['/data', 'C:\\data'] });
+      expect(result.success).toBe(false);
+      expect(result.error!.issues.map((i) => `${i.path.join('.')}: ${i.message}`)).toEqual(['paths.0: must be an absolute path such as C:\\data']);
+    } finally {
+      Object.defineProperty(process, 'platform', platform);
+      vi.resetModules();
+    }
+  });
+});
+
 describe('writer options', () => {
   it('fills in the defaults', () => {
     expect(writerOptionsSchema.parse(valid)).toEqual({
@@ -148,6 +165,8 @@ describe('writer options', () => {
     }
     expect(loggerSchema.safeParse(null).success).toBe(false);
     expect(loggerSchema.safeParse(() => undefined).success).toBe(false);
+    // A function carrying the four methods is still not a logger object.
+    expect(loggerSchema.safeParse(Object.assign(() => undefined, { error() {}, warn() {}, info() {}, debug() {} })).success).toBe(false);
   });
 });
 
@@ -166,6 +185,7 @@ describe('write gate options', () => {
       'drainTimeoutMs: must be less than maxFrozenMs (1000): the watchdog would end the freeze while it drains',
     ]);
     expect(writeGateOptionsSchema.parse({ maxFrozenMs: 1_000, drainTimeoutMs: 999 })).toMatchObject({ drainTimeoutMs: 999 });
+    expect(writeGateOptionsSchema.safeParse({ maxFrozenMs: 1_000, drainTimeoutMs: 1_000 }).error?.issues).toMatchObject([{ code: 'custom', path: ['drainTimeoutMs'] }]);
     expect(issuesOf(writeGateOptionsSchema, { drainTimeoutMs: 3_600_000 })).toEqual([
       'drainTimeoutMs: must be less than maxFrozenMs (3600000, the longest it may be): the watchdog would end the freeze while it drains',
     ]);
@@ -179,6 +199,9 @@ describe('write gate options', () => {
     expect(issuesOf(storeAdapterSchema, { ...store, name: 1 })).toEqual([`: ${refusal}`]);
     expect(issuesOf(storeAdapterSchema, { ...store, thaw: undefined })).toEqual([`: ${refusal}`]);
     expect(issuesOf(storeAdapterSchema, null)).toEqual([`: ${refusal}`]);
+    // A function with those members (a function has a name) is not an object.
+    expect(storeAdapterSchema.safeParse(Object.assign(function store() {}, { freeze() {}, thaw() {} })).success).toBe(false);
+    expect(issuesOf(writerOptionsSchema, { ...valid, gate: Object.assign(() => undefined, { run() {}, freeze() {}, thaw() {} }) })).toEqual(['gate: must be a WriteGate']);
   });
 
   it('takes only an AbortSignal as the signal of a freeze or a preparation', () => {
@@ -220,6 +243,9 @@ describe('snapshot set options', () => {
       holdLimitMs: 10_000,
       writerFailures: [{ writer: 'w', event: 'freeze', code: 'VSS_E_WRITERERROR_RETRYABLE' }],
     });
+    const failure = { writer: 'w', instanceName: 'a', event: 'thaw', code: 'VSS_E_WRITERERROR_NONRETRYABLE' };
+    expect(simulationSchema.parse({ writerFailures: [failure] }).writerFailures).toEqual([failure]);
+    expect(issuesOf(simulationSchema, { writerFailures: [{ ...failure, instanceName: 'x'.repeat(257) }] })).toHaveLength(1);
     expect(rehearsalOptionsSchema.parse({})).toEqual({
       backupType: 'copy',
       components: [],
