@@ -15,6 +15,8 @@ export default defineConfig({
     ...base.test,
     // VSS_BRIDGE_MUTATION_TESTS=a.test.ts,b.test.ts narrows it while working on one file.
     include: process.env['VSS_BRIDGE_MUTATION_TESTS']?.split(',') ?? [
+      'test/module-load.test.ts',
+      'test/schemas.test.ts',
       'test/adapters.test.ts',
       'test/dispatcher.test.ts',
       'test/e2e-consistency.test.ts',
