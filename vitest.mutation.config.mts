@@ -13,6 +13,9 @@ export default defineConfig({
   ...base,
   test: {
     ...base.test,
+    // One set of files as Stryker runs them, not the base config's projects (which would
+    // replace this include).
+    projects: undefined,
     // VSS_BRIDGE_MUTATION_TESTS=a.test.ts,b.test.ts narrows it while working on one file.
     include: process.env['VSS_BRIDGE_MUTATION_TESTS']?.split(',') ?? [
       'test/module-load.test.ts',
