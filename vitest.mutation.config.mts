@@ -1,4 +1,6 @@
+import { relative } from 'node:path';
 import { defineConfig } from 'vitest/config';
+import { BaseSequencer, type TestSpecification } from 'vitest/node';
 import base from './vitest.config.mts';
 
 /**
@@ -8,6 +10,44 @@ import base from './vitest.config.mts';
  * processes or needs a real freeze: dist/ is built from the real sources, so they cannot see
  * a mutant and would only make each one slower. Stryker runs these files in worker threads.
  */
+// VSS_BRIDGE_MUTATION_TESTS=a.test.ts,b.test.ts narrows it (scripts/mutation.sh: each group's).
+const include = process.env['VSS_BRIDGE_MUTATION_TESTS']?.split(',') ?? [
+  'test/module-load.test.ts',
+  'test/schemas.test.ts',
+  'test/options.test.ts',
+  'test/dispatcher.test.ts',
+  'test/adapters.test.ts',
+  'test/gate.test.ts',
+  'test/diagnostics.test.ts',
+  'test/simulator.test.ts',
+  'test/e2e-consistency.test.ts',
+  'test/properties/*.test.ts',
+  'test/linux/units.test.ts',
+  'test/linux/without-root.test.ts',
+  'test/testing.test.ts',
+  'test/reliability/fault-matrix.test.ts',
+  'test/external-commit.test.ts',
+];
+
+const globToRegExp = (glob: string): RegExp => new RegExp(`^${glob.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '[^/]*')}$`);
+const patterns = include.map(globToRegExp);
+const rank = (spec: TestSpecification): number => {
+  const path = relative(process.cwd(), spec.moduleId);
+  const i = patterns.findIndex((p) => p.test(path));
+  return i < 0 ? patterns.length : i;
+};
+
+/**
+ * Files in the order listed, quick ones first: Stryker stops a mutant's run at its first failing
+ * test, so a mutant a quick file kills never waits for the slow ones (vitest would start with
+ * the slowest).
+ */
+class ListedOrder extends BaseSequencer {
+  override sort(files: TestSpecification[]): Promise<TestSpecification[]> {
+    return Promise.resolve([...files].sort((a, b) => rank(a) - rank(b)));
+  }
+}
+
 // Spread, not mergeConfig: that would add this list to the base config's include.
 export default defineConfig({
   ...base,
@@ -16,22 +56,7 @@ export default defineConfig({
     // One set of files as Stryker runs them, not the base config's projects (which would
     // replace this include).
     projects: undefined,
-    // VSS_BRIDGE_MUTATION_TESTS=a.test.ts,b.test.ts narrows it while working on one file.
-    include: process.env['VSS_BRIDGE_MUTATION_TESTS']?.split(',') ?? [
-      'test/module-load.test.ts',
-      'test/schemas.test.ts',
-      'test/adapters.test.ts',
-      'test/dispatcher.test.ts',
-      'test/e2e-consistency.test.ts',
-      'test/external-commit.test.ts',
-      'test/gate.test.ts',
-      'test/options.test.ts',
-      'test/simulator.test.ts',
-      'test/testing.test.ts',
-      'test/properties/*.test.ts',
-      'test/reliability/fault-matrix.test.ts',
-      'test/linux/units.test.ts',
-      'test/linux/without-root.test.ts',
-    ],
+    include,
+    sequence: { ...base.test?.sequence, sequencer: ListedOrder },
   },
 });

@@ -14,13 +14,15 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
-# group | files to mutate (comma-separated globs) | the test files that run them | the Node
-# major version to run on, when not this one (node:sqlite needs Node 22.5 or later: on an older
-# Node its tests run in a child process, where no mutant is active; scripts/fetch-node.sh)
+# group | files to mutate (comma-separated globs) | the test files that run them, quick ones
+# first (vitest.mutation.config.mts runs them in this order, and a mutant's run stops at its
+# first failing test) | the Node major version to run on when not this one (node:sqlite needs
+# Node 22.5 or later: on an older one its tests run in a child process, where no mutant is
+# active; scripts/fetch-node.sh fetches it)
 groups=(
-  "schemas|src/schemas.ts|test/module-load.test.ts,test/schemas.test.ts,test/options.test.ts,test/properties/public-api.property.test.ts,test/gate.test.ts,test/adapters.test.ts,test/dispatcher.test.ts,test/simulator.test.ts"
-  "gate|src/gate/write-gate.ts,src/gate/adapters/**/*.ts,!src/gate/adapters/node-sqlite.ts|test/module-load.test.ts,test/gate.test.ts,test/adapters.test.ts,test/e2e-consistency.test.ts,test/reliability/fault-matrix.test.ts,test/options.test.ts"
-  "core|src/dispatch.ts,src/requester.ts,src/writer.ts|test/module-load.test.ts,test/dispatcher.test.ts,test/simulator.test.ts,test/external-commit.test.ts,test/reliability/fault-matrix.test.ts,test/testing.test.ts,test/options.test.ts,test/gate.test.ts,test/e2e-consistency.test.ts,test/properties/public-api.property.test.ts"
+  "schemas|src/schemas.ts|test/module-load.test.ts,test/schemas.test.ts,test/options.test.ts,test/properties/public-api.property.test.ts,test/dispatcher.test.ts,test/adapters.test.ts,test/gate.test.ts,test/simulator.test.ts"
+  "gate|src/gate/write-gate.ts,src/gate/adapters/**/*.ts,!src/gate/adapters/node-sqlite.ts|test/module-load.test.ts,test/adapters.test.ts,test/gate.test.ts,test/diagnostics.test.ts,test/options.test.ts,test/e2e-consistency.test.ts,test/reliability/fault-matrix.test.ts"
+  "core|src/dispatch.ts,src/requester.ts,src/writer.ts|test/module-load.test.ts,test/options.test.ts,test/dispatcher.test.ts,test/gate.test.ts,test/diagnostics.test.ts,test/simulator.test.ts,test/properties/public-api.property.test.ts,test/e2e-consistency.test.ts,test/testing.test.ts,test/reliability/fault-matrix.test.ts,test/external-commit.test.ts"
   "node-sqlite|src/gate/adapters/node-sqlite.ts|test/module-load.test.ts,test/node-sqlite.test.ts|22"
   "linux|src/linux/registered-apps.ts,src/linux/coordinator.ts|test/module-load.test.ts,test/linux/units.test.ts,test/linux/without-root.test.ts,test/properties/linux-protocol.property.test.ts"
 )
