@@ -17,6 +17,7 @@ const include = process.env['VSS_BRIDGE_MUTATION_TESTS']?.split(',') ?? [
   'test/options.test.ts',
   'test/dispatcher.test.ts',
   'test/requester.test.ts',
+  'test/writer.test.ts',
   'test/adapters.test.ts',
   'test/gate.test.ts',
   'test/diagnostics.test.ts',
