@@ -1,0 +1,193 @@
+/**
+ * A guest agent's quiesce, hook side (registered-apps.ts) and app side (coordinator.ts), both in
+ * this process: a writer subscribes and registers in a runtime directory of the test's own, and
+ * freezeApps, thawApps and ask drive it over its real socket. No root, no file system frozen:
+ * what is checked is the protocol's replies, the writer's events and the log lines.
+ */
+import { randomUUID } from 'node:crypto';
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { VssWriter, WriterFailure, type VssWriterOptions } from '../../src/index.js';
+import { ask, findRegisteredApps, freezeApps, releaseApps, thawApps, type RegisteredApp } from '../../src/linux/registered-apps.js';
+import { runtimeDirVariable } from '../../src/linux/runtime-dir.js';
+import { memoryLogger, type LogEntry } from '../helpers/memory-logger.js';
+import { skipUnlessRunnable } from '../helpers/skip.js';
+import { polling } from '../helpers/timing.js';
+import { isLinux, newTempDir } from './helpers.js';
+
+// Which users' apps the hook asks is root's allow-list; this user's are allowed here.
+vi.mock('../../src/linux/allowed-users.js', async (importOriginal) => ({
+  ...(await importOriginal<typeof import('../../src/linux/allowed-users.js')>()),
+  allowedUsers: () => ({ uids: new Set([0, process.getuid?.() ?? 0]), problems: [] }),
+}));
+
+const skipReason = skipUnlessRunnable('in-process quiesce', isLinux ? null : 'needs Linux (apps register for guest quiesce only there)');
+
+describe.skipIf(skipReason !== null)('quiesce through the app socket, in one process', () => {
+  let dir: string;
+  let saved: string | undefined;
+  const writers: VssWriter[] = [];
+
+  beforeEach(() => {
+    dir = newTempDir('vss-bridge-quiesce-');
+    saved = process.env[runtimeDirVariable];
+    process.env[runtimeDirVariable] = dir;
+  });
+
+  afterEach(async () => {
+    // A test that failed half-way leaves nothing frozen for the next.
+    await thawApps('abort', { runtimeDir: dir, timeoutMs: polling.timeout, log: () => undefined });
+    for (const w of writers.splice(0)) await w.unsubscribe();
+    if (saved === undefined) delete process.env[runtimeDirVariable];
+    else process.env[runtimeDirVariable] = saved;
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** A subscribed writer recording its events; its label is its name. */
+  async function writer(name: string, handlers: VssWriterOptions['handlers'] = {}, freezeTimeoutMs = 60_000): Promise<{ events: string[]; entries: LogEntry[] }> {
+    const events: string[] = [];
+    const { logger, entries } = memoryLogger();
+    const all = ['prepareBackup', 'prepareSnapshot', 'freeze', 'thaw', 'postSnapshot', 'abort', 'backupComplete', 'backupShutdown'] as const;
+    const w = new VssWriter({
+      name,
+      id: randomUUID(),
+      usage: 'userData',
+      sourceType: 'other',
+      freezeTimeoutMs,
+      logger,
+      handlers: Object.fromEntries(
+        all.map((e) => [
+          e,
+          async (ctx: never) => {
+            events.push(e);
+            await (handlers as Record<string, ((c: never) => unknown) | undefined>)[e]?.(ctx);
+          },
+        ]),
+      ),
+    });
+    await w.subscribe();
+    writers.push(w);
+    return { events, entries };
+  }
+
+  function theApp(): RegisteredApp {
+    const apps = findRegisteredApps(dir);
+    expect(apps).toHaveLength(1);
+    return apps[0]!;
+  }
+
+  const options = (log: string[]) => ({ runtimeDir: dir, timeoutMs: 60_000, backupType: 'full' as const, source: 'test', log: (l: string) => void log.push(l) });
+
+  it('registers with a socket named by time and pid, logged; answers status with its phase and writers', async () => {
+    const w = await writer('status-writer');
+    const app = theApp();
+    expect(app).toMatchObject({ pid: process.pid, ownerUid: process.getuid!() });
+    expect(app.socketPath).toMatch(new RegExp(`/\\d+-${process.pid}\\.sock$`));
+    expect(w.entries.find((e) => e.message === 'registered for Linux guest quiesce')).toMatchObject({ level: 'info', socket: app.socketPath });
+    expect(await ask(app, { v: 1, op: 'status' }, polling.timeout)).toEqual({
+      v: 1,
+      op: 'status',
+      pid: process.pid,
+      phase: 'idle',
+      writers: [{ name: 'status-writer', instanceName: '', state: 'VSS_WS_STABLE' }],
+    });
+  });
+
+  it('freeze, hold, thaw: the writers run the backup sequence, each step logged, and a second thaw finds nothing frozen', async () => {
+    const w = await writer('thawed-writer');
+    const log: string[] = [];
+    const frozen = await freezeApps(options(log));
+    expect(frozen.ok, JSON.stringify(frozen.outcomes)).toBe(true);
+    expect(frozen.outcomes.map((o) => [o.ok, o.detail])).toEqual([[true, 'frozen: thawed-writer']]);
+    expect(w.events).toEqual(['prepareBackup', 'prepareSnapshot', 'freeze']);
+    const app = theApp();
+    expect(log).toEqual([`freeze pid ${app.pid} (${app.socketPath}): ok: frozen: thawed-writer`]);
+    // The app is given what is left of the hook's freeze part: 60 s less the abort reserve (5 s at most).
+    const requested = w.entries.find((e) => /^quiesce [0-9a-f-]+: freeze requested by test$/.test(e.message));
+    expect(requested?.['timeoutMs']).toBeGreaterThan(50_000);
+    expect(requested?.['timeoutMs']).toBeLessThanOrEqual(55_000);
+    // The freeze stands (the hold was sent): the status says so.
+    await vi.waitFor(async () => expect(await ask(app, { v: 1, op: 'status' }, polling.timeout)).toMatchObject({ phase: 'frozen' }), polling);
+    // Another freeze meanwhile is refused.
+    const again = await freezeApps(options([]));
+    expect(again.ok).toBe(false);
+    expect(again.outcomes[0]!.detail).toBe('a freeze is already in progress (frozen) [VSS_E_SNAPSHOT_SET_IN_PROGRESS]');
+    expect(w.events).toEqual(['prepareBackup', 'prepareSnapshot', 'freeze']);
+    const thawLog: string[] = [];
+    const thawed = await thawApps('thaw', options(thawLog));
+    expect(thawed).toMatchObject({ ok: true, outcomes: [{ ok: true, detail: 'thawed' }] });
+    expect(thawLog).toEqual([`thaw pid ${app.pid} (${app.socketPath}): ok: thawed`]);
+    expect(w.events).toEqual(['prepareBackup', 'prepareSnapshot', 'freeze', 'thaw', 'postSnapshot', 'backupComplete', 'backupShutdown']);
+    expect(await thawApps('thaw', options([]))).toMatchObject({ ok: true, outcomes: [{ detail: 'not frozen' }] });
+  });
+
+  it('abort after the freeze: the writers abort, and the reply says aborted', async () => {
+    const w = await writer('aborted-writer');
+    expect((await freezeApps(options([]))).ok).toBe(true);
+    const aborted = await thawApps('abort', options([]));
+    expect(aborted).toMatchObject({ ok: true, outcomes: [{ ok: true, detail: 'aborted' }] });
+    expect(w.events).toContain('abort');
+    expect(w.events).not.toContain('thaw');
+  });
+
+  it("a writer's veto fails the freeze with its reason and code, logged as FAILED, and nothing stays frozen", async () => {
+    const w = await writer('vetoing-writer', {
+      freeze: () => {
+        throw new WriterFailure('VSS_E_WRITERERROR_NONRETRYABLE', 'not now');
+      },
+    });
+    const log: string[] = [];
+    const result = await freezeApps(options(log));
+    expect(result.ok).toBe(false);
+    expect(result.outcomes).toHaveLength(1);
+    expect(result.outcomes[0]!.detail).toMatch(/not now.* \[VSS_E_WRITERERROR_NONRETRYABLE\]$/);
+    expect(log[0]).toMatch(/^freeze pid \d+ \(.*\): FAILED: .*not now/);
+    expect(w.events).toEqual(['prepareBackup', 'prepareSnapshot', 'freeze', 'abort', 'backupShutdown']);
+    expect(await ask(theApp(), { v: 1, op: 'status' }, polling.timeout)).toMatchObject({ phase: 'idle' });
+  });
+
+  it('a hook that closes the freeze connection without the hold aborts the writers, and the next thaw says why', async () => {
+    const w = await writer('dropped-writer');
+    const result = await freezeApps({ ...options([]), keepConnections: true });
+    expect(result.ok).toBe(true);
+    expect(result.held!.apps).toEqual([theApp()]);
+    for (const c of result.held!.connections) c.drop();
+    await vi.waitFor(() => expect(w.events).toContain('abort'), polling);
+    await vi.waitFor(() => expect(w.entries.some((e) => /the hook closed the freeze connection before confirming the freeze.*: aborting$/.test(e.message))).toBe(true), polling);
+    const thawed = await thawApps('thaw', options([]));
+    expect(thawed.ok).toBe(false);
+    expect(thawed.outcomes[0]!.detail).toBe('released before thaw: the hook closed the freeze connection before confirming the freeze (killed, or it gave up) [VSS_E_WRITERERROR_TIMEOUT]');
+    // Said once: the thaw after it finds nothing frozen.
+    expect(await thawApps('thaw', options([]))).toMatchObject({ ok: true, outcomes: [{ detail: 'not frozen' }] });
+  });
+
+  it('held connections, then the hold: the freeze stands until the thaw', async () => {
+    const w = await writer('held-writer');
+    const result = await freezeApps({ ...options([]), keepConnections: true });
+    await Promise.all(result.held!.connections.map((c) => c.hold(Date.now() + polling.timeout)));
+    await vi.waitFor(async () => expect(await ask(theApp(), { v: 1, op: 'status' }, polling.timeout)).toMatchObject({ phase: 'frozen' }), polling);
+    expect(w.events).not.toContain('abort');
+    const released = await releaseApps('thaw', result.held!.apps, { log: () => undefined, deadline: Date.now() + polling.timeout });
+    expect(released).toMatchObject({ ok: true, outcomes: [{ detail: 'thawed' }] });
+    expect(w.events).toContain('backupShutdown');
+  });
+
+  it('releaseApps past its deadline asks no app', async () => {
+    await writer('late-writer');
+    const log: string[] = [];
+    const result = await releaseApps('thaw', [theApp()], { log: (l) => void log.push(l), deadline: Date.now() - 1 });
+    expect(result).toMatchObject({ ok: false, outcomes: [{ ok: false, detail: 'not asked: the deadline had passed' }] });
+    expect(log).toEqual([`thaw pid ${process.pid} (${theApp().socketPath}): FAILED: not asked: the deadline had passed`]);
+  });
+
+  it('an app that has gone (its socket left behind) is skipped, and logged so', async () => {
+    await writer('gone-writer');
+    const app = theApp();
+    const stale: RegisteredApp = { ...app, socketPath: join(dir, `1-${process.pid}.sock`) };
+    const log: string[] = [];
+    const result = await releaseApps('thaw', [stale], { log: (l) => void log.push(l), deadline: Date.now() + polling.timeout });
+    expect(result).toEqual({ ok: true, outcomes: [] });
+    expect(log).toEqual([`pid ${process.pid} (${stale.socketPath}): not running; skipped`]);
+  });
+});
