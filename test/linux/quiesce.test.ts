@@ -4,12 +4,15 @@
  * freezeApps, thawApps and ask drive it over its real socket. No root, no file system frozen:
  * what is checked is the protocol's replies, the writer's events and the log lines.
  */
+import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { VssWriter, WriterFailure, type VssWriterOptions } from '../../src/index.js';
 import { ask, findRegisteredApps, freezeApps, releaseApps, thawApps, type RegisteredApp } from '../../src/linux/registered-apps.js';
+import { coordinatorVariable } from '../../src/linux/coordinator.js';
 import { runtimeDirVariable } from '../../src/linux/runtime-dir.js';
 import { memoryLogger, type LogEntry } from '../helpers/memory-logger.js';
 import { skipUnlessRunnable } from '../helpers/skip.js';
@@ -189,5 +192,63 @@ describe.skipIf(skipReason !== null)('quiesce through the app socket, in one pro
     const result = await releaseApps('thaw', [stale], { log: (l) => void log.push(l), deadline: Date.now() + polling.timeout });
     expect(result).toEqual({ ok: true, outcomes: [] });
     expect(log).toEqual([`pid ${process.pid} (${stale.socketPath}): not running; skipped`]);
+  });
+
+  it('at registration, removes the sockets and binding folders of its user\'s dead processes, and keeps the live ones', async () => {
+    const dead = spawnSync(process.execPath, ['-e', '']).pid!;
+    writeFileSync(join(dir, `1-${dead}.sock`), '');
+    mkdirSync(join(dir, `.bind-${dead}-abc`));
+    writeFileSync(join(dir, `2-${process.pid}.sock`), '');
+    writeFileSync(join(dir, `notes-${dead}.txt`), '');
+    await writer('tidy-writer');
+    const names = readdirSync(dir);
+    expect(names).not.toContain(`1-${dead}.sock`);
+    expect(names).not.toContain(`.bind-${dead}-abc`);
+    expect(names).toContain(`2-${process.pid}.sock`);
+    expect(names).toContain(`notes-${dead}.txt`);
+  });
+
+  it('lists registered apps oldest first, by registration time as a number, skipping what is not a socket', async () => {
+    const servers: Server[] = [];
+    try {
+      for (const name of [`100-${process.pid}.sock`, `20-${process.pid}.sock`, `20-1.sock`]) {
+        const server = createServer();
+        await new Promise<void>((resolve) => server.listen(join(dir, name), resolve));
+        servers.push(server);
+      }
+      writeFileSync(join(dir, `5-${process.pid}.sock`), 'a file, not a socket');
+      writeFileSync(join(dir, 'other.sock'), '');
+      expect(findRegisteredApps(dir).map((a) => [a.registeredAt, a.pid])).toEqual([
+        [20, 1],
+        [20, process.pid],
+        [100, process.pid],
+      ]);
+    } finally {
+      for (const server of servers) server.close();
+    }
+  });
+
+  it('does not register in a folder others may change, and says so once, with the way to turn it off', async () => {
+    chmodSync(dir, 0o777);
+    const first = await writer('unregistered-writer');
+    const second = await writer('unregistered-too');
+    expect(readdirSync(dir).filter((n) => n.endsWith('.sock'))).toEqual([]);
+    const warning = first.entries.find((e) => e.level === 'warn');
+    expect(warning?.message).toBe(
+      `not registered for Linux guest quiesce: registration directory ${dir} is writable by group or others (mode 777): make it a directory of this user's that only it can change (chmod 700). ` +
+        `Guest agents' freezes will not reach this process's writers; outside a VM, or to stop this message, set ${coordinatorVariable}=off`,
+    );
+    expect(warning?.['writer']).toBe('unregistered-writer');
+    expect(second.entries.some((e) => e.level === 'warn')).toBe(false);
+  });
+
+  it(`does not register with ${coordinatorVariable}=off`, async () => {
+    process.env[coordinatorVariable] = 'off';
+    try {
+      await writer('off-writer');
+    } finally {
+      delete process.env[coordinatorVariable];
+    }
+    expect(existsSync(dir) && readdirSync(dir).filter((n) => n.endsWith('.sock'))).toEqual([]);
   });
 });
