@@ -476,3 +476,156 @@ describe('a writer with a gate', () => {
     await expect(recordingWriter('bad', [], {}, { gate: {} as never })).rejects.toThrow(/gate: must be a WriteGate/);
   });
 });
+
+describe('WriteGate: what it says', () => {
+  it('names the gate and the rule when it refuses a freeze or a preparation', async () => {
+    const gate = new WriteGate({ ...quiet(), name: 'orders' });
+    const slow = deferred();
+    void gate.run(() => slow.promise);
+    const draining = gate.freeze();
+    await expect(gate.freeze()).rejects.toThrow('write gate "orders" is already draining: one freeze at a time (use one gate per writer)');
+    await expect(gate.prepare()).rejects.toThrow('write gate "orders" is draining: prepare before the freeze, one at a time');
+    gate.thaw('abort');
+    await expect(draining).rejects.toThrow('write gate "orders" was reopened (abort) before it was frozen');
+    slow.resolve();
+    await gate.freeze();
+    await expect(gate.freeze()).rejects.toThrow('write gate "orders" is already frozen: one freeze at a time (use one gate per writer)');
+    await expect(gate.freeze()).rejects.toMatchObject({ name: 'GateError', reason: 'busy', code: 'VSS_E_WRITERERROR_RETRYABLE' });
+    gate.thaw();
+    await expect(gate.run('write' as never)).rejects.toThrow(new TypeError('WriteGate.run: fn must be a function; got string'));
+  });
+
+  it('refuses a second preparation while one runs, and tells a store a freeze began', async () => {
+    let started!: () => void;
+    const running = new Promise<void>((resolve) => (started = resolve));
+    let reason: unknown;
+    const gate = new WriteGate({
+      ...quiet(),
+      name: 'orders',
+      stores: [
+        {
+          name: 's',
+          prepare: ({ signal }: { signal: AbortSignal }) =>
+            new Promise<void>((resolve) => {
+              started();
+              signal.addEventListener('abort', () => ((reason = signal.reason), resolve()), { once: true });
+            }),
+          freeze: () => undefined,
+          thaw: () => undefined,
+        },
+      ],
+    });
+    expect(gate.prepares).toBe(true);
+    expect(new WriteGate({ ...quiet(), stores: [{ name: 'x', freeze: () => undefined, thaw: () => undefined }] }).prepares).toBe(false);
+    const preparing = gate.prepare();
+    await running;
+    await expect(gate.prepare()).rejects.toThrow('write gate "orders" is already preparing: prepare before the freeze, one at a time');
+    await gate.freeze();
+    await preparing;
+    expect(reason).toMatchObject({ name: 'GateError', reason: 'interrupted', message: 'write gate "orders" began a freeze' });
+    gate.thaw();
+  });
+
+  it("passes the caller's abort to the stores' preparation", async () => {
+    let reason: unknown;
+    const gate = new WriteGate({
+      ...quiet(),
+      stores: [
+        {
+          name: 's',
+          prepare: ({ signal }: { signal: AbortSignal }) => new Promise<void>((resolve) => signal.addEventListener('abort', () => ((reason = signal.reason), resolve()), { once: true })),
+          freeze: () => undefined,
+          thaw: () => undefined,
+        },
+      ],
+    });
+    const controller = new AbortController();
+    const preparing = gate.prepare({ signal: controller.signal });
+    controller.abort('stop preparing');
+    await preparing;
+    expect(reason).toBe('stop preparing');
+    // The gate is free for the next preparation.
+    const again = new AbortController();
+    const next = gate.prepare({ signal: again.signal });
+    again.abort('again');
+    await next;
+  });
+
+  it('logs each store prepared, a store that fails to thaw, and the reopening with what it held', async () => {
+    const { logger, entries } = memoryLogger();
+    const gate = new WriteGate({
+      logger,
+      name: 'orders',
+      stores: [
+        { name: 'journal', prepare: () => undefined, freeze: () => undefined, thaw: () => { throw new Error('EIO'); } },
+        { name: 'index', freeze: () => undefined, thaw: () => { throw 'plain'; } },
+      ],
+    });
+    await gate.prepare();
+    expect(entries.filter((e) => e.level === 'debug').map((e) => e.message)).toEqual([expect.stringMatching(/^write gate "orders": store "journal" prepared in \d+ ms$/)]);
+    await gate.freeze();
+    const held = gate.run(() => 'held');
+    gate.thaw();
+    await held;
+    expect(entries.filter((e) => e.level === 'error').map((e) => e.message)).toEqual([
+      'write gate "orders": store "index" failed to thaw: plain',
+      'write gate "orders": store "journal" failed to thaw: EIO',
+    ]);
+    const reopened = entries.find((e) => e.level === 'info');
+    expect(reopened).toMatchObject({ message: 'write gate "orders" reopened (thaw)', gate: 'orders', heldWrites: 1 });
+    expect(Number.isInteger(reopened!['heldMs'])).toBe(true);
+    expect(gate.state).toBe('open');
+  });
+
+  it('reports each freeze in epoch time and keeps totals, counting a freeze still closed', async () => {
+    const gate = new WriteGate(quiet());
+    const before = Date.now();
+    const id = await gate.freeze();
+    await sleep(5);
+    const closed = gate.stats();
+    expect(closed.state).toBe('frozen');
+    expect(closed.frozenMs).toBeGreaterThan(0);
+    expect(closed.longestFreezeMs).toBe(closed.frozenMs);
+    const report = gate.thaw()!;
+    const after = Date.now();
+    expect(report.id).toBe(id);
+    expect(report.startedAt).toBeGreaterThanOrEqual(before - 1);
+    expect(report.endedAt).toBeLessThanOrEqual(after + 1);
+    expect(report.endedAt - report.startedAt).toBeCloseTo(report.heldMs, 3);
+    expect(report.longestHoldMs).toBe(0);
+    const open = gate.stats();
+    expect(open.frozenMs).toBeCloseTo(report.heldMs, 3);
+    expect(open.longestFreezeMs).toBeCloseTo(report.heldMs, 3);
+    expect(await gate.freeze()).toBe(id + 1);
+    gate.thaw();
+    const two = gate.stats();
+    expect(two.frozenMs).toBeGreaterThan(open.frozenMs);
+    expect(two.longestFreezeMs).toBeGreaterThanOrEqual(open.longestFreezeMs);
+    expect(two.longestFreezeMs).toBeLessThan(two.frozenMs);
+    expect(two.freezes).toBe(2);
+  });
+
+  it('a freeze whose signal fired before it began is refused with the reason, and the gate stays open', async () => {
+    const gate = new WriteGate(quiet());
+    const controller = new AbortController();
+    controller.abort(new Error('too late'));
+    await expect(gate.freeze({ signal: controller.signal })).rejects.toThrow('too late');
+    expect(gate.state).toBe('open');
+    expect(gate.stats()).toMatchObject({ freezes: 0, failedFreezes: 0 });
+    expect(gate.lastFreeze).toBeUndefined();
+  });
+
+  it('the watchdog logs the gate, the held and the running writes', async () => {
+    const { logger, entries } = memoryLogger();
+    const gate = new WriteGate({ logger, name: 'orders', maxFrozenMs: 30, drainTimeoutMs: 10 });
+    await gate.freeze();
+    const held = gate.run(() => 'held');
+    await held;
+    expect(entries.find((e) => e.level === 'error')).toMatchObject({
+      message: 'write gate "orders" stayed closed for 30 ms (maxFrozenMs) and neither thaw nor abort came: reopening it now. A snapshot taken after this point may hold writes from after the freeze.',
+      gate: 'orders',
+      queued: 1,
+      inFlight: 0,
+    });
+  });
+});
