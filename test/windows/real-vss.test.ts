@@ -14,17 +14,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { VssError, VssWriter, WriterFailure, createShadowCopy, deleteShadowCopy, gatherWriterMetadata, listShadowCopies, listWriters } from '../../src/index.js';
 import type { WriterEventContext } from '../../src/types.js';
 import { deleteShadowCopies } from '../../src/backends/vss.js';
+import { seenEvent, type SeenEvent } from './apps/seen-event.cjs';
 
 const reason = process.platform !== 'win32' ? `real VSS needs Windows (this is ${process.platform})` : '';
 if (reason) console.warn(`test/windows: skipped: ${reason}`);
 
-interface Seen {
-  event: string;
-  snapshotSetId: string;
-  backupType: string;
-  volumes: readonly string[];
-  components: readonly string[];
-  dataAffected: boolean;
+interface Seen extends SeenEvent {
   /** ctx.isPathAffected of each of makeWriter's `probes`. */
   probed: boolean[];
 }
@@ -58,15 +53,7 @@ describe.skipIf(reason !== '')(`real VSS writer and requester${reason ? ` (skipp
 
   function makeWriter(seen: Seen[], failFreeze = false, probes: string[] = []): VssWriter {
     const record = (ctx: WriterEventContext): void => {
-      seen.push({
-        event: ctx.event,
-        snapshotSetId: ctx.snapshotSetId,
-        backupType: ctx.backupType,
-        volumes: ctx.volumes,
-        components: ctx.components,
-        dataAffected: ctx.isPathAffected(dataDir),
-        probed: probes.map((p) => ctx.isPathAffected(p)),
-      });
+      seen.push({ ...seenEvent(ctx, dataDir), probed: probes.map((p) => ctx.isPathAffected(p)) });
     };
     return new VssWriter({
       name: `vss-bridge test writer ${randomUUID().slice(0, 8)}`,

@@ -15,19 +15,13 @@
 'use strict';
 const fs = require('node:fs');
 const vss = require('vss-bridge');
+const { seenEvent } = require('./seen-event.cjs');
 
 const config = JSON.parse(process.argv[2]);
 const seen = [];
 
 function record(ctx) {
-  seen.push({
-    event: ctx.event,
-    snapshotSetId: ctx.snapshotSetId,
-    backupType: ctx.backupType,
-    volumes: ctx.volumes,
-    components: ctx.components,
-    dataAffected: ctx.isPathAffected(config.dataDir),
-  });
+  seen.push(seenEvent(ctx, config.dataDir));
   if (config.hangAt === ctx.event) return new Promise(() => {});
   if (config.slowAt && config.slowAt.event === ctx.event) return new Promise((r) => setTimeout(r, config.slowAt.ms));
   if (config.failAt && config.failAt.event === ctx.event && (config.failAt.times ?? Infinity) > 0) {
