@@ -58,13 +58,18 @@ function checkBackend(): Check {
   return { name: 'backend', status: 'ok', detail: getBackend().description };
 }
 
-/** `reg query ...\VssAccessControl`: is `account` allowed as a writer (1) or both (3)? */
-export function vssAccessControlAllows(regOutput: string, account: string): boolean {
+/**
+ * `account`'s value under `reg query ...\VssAccessControl`, or undefined when it is not listed.
+ * "Security Considerations for Writers" and "... for Requesters" give four: 0 denies the
+ * account a writer and a requester, 1 grants it a writer, 2 a requester, 3 both.
+ */
+export function vssAccessControlValue(regOutput: string, account: string): number | undefined {
   const wanted = account.toLowerCase();
-  return regOutput.split(/\r?\n/).some((line) => {
+  for (const line of regOutput.split(/\r?\n/)) {
     const m = /^\s+(.+?)\s+REG_DWORD\s+0x([0-9a-f]+)\s*$/i.exec(line);
-    return m !== null && m[1]?.toLowerCase() === wanted && [1, 3].includes(parseInt(m[2] ?? '0', 16));
-  });
+    if (m !== null && m[1]?.toLowerCase() === wanted) return parseInt(m[2] ?? '0', 16);
+  }
+  return undefined;
 }
 
 /**
@@ -96,16 +101,31 @@ export function checkElevation(runTool: Run = run, env: NodeJS.ProcessEnv = proc
     if (rights.backupOperator) return { name, status: 'ok', detail: 'running as a Backup Operator' };
   }
   const account = `${env['USERDOMAIN'] ?? ''}\\${env['USERNAME'] ?? ''}`;
-  const reg = runTool('reg', ['query', 'HKLM\\SYSTEM\\CurrentControlSet\\Services\\VSS\\VssAccessControl']);
-  if (reg.status === 0 && vssAccessControlAllows(reg.stdout, account)) {
-    return { name, status: 'ok', detail: `not elevated, but ${account} may act as a writer (VssAccessControl)` };
+  const key = 'HKLM\\SYSTEM\\CurrentControlSet\\Services\\VSS\\VssAccessControl';
+  const reg = runTool('reg', ['query', key]);
+  const value = reg.status === 0 ? vssAccessControlValue(reg.stdout, account) : undefined;
+  // 3: a writer and a requester, what an app and its checkpoints need.
+  const fix = `run as Administrator or Backup Operator, or: reg add ${key} /v "${account}" /t REG_DWORD /d 3 /f`;
+  switch (value) {
+    case 3:
+      return { name, status: 'ok', detail: `not elevated, but VssAccessControl grants ${account} a writer and a requester (3)` };
+    case 1:
+      return { name, status: 'warn', detail: `not elevated; VssAccessControl grants ${account} a writer (1), not a requester: a requester's VSS calls (vss-bridge checkpoint) fail with E_ACCESSDENIED`, fix };
+    case 2:
+      return { name, status: 'warn', detail: `not elevated; VssAccessControl grants ${account} a requester (2), not a writer: a writer's VSS calls (an app's VssWriter) fail with E_ACCESSDENIED`, fix };
+    case 0:
+      return { name, status: 'fail', detail: `not elevated, and VssAccessControl denies ${account} a writer and a requester (0): VSS calls fail with E_ACCESSDENIED`, fix };
+    default:
+      return {
+        name,
+        status: 'fail',
+        detail:
+          value === undefined
+            ? `not elevated and ${account} is not listed under VssAccessControl: VSS calls fail with E_ACCESSDENIED`
+            : `not elevated, and VssAccessControl lists ${account} with ${value}, which Microsoft documents no meaning for (0 to 3): VSS calls may fail with E_ACCESSDENIED`,
+        fix,
+      };
   }
-  return {
-    name,
-    status: 'fail',
-    detail: `not elevated and ${account} is not listed under VssAccessControl: VSS calls fail with E_ACCESSDENIED`,
-    fix: `run as Administrator or Backup Operator, or: reg add HKLM\\SYSTEM\\CurrentControlSet\\Services\\VSS\\VssAccessControl /v "${account}" /t REG_DWORD /d 1`,
-  };
 }
 
 /** The STATE and START_TYPE lines of `sc query` / `sc qc`, e.g. "RUNNING", "DISABLED". */

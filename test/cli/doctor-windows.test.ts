@@ -57,9 +57,19 @@ describe('doctor on Windows: elevation', () => {
 
   it('fails an administrator whose token is filtered by UAC, unless VssAccessControl lists the account', () => {
     const env = { USERDOMAIN: 'HOST', USERNAME: 'app' };
-    expect(checkElevation(tools({ whoami: { status: 0, stdout: filteredAdmin } }).run, env).status).toBe('fail');
-    const reg = { status: 0, stdout: '\r\n    HOST\\app    REG_DWORD    0x1\r\n' };
-    expect(checkElevation(tools({ whoami: { status: 0, stdout: filteredAdmin }, reg }).run, env).status).toBe('ok');
+    const unlisted = checkElevation(tools({ whoami: { status: 0, stdout: filteredAdmin } }).run, env);
+    expect(unlisted).toMatchObject({ status: 'fail', detail: expect.stringMatching(/HOST\\app is not listed under VssAccessControl/) });
+    expect(unlisted.fix).toContain('/v "HOST\\app" /t REG_DWORD /d 3');
+    // "Security Considerations for Writers" / "... for Requesters": 0 deny, 1 writer, 2 requester, 3 both.
+    const withValue = (value: number) => {
+      const reg = { status: 0, stdout: `\r\nHKEY_LOCAL_MACHINE\\...\\VssAccessControl\r\n    HOST\\other    REG_DWORD    0x3\r\n    HOST\\app    REG_DWORD    0x${value.toString(16)}\r\n` };
+      return checkElevation(tools({ whoami: { status: 0, stdout: filteredAdmin }, reg }).run, env);
+    };
+    expect(withValue(3)).toMatchObject({ status: 'ok', detail: expect.stringMatching(/grants HOST\\app a writer and a requester \(3\)/) });
+    expect(withValue(1)).toMatchObject({ status: 'warn', detail: expect.stringMatching(/a writer \(1\), not a requester/) });
+    expect(withValue(2)).toMatchObject({ status: 'warn', detail: expect.stringMatching(/a requester \(2\), not a writer/) });
+    expect(withValue(0)).toMatchObject({ status: 'fail', detail: expect.stringMatching(/denies HOST\\app a writer and a requester \(0\)/) });
+    expect(withValue(10)).toMatchObject({ status: 'fail', detail: expect.stringMatching(/with 10, which Microsoft documents no meaning for/) });
   });
 });
 
