@@ -30,7 +30,8 @@ import { memoryLogger } from './helpers/memory-logger.js';
 const logger = memoryLogger().logger;
 const valid = { name: 'w', id: 'c6e4a54e-8a2c-4d3b-9f0e-1a2b3c4d5e6f', usage: 'userData', sourceType: 'other' } as const;
 const store = { name: 's', freeze: () => undefined, thaw: () => undefined };
-const betterSqlite = { name: '/db', open: true, pragma: () => undefined, exec: () => undefined };
+// better-sqlite3's Database has prepare() too; what tells it from a DatabaseSync is pragma().
+const betterSqlite = { name: '/db', open: true, pragma: () => undefined, exec: () => undefined, prepare: () => undefined };
 const databaseSync = { prepare: () => undefined, exec: () => undefined };
 
 /** The issues parseOptions reports for `value`, as "path: message". */
@@ -85,6 +86,7 @@ describe('isAbsoluteForPlatform', () => {
     ['/data', false],
     ['data\\x', false],
     ['xC:\\data', false],
+    ['x\\\\server\\share', false],
   ])('on Windows, %j is %s', (path, absolute) => {
     expect(isAbsoluteForPlatform(path, 'win32')).toBe(absolute);
   });
@@ -220,10 +222,13 @@ describe('store options', () => {
     const refusal = 'lockConnection: must be a better-sqlite3 Database (an object with pragma(), exec() and open)';
     expect(issuesOf(sqliteStoreOptionsSchema, { lockConnection: { ...betterSqlite, open: 'yes' } })).toEqual([refusal]);
     expect(issuesOf(sqliteStoreOptionsSchema, { lockConnection: databaseSync })).toEqual([refusal]);
+    expect(issuesOf(sqliteStoreOptionsSchema, { lockConnection: { open: true } })).toEqual([refusal]);
   });
 
   it('nodeSqliteStore: a DatabaseSync as the lock connection, never a better-sqlite3 Database', () => {
     expect(nodeSqliteStoreOptionsSchema.parse({ lockConnection: databaseSync })).toEqual({ busyTimeoutMs: 1_000, prepareInWorker: true, lockConnection: databaseSync });
+    expect(issuesOf(nodeSqliteStoreOptionsSchema, { lockConnection: {} })).toHaveLength(1);
+    expect(issuesOf(nodeSqliteStoreOptionsSchema, { lockConnection: { prepare: () => undefined } })).toHaveLength(1);
     expect(issuesOf(nodeSqliteStoreOptionsSchema, { lockConnection: betterSqlite })).toEqual([
       "lockConnection: must be a node:sqlite DatabaseSync (an object with prepare() and exec()); for better-sqlite3's Database use sqliteStore",
     ]);
