@@ -21,6 +21,7 @@ export const guidSchema = z
 
 /** Absolute for the platform the writer runs on: C:\data or \\server\share on Windows, /data elsewhere. */
 export function isAbsoluteForPlatform(path: string, platform: NodeJS.Platform = process.platform): boolean {
+  // Stryker disable next-line Regex: the UNC pattern is anchored at the start only, so "[^\\]+" at its end matches exactly the strings "[^\\]" does
   if (platform === 'win32') return /^[A-Za-z]:[\\/]/.test(path) || /^\\\\[^\\]+\\[^\\]+/.test(path);
   return posixIsAbsolute(path);
 }
