@@ -371,3 +371,69 @@ describe('dispatcher answers, as VSS and the logs see them', () => {
     expect(entries.some((e) => /after its deadline/.test(e.message))).toBe(false);
   });
 });
+
+describe('dispatcher deadlines of several running handlers', () => {
+  /** A dispatcher whose handlers hang, each keeping its signal by event name. */
+  function hanging() {
+    const signals = new Map<string, AbortSignal>();
+    const { logger, entries } = memoryLogger();
+    const dispatcher = new JsDispatcher({
+      label: 'test-writer',
+      logger,
+      handler: (event) => (ctx: { signal: AbortSignal }) => {
+        signals.set(event, ctx.signal);
+        return new Promise(() => undefined);
+      },
+    });
+    return { dispatcher, signals, entries };
+  }
+
+  it('a later event with an earlier deadline is expired at its own deadline, not at the first one', async () => {
+    const { dispatcher, signals } = hanging();
+    const long = dispatchFromThread(dispatcher, 60_000, 'freeze');
+    await vi.waitFor(() => expect(signals.get('freeze')).toBeDefined(), polling);
+    const short = await dispatchFromThread(dispatcher, 100, 'thaw');
+    expect(short.outcome).toBe('timedOut');
+    await vi.waitFor(() => expect(signals.get('thaw')?.aborted).toBe(true), polling);
+    expect(signals.get('thaw')!.reason).toBeInstanceOf(HandlerTimeoutError);
+    expect(signals.get('freeze')!.aborted).toBe(false);
+    dispatcher.close('done');
+    expect((await long).outcome).toBe('closed');
+    expect(signals.get('freeze')!.aborted).toBe(true);
+  });
+
+  it('after expiring one handler, the timer is armed again for the next deadline', async () => {
+    const { dispatcher, signals, entries } = hanging();
+    const first = dispatchFromThread(dispatcher, 100, 'freeze');
+    await vi.waitFor(() => expect(signals.get('freeze')).toBeDefined(), polling);
+    const second = dispatchFromThread(dispatcher, 400, 'thaw');
+    expect((await first).outcome).toBe('timedOut');
+    expect((await second).outcome).toBe('timedOut');
+    await vi.waitFor(() => expect(signals.get('thaw')?.aborted).toBe(true), polling);
+    expect(signals.get('freeze')!.reason).toBeInstanceOf(HandlerTimeoutError);
+    expect(signals.get('thaw')!.reason).toBeInstanceOf(HandlerTimeoutError);
+    expect(entries.filter((e) => / timed out after \d+ ms: answered VSS_E_WRITERERROR_TIMEOUT$/.test(e.message)).map((e) => e['event'])).toEqual(['freeze', 'thaw']);
+    dispatcher.close('done');
+  });
+
+  it('a handler that reads its signal only after it was expired sees it aborted, with the reason', async () => {
+    let late: AbortSignal | undefined;
+    let ctxOf: { signal: AbortSignal } | undefined;
+    const { logger } = memoryLogger();
+    const dispatcher = new JsDispatcher({
+      label: 'test-writer',
+      logger,
+      handler: () => (ctx: { signal: AbortSignal }) => {
+        ctxOf = ctx; // the signal is not read yet
+        return new Promise(() => undefined);
+      },
+    });
+    expect((await dispatchFromThread(dispatcher, 100)).outcome).toBe('timedOut');
+    await vi.waitFor(() => {
+      late = ctxOf!.signal;
+      expect(late.aborted).toBe(true);
+    }, polling);
+    expect(late!.reason).toBeInstanceOf(HandlerTimeoutError);
+    dispatcher.close('done');
+  });
+});
