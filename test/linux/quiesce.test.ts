@@ -17,7 +17,7 @@ import { runtimeDirVariable } from '../../src/linux/runtime-dir.js';
 import { memoryLogger, type LogEntry } from '../helpers/memory-logger.js';
 import { skipUnlessRunnable } from '../helpers/skip.js';
 import { polling } from '../helpers/timing.js';
-import { isLinux, newTempDir } from './helpers.js';
+import { isLinux, newTempDir, startApp, type TestApp } from './helpers.js';
 
 // Which users' apps the hook asks is root's allow-list; this user's are allowed here.
 vi.mock('../../src/linux/allowed-users.js', async (importOriginal) => ({
@@ -250,5 +250,51 @@ describe.skipIf(skipReason !== null)('quiesce through the app socket, in one pro
       delete process.env[coordinatorVariable];
     }
     expect(existsSync(dir) && readdirSync(dir).filter((n) => n.endsWith('.sock'))).toEqual([]);
+  });
+
+  describe('with a second app, in a process of its own', () => {
+    let other: TestApp | undefined;
+    afterEach(async () => {
+      await other?.stop().catch(() => other?.child.kill('SIGKILL'));
+      other = undefined;
+    });
+
+    it('freezes the newest registration first, thaws the oldest first', async () => {
+      other = await startApp(join(dir, 'other.log'), { [runtimeDirVariable]: dir });
+      const mine = await writer('newest-writer');
+      const [older, newer] = findRegisteredApps(dir);
+      expect(newer!.pid).toBe(process.pid);
+      const log: string[] = [];
+      expect((await freezeApps(options(log))).ok).toBe(true);
+      expect(log.map((l) => l.split(':')[0])).toEqual([`freeze pid ${newer!.pid} (${newer!.socketPath})`, `freeze pid ${older!.pid} (${older!.socketPath})`]);
+      log.length = 0;
+      expect((await thawApps('thaw', options(log))).ok).toBe(true);
+      expect(log.map((l) => l.split(':')[0])).toEqual([`thaw pid ${older!.pid} (${older!.socketPath})`, `thaw pid ${newer!.pid} (${newer!.socketPath})`]);
+      expect(mine.events).toContain('thaw');
+    });
+
+    it('an older app that vetoes: the newer one, already frozen, is aborted and its connection closed', async () => {
+      other = await startApp(join(dir, 'other.log'), { [runtimeDirVariable]: dir }, { mode: 'veto' });
+      const mine = await writer('frozen-then-aborted');
+      const log: string[] = [];
+      const result = await freezeApps(options(log));
+      expect(result.ok).toBe(false);
+      expect(result.outcomes.map((o) => o.ok)).toEqual([true, false]);
+      expect(result.outcomes[1]!.detail).toMatch(/the test app refuses to freeze.* \[VSS_E_WRITERERROR_NONRETRYABLE\]$/);
+      expect(log[2]).toBe(`abort pid ${process.pid} (${findRegisteredApps(dir)[1]!.socketPath}): ok: aborted`);
+      await vi.waitFor(() => expect(mine.events).toContain('abort'), polling);
+      expect(mine.events).not.toContain('thaw');
+    });
+  });
+
+  it('a socket left by an app that exited is skipped by the freeze, and logged so', async () => {
+    const path = join(dir, `1-${process.pid}.sock`);
+    // A process that exits while listening leaves its socket file: a connection is refused.
+    spawnSync(process.execPath, ['-e', `require('node:net').createServer().listen(${JSON.stringify(path)}, () => process.exit(0))`]);
+    const log: string[] = [];
+    const result = await freezeApps(options(log));
+    expect(result).toEqual({ ok: true, outcomes: [] });
+    expect(log).toHaveLength(1);
+    expect(log[0]).toMatch(new RegExp(`^pid ${process.pid} \\(${path.replace(/[.]/g, '\\.')}\\): not running \\(.*ECONNREFUSED.*\\); skipped$`));
   });
 });
