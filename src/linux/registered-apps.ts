@@ -82,6 +82,12 @@ export function ask(app: RegisteredApp, request: Request, timeoutMs: number): Pr
 export function ask(app: RegisteredApp, request: Request, timeoutMs: number, keep: true, signal?: AbortSignal): Promise<{ reply: Reply; connection: OpenConnection }>;
 export function ask(app: RegisteredApp, request: Request, timeoutMs: number, keep = false, signal?: AbortSignal): Promise<Reply | { reply: Reply; connection: OpenConnection }> {
   return new Promise((resolve, reject) => {
+    const interrupted = (): Error => (signal?.reason instanceof Error ? signal.reason : new Error('interrupted'));
+    // Fired already: no connection at all (one made here would stay open until the app drops it).
+    if (signal?.aborted) {
+      reject(interrupted());
+      return;
+    }
     const socket = connect(app.socketPath);
     const reader = new LineReader(replySchema, 'reply');
     let settled = false;
@@ -95,11 +101,7 @@ export function ask(app: RegisteredApp, request: Request, timeoutMs: number, kee
       else if (!keep) resolve(reply as Reply);
       else resolve({ reply: reply as Reply, connection: openConnection(socket) });
     };
-    const onAbort = (): void => finish(signal?.reason instanceof Error ? signal.reason : new Error('interrupted'));
-    if (signal?.aborted) {
-      onAbort();
-      return;
-    }
+    const onAbort = (): void => finish(interrupted());
     signal?.addEventListener('abort', onAbort, { once: true });
     const timer = setTimeout(() => finish(new Error(`no answer within ${timeoutMs} ms`)), Math.max(1, timeoutMs));
     socket.on('connect', () => {

@@ -287,6 +287,16 @@ describe.skipIf(skipReason !== null)('quiesce through the app socket, in one pro
     });
   });
 
+  it('a freeze whose signal has fired asks nothing and says it was interrupted', async () => {
+    const mine = await writer('never-asked');
+    const controller = new AbortController();
+    controller.abort(new Error('SIGTERM'));
+    const log: string[] = [];
+    const result = await freezeApps({ ...options(log), signal: controller.signal });
+    expect(result, JSON.stringify(result)).toMatchObject({ ok: false, outcomes: [{ ok: false, detail: 'interrupted: SIGTERM' }] });
+    expect(mine.events).toEqual([]);
+  });
+
   it('a socket left by an app that exited is skipped by the freeze, and logged so', async () => {
     const path = join(dir, `1-${process.pid}.sock`);
     // A process that exits while listening leaves its socket file: a connection is refused.
