@@ -49,7 +49,7 @@ export const hookCommand: Command = defineCommand({
   details: `
 Actions:
   freeze      ask every registered app to prepare and freeze; exit 0 only when all confirmed
-  thaw        ask every registered app to thaw (reverse order); always exits by the deadline
+  thaw        ask every registered app to thaw (all at once); always exits by the deadline
   freezeFail  ask every registered app to abort (after a failed freeze)
 
 With --resident (freeze only; the qemu-ga hook script uses it), the status goes to file

@@ -2,9 +2,15 @@
  * The hook's side of Linux-guest quiesce: find every registered app (runtime-dir.ts) and ask
  * each to freeze, thaw or abort over its socket (protocol.ts).
  *
- * Order: apps are frozen newest registration first and thawed oldest first. An app started
- * later usually depends on ones started before it (an app server on its database), so it
- * stops writing to them before they flush, and they are back before it resumes.
+ * Order: apps are frozen one after the other, newest registration first. An app started later
+ * usually depends on ones started before it (an app server on its database), so it stops
+ * writing to them before they flush; asked at once, its freeze could wait on a write that a
+ * database already frozen holds, until the deadline vetoes the snapshot. (VSS orders Freeze
+ * the same way, front-end writers before back-end ones: VSS_APPLICATION_LEVEL, whose levels
+ * say nothing of Thaw or Abort.) Thaw and abort go to every app at once: each app holds its
+ * own writes until its own thaw, so one that resumes first only sends requests that another
+ * holds until its thaw, which is already on its way. Their outcomes and log are listed in
+ * registration order.
  */
 import { randomUUID } from 'node:crypto';
 import { lstatSync, readdirSync } from 'node:fs';
@@ -151,7 +157,7 @@ function openConnection(socket: Socket): OpenConnection {
 
 /** The apps a freeze keeps frozen, with their freeze connections (QuiesceOptions.keepConnections). */
 export interface Held {
-  /** Oldest registration first: the order of a thaw. */
+  /** In registration order (oldest first), as outcomes are listed. */
   readonly apps: readonly RegisteredApp[];
   readonly connections: readonly OpenConnection[];
 }
@@ -182,6 +188,9 @@ export interface QuiesceOptions {
   readonly keepConnections?: boolean;
 }
 
+/** Why a reply other than the one asked for is a failure. */
+const failureDetail = (reply: Reply): string => (reply.op === 'failed' ? `${reply.reason}${reply.code ? ` [${reply.code}]` : ''}` : `unexpected reply ${reply.op}`);
+
 const remaining = (deadline: number): number => Math.max(1, Math.floor(deadline - Date.now()));
 
 /**
@@ -195,7 +204,7 @@ const abortReserve = (timeoutMs: number): number => Math.min(5000, Math.floor(ti
  * Freezes every registered app, newest first, all within one deadline, abort included. Each
  * app's freeze connection stays open until every app has frozen: then each is told "hold"
  * (the freeze stands). On the first failure, on `signal`, or when the freeze part of the
- * deadline runs out, it aborts the apps that froze, newest first, with what is left of the
+ * deadline runs out, it aborts the apps that froze, all at once, with what is left of the
  * deadline, closes every freeze connection without a hold (so an app that did not hear the
  * abort aborts anyway) and reports failure. If the hook dies
  * (SIGKILL), the kernel closes those connections and every app it froze aborts at once.
@@ -225,7 +234,7 @@ export async function freezeApps(o: QuiesceOptions): Promise<{ ok: boolean; outc
         outcome = { app, ok: true, detail: `frozen: ${reply.writers.join(', ')}` };
       } else {
         connection.drop();
-        outcome = { app, ok: false, detail: reply.op === 'failed' ? `${reply.reason}${reply.code ? ` [${reply.code}]` : ''}` : `unexpected reply ${reply.op}` };
+        outcome = { app, ok: false, detail: failureDetail(reply) };
       }
     } catch (error) {
       const message = (error as Error).message;
@@ -245,8 +254,8 @@ export async function freezeApps(o: QuiesceOptions): Promise<{ ok: boolean; outc
   }
   if (failed) {
     // The app that failed has ended its own attempt (a "failed" reply), or sees its freeze
-    // connection closed and cancels it: only the frozen ones are asked to abort, newest
-    // first. After a signal the agent is about to kill the hook: a short abort, not the rest
+    // connection closed and cancels it: only the frozen ones are asked to abort, all at
+    // once. After a signal the agent is about to kill the hook: a short abort, not the rest
     // of the deadline; whoever did not hear it aborts when its connection closes.
     const abortBy = o.signal?.aborted ? Math.min(deadline, Date.now() + abortReserve(o.timeoutMs)) : deadline;
     await releaseApps('abort', frozen.map((f) => f.app).reverse(), { log: o.log, deadline: abortBy });
@@ -259,7 +268,7 @@ export async function freezeApps(o: QuiesceOptions): Promise<{ ok: boolean; outc
 }
 
 /**
- * Thaws (or aborts) every registered app, oldest first, and returns by the deadline whatever
+ * Thaws (or aborts) every registered app, all at once, and returns by the deadline whatever
  * the apps do: each request gets what is left of it.
  */
 export async function thawApps(
@@ -272,35 +281,41 @@ export async function thawApps(
   return releaseApps(op, apps, { log: o.log, deadline: (o.startedAt ?? Date.now()) + o.timeoutMs });
 }
 
-/** Asks `apps` in the order given to thaw (or abort), each with what is left of `deadline`. */
+/**
+ * Asks every one of `apps` at once to thaw (or abort), each with what is left of `deadline`,
+ * and resolves once each has answered or run out of it. The outcomes and the log keep the
+ * order of `apps` (registration order), whatever order the answers came in.
+ */
 export async function releaseApps(
   op: 'thaw' | 'abort',
   apps: readonly RegisteredApp[],
   o: { log: (line: string) => void; deadline: number },
 ): Promise<{ ok: boolean; outcomes: AppOutcome[] }> {
+  const answers = await Promise.all(apps.map((app) => release(op, app, o.deadline)));
   const outcomes: AppOutcome[] = [];
-  for (const app of apps) {
-    let outcome: AppOutcome;
-    if (Date.now() >= o.deadline) {
-      outcome = { app, ok: false, detail: 'not asked: the deadline had passed' };
-    } else {
-      try {
-        const reply = await ask(app, { v: protocolVersion, op, timeoutMs: remaining(o.deadline) }, remaining(o.deadline));
-        outcome =
-          reply.op === 'thawed'
-            ? { app, ok: true, detail: reply.note ?? 'thawed' }
-            : { app, ok: false, detail: reply.op === 'failed' ? `${reply.reason}${reply.code ? ` [${reply.code}]` : ''}` : `unexpected reply ${reply.op}` };
-      } catch (error) {
-        const code = (error as NodeJS.ErrnoException).code;
-        if (code === 'ECONNREFUSED' || code === 'ENOENT') {
-          o.log(`${appLabel(app)}: not running; skipped`);
-          continue;
-        }
-        outcome = { app, ok: false, detail: (error as Error).message };
-      }
+  for (const [i, outcome] of answers.entries()) {
+    const app = apps[i] as RegisteredApp;
+    if (outcome === undefined) {
+      o.log(`${appLabel(app)}: not running; skipped`);
+      continue;
     }
     outcomes.push(outcome);
     o.log(`${op} ${appLabel(app)}: ${outcome.ok ? 'ok' : 'FAILED'}: ${outcome.detail}`);
   }
   return { ok: outcomes.every((x) => x.ok), outcomes };
+}
+
+/** One app's thaw (or abort); undefined when the app is not running (nothing to release). */
+async function release(op: 'thaw' | 'abort', app: RegisteredApp, deadline: number): Promise<AppOutcome | undefined> {
+  if (Date.now() >= deadline) return { app, ok: false, detail: 'not asked: the deadline had passed' };
+  try {
+    const reply = await ask(app, { v: protocolVersion, op, timeoutMs: remaining(deadline) }, remaining(deadline));
+    return reply.op === 'thawed'
+      ? { app, ok: true, detail: reply.note ?? 'thawed' }
+      : { app, ok: false, detail: failureDetail(reply) };
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ECONNREFUSED' || code === 'ENOENT') return undefined;
+    return { app, ok: false, detail: (error as Error).message };
+  }
 }

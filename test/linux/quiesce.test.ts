@@ -259,7 +259,7 @@ describe.skipIf(skipReason !== null)('quiesce through the app socket, in one pro
       other = undefined;
     });
 
-    it('freezes the newest registration first, thaws the oldest first', async () => {
+    it('freezes the newest registration first; thaws both at once, logged in registration order', async () => {
       other = await startApp(join(dir, 'other.log'), { [runtimeDirVariable]: dir });
       const mine = await writer('newest-writer');
       const [older, newer] = findRegisteredApps(dir);
