@@ -34,18 +34,21 @@ function cannotRun() {
   return null;
 }
 
-/** qemu-ga over its Unix socket: one command, one JSON line back. */
 /**
  * Runs qemu-ga under a shell that ends it, and thaws the file system, once this process's end
- * of its stdin closes: also when this process is killed and no finally runs.
+ * of its stdin closes: also when this process is killed and no finally runs. A qemu-ga that
+ * has not exited 5 s after SIGTERM (one was seen stuck on a lock of its own) gets SIGKILL.
  */
 const guarded = `"$@" & agent=$!
 cat >/dev/null
 kill $agent 2>/dev/null
+(sleep 5; kill -9 $agent 2>/dev/null) & killer=$!
 wait $agent
+kill $killer 2>/dev/null
 fsfreeze -u "$MNT" 2>/dev/null
 exit 0`;
 
+/** qemu-ga over its Unix socket: one command, one JSON line back. */
 async function agent(dir, mountPoint, name, hook) {
   const socket = join(dir, `${name}.sock`);
   const args = ['-m', 'unix-listen', '-p', socket, '-t', join(dir, name), '-f', join(dir, `${name}.pid`), ...(hook ? [`-F${hook}`] : [])];
