@@ -8,9 +8,10 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, parse } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { skipUnlessRunnable } from '../helpers/skip.js';
 
-const reason = process.platform !== 'win32' ? `real VSS needs Windows (this is ${process.platform})` : '';
-if (reason) console.warn(`test/windows/cli: skipped: ${reason}`);
+const reason =
+  skipUnlessRunnable('test/windows/cli', process.platform !== 'win32' ? `real VSS needs Windows (this is ${process.platform})` : null, { windowsOnly: true }) ?? '';
 
 const root = join(__dirname, '..', '..');
 const main = join(root, 'dist', 'cli', 'main.js');

@@ -11,13 +11,14 @@ import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs
 import { tmpdir } from 'node:os';
 import { join, parse } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { skipUnlessRunnable } from '../helpers/skip.js';
 import { VssError, VssWriter, WriterFailure, createShadowCopy, deleteShadowCopy, gatherWriterMetadata, listShadowCopies, listWriters } from '../../src/index.js';
 import type { WriterEventContext } from '../../src/types.js';
 import { deleteShadowCopies } from '../../src/backends/vss.js';
 import { seenEvent, type SeenEvent } from './apps/seen-event.cjs';
 
-const reason = process.platform !== 'win32' ? `real VSS needs Windows (this is ${process.platform})` : '';
-if (reason) console.warn(`test/windows: skipped: ${reason}`);
+const reason =
+  skipUnlessRunnable('test/windows/real-vss', process.platform !== 'win32' ? `real VSS needs Windows (this is ${process.platform})` : null, { windowsOnly: true }) ?? '';
 
 interface Seen extends SeenEvent {
   /** ctx.isPathAffected of each of makeWriter's `probes`. */
