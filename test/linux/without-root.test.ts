@@ -39,23 +39,34 @@ describe.skipIf(skipReason !== null)('without root', () => {
     dir = undefined;
   });
 
-  // The hook's deadline counts from its process's start (performance.timeOrigin); run in this
-  // thread, whose start may be long past (a Stryker worker runs test after test), it gets a
-  // minute from now.
-  const timeout = (): string => String(Math.ceil(performance.now()) + 60_000);
-
   const io = () => {
     const out = { text: '', write: (s: string) => (out.text += s) };
     const err = { text: '', write: (s: string) => (err.text += s) };
     return { stdout: out, stderr: err };
   };
 
+  /**
+   * Runs the hook as if its process had just started. The hook counts its one deadline from
+   * its process's start (performance.timeOrigin), and here its process is this test's worker,
+   * whose start may be long past (a loaded machine, a Stryker worker running test after test):
+   * past the freeze budget the hook gave the app 1 ms ("no answer within 1 ms"). A --timeout
+   * stretched by the worker's age instead is refused past the hour the option allows.
+   */
+  async function hook(args: string[], o: ReturnType<typeof io>): Promise<number> {
+    const spy = vi.spyOn(performance, 'timeOrigin', 'get').mockReturnValue(Date.now());
+    try {
+      return await hookCommand(args, o);
+    } finally {
+      spy.mockRestore();
+    }
+  }
+
   it("the hook fails the freeze when an app vetoes, and the app is not left quiesced", async () => {
     dir = newTempDir('vss-bridge-veto-');
     const run = join(dir, 'run');
     app = await startApp(join(dir, 'data.log'), { VSS_BRIDGE_RUNTIME_DIR: run }, { mode: 'veto' });
     const o = io();
-    const code = await hookCommand(['freeze', '--runtime-dir', run, '--log', '-', '--source', 'test', '--timeout', timeout()], o);
+    const code = await hook(['freeze', '--runtime-dir', run, '--log', '-', '--source', 'test', '--timeout', '60000'], o);
     expect(code, o.stdout.text + o.stderr.text).toBe(1);
     expect(o.stdout.text).toMatch(/^freeze vetoed: pid \d+: .*the test app refuses to freeze/m);
     expect(o.stdout.text).not.toMatch(/^frozen:/m);
@@ -69,9 +80,9 @@ describe.skipIf(skipReason !== null)('without root', () => {
     const run = join(dir, 'run');
     app = await startApp(join(dir, 'data.log'), { VSS_BRIDGE_RUNTIME_DIR: run });
     const o = io();
-    expect(await hookCommand(['freeze', '--runtime-dir', run, '--log', '-', '--source', 'test', '--timeout', timeout()], o), o.stderr.text).toBe(0);
+    expect(await hook(['freeze', '--runtime-dir', run, '--log', '-', '--source', 'test', '--timeout', '60000'], o), o.stderr.text).toBe(0);
     expect(o.stdout.text).toBe('frozen: 1 app(s)\n');
-    expect(await hookCommand(['thaw', '--runtime-dir', run, '--log', '-', '--source', 'test', '--timeout', timeout()], io())).toBe(0);
+    expect(await hook(['thaw', '--runtime-dir', run, '--log', '-', '--source', 'test', '--timeout', '60000'], io())).toBe(0);
   }, 90_000);
 
   it("an app's socket refuses a peer that is neither root nor the app's own user", async () => {
