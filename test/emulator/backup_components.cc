@@ -483,6 +483,13 @@ struct Backup : Counted<IVssBackupComponents, Backup> {
         shared->left--;
         shared->cv.notify_all();
       };
+      // In component mode a writer none of whose components the requester added "receive[s]
+      // no events after this point" ("Working with Selectability and Logical Paths"): VSS
+      // "inhibits that writer from participating" ("Overview of the Backup Discovery Phase").
+      if (select_components && w.selected.empty()) {
+        settle(Answer{true, false, w.state, w.last_error});
+        continue;
+      }
       if (w.phantom >= 0) {
         PhantomWriter& p = faults.phantoms[w.phantom];
         if (p.stuck_state != 0) {
@@ -498,7 +505,7 @@ struct Backup : Counted<IVssBackupComponents, Backup> {
         continue;
       }
       std::string request = "EVENT\t" + w.instance + "\t" + event + "\t" + set_text + "\t" +
-                            std::to_string(backup_type) + "\t" + (w.selected.empty() ? "0" : "1") + "\n";
+                            std::to_string(backup_type) + "\t" + (select_components ? "1" : "0") + "\n";
       // GetCurrentVolumeArray gives the volumes' unique names (\\?\Volume{...}\), as VSS does.
       for (const Member& m : members) request += "V\t" + VolumeNameOf(m.mount) + "\n";
       for (const auto& s : w.selected) request += "S\t" + s.first + "\t" + s.second + "\n";

@@ -153,6 +153,9 @@ describe.skipIf(reason !== '')(`VSS end to end in Windows node.exe${reason ? ` (
     expect(named.ok, JSON.stringify(named)).toBe(true);
     expect(m.calls()).toContain('selection Cfg: \\logs, \\config');
     expect(requiredLeftOut(m)).toEqual([]);
+    // The app's own writer had nothing added: in component mode it takes no part in the set.
+    expect(m.calls()).toContain(`selection ${r.listed.name}: -`);
+    expect(r.seen).toEqual([]);
     // The member is refused by the library before VSS sees it (AddComponent: "undefined").
     expect(member.ok).toBe(false);
     expect(member.error).toMatchObject({ name: 'VssError', code: 'E_INVALIDARG' });
