@@ -16,7 +16,7 @@ import { coordinatorVariable } from '../../src/linux/coordinator.js';
 import { runtimeDirVariable } from '../../src/linux/runtime-dir.js';
 import { memoryLogger, type LogEntry } from '../helpers/memory-logger.js';
 import { skipUnlessRunnable } from '../helpers/skip.js';
-import { polling } from '../helpers/timing.js';
+import { polling, scaled } from '../helpers/timing.js';
 import { isLinux, newTempDir, startApp, type TestApp } from './helpers.js';
 
 // Which users' apps the hook asks is root's allow-list; this user's are allowed here.
@@ -24,6 +24,9 @@ vi.mock('../../src/linux/allowed-users.js', async (importOriginal) => ({
   ...(await importOriginal<typeof import('../../src/linux/allowed-users.js')>()),
   allowedUsers: () => ({ uids: new Set([0, process.getuid?.() ?? 0]), problems: [] }),
 }));
+
+/** A freeze window that runs out on purpose, yet not before the writers froze on a busy machine. */
+const scaledWindow = scaled(1_000);
 
 const skipReason = skipUnlessRunnable('in-process quiesce', isLinux ? null : 'needs Linux (apps register for guest quiesce only there)');
 
@@ -306,5 +309,47 @@ describe.skipIf(skipReason !== null)('quiesce through the app socket, in one pro
     expect(result).toEqual({ ok: true, outcomes: [] });
     expect(log).toHaveLength(1);
     expect(log[0]).toMatch(new RegExp(`^pid ${process.pid} \\(${path.replace(/[.]/g, '\\.')}\\): not running \\(.*ECONNREFUSED.*\\); skipped$`));
+  });
+
+  describe('driven request by request', () => {
+    const freezeRequest = (timeoutMs = 60_000) => ({ v: 1 as const, op: 'freeze' as const, id: randomUUID(), timeoutMs, backupType: 'full' as const, source: 'test' });
+
+    it('the writers\' freeze window runs out while frozen: they abort, and the next thaw says so', async () => {
+      const w = await writer('short-window', {}, scaledWindow);
+      const app = theApp();
+      const request = freezeRequest();
+      const { reply, connection } = await ask(app, request, polling.timeout, true);
+      expect(reply).toEqual({ v: 1, op: 'frozen', id: request.id, writers: ['short-window'] });
+      await connection.hold(Date.now() + polling.timeout);
+      await vi.waitFor(() => expect(w.events).toContain('abort'), polling);
+      await vi.waitFor(() => expect(w.entries.some((e) => e.level === 'error')).toBe(true), polling);
+      const why = `writer 'short-window' failed at freeze: the freeze window of ${scaledWindow} ms ran out before thaw (VSS_E_WRITERERROR_TIMEOUT, 0x800423F2)`;
+      expect(w.entries.filter((e) => e.level === 'error').map((e) => e.message)).toEqual([`quiesce ${request.id}: released without a thaw: ${why}`]);
+      expect(await ask(app, { v: 1, op: 'thaw', timeoutMs: polling.timeout }, polling.timeout)).toEqual({
+        v: 1,
+        op: 'failed',
+        reason: `released before thaw: ${why}`,
+        code: 'VSS_E_WRITERERROR_TIMEOUT',
+      });
+      // Said once; an abort after it has nothing to add either.
+      expect(await ask(app, { v: 1, op: 'abort', timeoutMs: polling.timeout }, polling.timeout)).toEqual({ v: 1, op: 'thawed', note: 'not frozen' });
+    });
+
+    it('a release that outlasts its timeout says the writers did not finish', async () => {
+      let letAbortEnd!: () => void;
+      const w = await writer('slow-aborter', { abort: () => new Promise<void>((resolve) => (letAbortEnd = resolve)) });
+      const app = theApp();
+      const { connection } = await ask(app, freezeRequest(), polling.timeout, true);
+      await connection.hold(Date.now() + polling.timeout);
+      expect(await ask(app, { v: 1, op: 'abort', timeoutMs: 50 }, polling.timeout)).toEqual({
+        v: 1,
+        op: 'failed',
+        reason: 'the writers did not finish within 50 ms',
+        code: 'VSS_E_WRITERERROR_TIMEOUT',
+      });
+      expect(w.events).toEqual(['prepareBackup', 'prepareSnapshot', 'freeze', 'abort']);
+      letAbortEnd();
+      await vi.waitFor(() => expect(w.events).toContain('backupShutdown'), polling);
+    });
   });
 });
