@@ -314,6 +314,27 @@ describe.skipIf(skipReason !== null)('quiesce through the app socket, in one pro
   describe('driven request by request', () => {
     const freezeRequest = (timeoutMs = 60_000) => ({ v: 1 as const, op: 'freeze' as const, id: randomUUID(), timeoutMs, backupType: 'full' as const, source: 'test' });
 
+    it('a thaw while the writers are still freezing cancels the set: both requests fail, the writers abort', async () => {
+      let inFreeze!: () => void;
+      const entered = new Promise<void>((resolve) => (inFreeze = resolve));
+      const w = await writer('slow-freezer', {
+        // Ends only when the set gives it up.
+        freeze: (ctx: { signal: AbortSignal }) =>
+          new Promise<void>((resolve) => {
+            inFreeze();
+            ctx.signal.addEventListener('abort', () => resolve(), { once: true });
+          }),
+      } as VssWriterOptions['handlers']);
+      const app = theApp();
+      const freezing = ask(app, freezeRequest(), polling.timeout, true);
+      await entered;
+      expect(await ask(app, { v: 1, op: 'status' }, polling.timeout)).toMatchObject({ phase: 'freezing' });
+      const cancelled = { v: 1, op: 'failed', reason: 'the snapshot set was cancelled (E_ABORT, 0x80004004)', code: 'E_ABORT' };
+      expect(await ask(app, { v: 1, op: 'thaw', timeoutMs: polling.timeout }, polling.timeout)).toEqual(cancelled);
+      expect((await freezing).reply).toEqual(cancelled);
+      expect(w.events).toEqual(['prepareBackup', 'prepareSnapshot', 'freeze', 'abort', 'backupShutdown']);
+    });
+
     it('the writers\' freeze window runs out while frozen: they abort, and the next thaw says so', async () => {
       const w = await writer('short-window', {}, scaledWindow);
       const app = theApp();
