@@ -19,6 +19,7 @@ const include = process.env['VSS_BRIDGE_MUTATION_TESTS']?.split(',') ?? [
   'test/requester.test.ts',
   'test/writer.test.ts',
   'test/adapters.test.ts',
+  'test/sqlite-worker.test.ts',
   'test/gate.test.ts',
   'test/diagnostics.test.ts',
   'test/simulator.test.ts',
