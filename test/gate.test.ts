@@ -2,10 +2,15 @@
  * WriteGate semantics (src/gate/write-gate.ts) and its binding to a writer's events in the simulator.
  * No assertion is about how long anything took: only about order and outcome.
  */
+import { randomUUID } from 'node:crypto';
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
+import { performance } from 'node:perf_hooks';
 import { describe, expect, it } from 'vitest';
-import { createShadowCopy, GateError, OptionsError, VssError, WriteGate, type StoreAdapter } from '../src/index.js';
+import { channelNames, type GateFreezeMessage } from '../src/diagnostics.js';
+import { createShadowCopy, GateError, OptionsError, VssError, VssWriter, WriteGate, type StoreAdapter } from '../src/index.js';
 import { bindGate } from '../src/gate/write-gate.js';
 import { memoryLogger } from './helpers/memory-logger.js';
+import { scaled } from './helpers/timing.js';
 import { eventsOf, recordingWriter, sleep, type Calls } from './helpers/writers.js';
 
 const quiet = () => ({ logger: memoryLogger().logger });
@@ -167,6 +172,9 @@ describe('WriteGate', () => {
     const controller = new AbortController();
     const freeze = gate.freeze({ signal: controller.signal });
     controller.abort(new Error('handler deadline'));
+    // At once, not at the drain deadline: the write in flight has not finished.
+    expect(gate.state).toBe('open');
+    expect(gate.lastFreeze?.endedBy).toBe('cancelled');
     await expect(freeze).rejects.toThrow('handler deadline');
     expect(gate.state).toBe('open');
     slow.resolve();
@@ -418,6 +426,37 @@ describe('a writer with a gate', () => {
     expect(['timeout', 'abort']).toContain(gate.lastFreeze?.endedBy);
   });
 
+  it("gives the drain half of the freeze handler's time when that is less than the gate's drain deadline", async () => {
+    const handlerTimeoutMs = scaled(2_000);
+    const gate = new WriteGate({ ...quiet(), maxFrozenMs: 120_000, drainTimeoutMs: 60_000 });
+    await recordingWriter('gated', [], {}, { gate, handlerTimeoutMs });
+    const stuck = deferred();
+    const write = gate.run(() => stuck.promise);
+    const error = (await createShadowCopy({ volumes, ...quiet() }).catch((e: unknown) => e)) as VssError;
+    // The drain gave up (a retryable veto), before the handler's own deadline (a timeout).
+    expect(error).toMatchObject({ code: 'VSS_E_WRITERERROR_RETRYABLE', writer: { name: 'gated', event: 'freeze' } });
+    const drainMs = Number(/after the drain deadline of (\d+) ms/.exec(error.message)![1]);
+    expect(drainMs).toBeGreaterThan(1);
+    expect(drainMs).toBeLessThanOrEqual(handlerTimeoutMs / 2);
+    expect(gate.state).toBe('open');
+    stuck.resolve();
+    await write;
+  });
+
+  it('a gated writer without a shutdown handler still answers BackupShutdown', async () => {
+    const gate = new WriteGate(quiet());
+    const { logger, entries } = memoryLogger();
+    const writer = new VssWriter({ name: 'bare', id: randomUUID(), usage: 'userData', sourceType: 'other', gate, logger });
+    await writer.subscribe();
+    try {
+      await createShadowCopy({ volumes, ...quiet() });
+      expect(entries.some((e) => e.level === 'warn')).toBe(false);
+      expect(gate.lastFreeze?.endedBy).toBe('thaw');
+    } finally {
+      await writer.unsubscribe();
+    }
+  });
+
   it('fails thaw with VSS_E_WRITERERROR_TIMEOUT when the watchdog reopened the gate first', async () => {
     const gate = new WriteGate({ ...quiet(), maxFrozenMs: 30, drainTimeoutMs: 10 });
     await recordingWriter('gated', [], {}, { gate });
@@ -627,5 +666,142 @@ describe('WriteGate: what it says', () => {
       queued: 1,
       inFlight: 0,
     });
+  });
+});
+
+describe('WriteGate: writes, drains and totals', () => {
+  it('a write that returns at once is counted out at once, whatever it returns', async () => {
+    const gate = new WriteGate(quiet());
+    for (const value of [undefined, null, 0, 'x', { then: 'not a function' }, Object.assign(() => 1, { extra: true })]) {
+      const result = gate.run(() => value);
+      expect(gate.stats().inFlight).toBe(0);
+      expect(await result).toBe(value);
+    }
+    const pending = deferred<string>();
+    const later = gate.run(() => pending.promise);
+    expect(gate.stats().inFlight).toBe(1);
+    pending.resolve('done');
+    expect(await later).toBe('done');
+    expect(gate.stats().inFlight).toBe(0);
+  });
+
+  it('drains only when the last write in flight has finished', async () => {
+    const gate = new WriteGate(quiet());
+    const a = deferred();
+    const b = deferred();
+    const writes = [gate.run(() => a.promise), gate.run(() => b.promise)];
+    const frozen = gate.freeze();
+    a.resolve();
+    await writes[0];
+    expect(gate.state).toBe('draining');
+    b.resolve();
+    await frozen;
+    expect(gate.state).toBe('frozen');
+    gate.thaw();
+  });
+
+  it('a freeze ended by a thaw does not end the freeze that follows it', async () => {
+    const gate = new WriteGate(quiet());
+    const slow = deferred();
+    const write = gate.run(() => slow.promise);
+    const first = gate.freeze();
+    gate.thaw('abort');
+    const second = gate.freeze();
+    await expect(first).rejects.toMatchObject({ reason: 'interrupted' });
+    expect(gate.state).toBe('draining');
+    slow.resolve();
+    await write;
+    await expect(second).resolves.toBe(2);
+    expect(gate.state).toBe('frozen');
+    gate.thaw();
+  });
+
+  it("tells a store still freezing why the freeze was given up, in its signal", async () => {
+    let reason: unknown;
+    let started!: () => void;
+    const freezing = new Promise<void>((resolve) => (started = resolve));
+    const gate = new WriteGate({
+      ...quiet(),
+      name: 'orders',
+      stores: [
+        {
+          name: 's',
+          freeze: ({ signal }: { signal: AbortSignal }) =>
+            new Promise<void>((resolve) => {
+              started();
+              signal.addEventListener('abort', () => ((reason = signal.reason), resolve()), { once: true });
+            }),
+          thaw: () => undefined,
+        },
+      ],
+    });
+    const freeze = gate.freeze();
+    await freezing;
+    gate.thaw('abort');
+    await expect(freeze).rejects.toMatchObject({ reason: 'interrupted' });
+    expect(reason).toMatchObject({ name: 'GateError', reason: 'interrupted', message: 'write gate "orders" was reopened (abort)' });
+  });
+
+  it('keeps the longest hold of all freezes, and reports no duration longer than it took', async () => {
+    const gate = new WriteGate(quiet());
+    const t0 = performance.now();
+    await gate.freeze();
+    const held = gate.run(() => 'held');
+    await sleep(5);
+    const closed = gate.stats();
+    gate.thaw();
+    await held;
+    const first = gate.stats().longestHoldMs;
+    expect(first).toBeGreaterThan(0);
+    expect(closed.frozenMs).toBeLessThanOrEqual(performance.now() - t0);
+    await gate.freeze();
+    gate.thaw(); // held nothing
+    expect(gate.stats().longestHoldMs).toBe(first);
+    expect(gate.lastFreeze!.drainMs!).toBeLessThanOrEqual(performance.now() - t0);
+  });
+
+  it('publishes a frozen freeze without an error, and a failed one with its message, of an Error or not', async () => {
+    const messages: GateFreezeMessage[] = [];
+    const listener = (m: unknown): void => void messages.push(m as GateFreezeMessage);
+    subscribe(channelNames.gateFreeze, listener);
+    try {
+      const t0 = performance.now();
+      const gate = new WriteGate({ ...quiet(), name: 'orders' });
+      await gate.freeze();
+      gate.thaw();
+      const failing = new WriteGate({ ...quiet(), stores: [{ name: 's', freeze: () => Promise.reject('plain refusal'), thaw: () => undefined }] });
+      await expect(failing.freeze()).rejects.toBe('plain refusal');
+      expect(messages).toHaveLength(2);
+      expect(messages[0]).toMatchObject({ gate: 'orders', freezeId: 1, outcome: 'frozen' });
+      expect(messages[0]).not.toHaveProperty('error');
+      expect(messages[0]!.durationMs).toBeLessThanOrEqual(performance.now() - t0);
+      expect(messages[1]).toMatchObject({ outcome: 'failed', error: 'plain refusal' });
+    } finally {
+      unsubscribe(channelNames.gateFreeze, listener);
+    }
+  });
+
+  it('a preparation stopped by its signal prepares no store after it', async () => {
+    const prepared: string[] = [];
+    const controller = new AbortController();
+    const gate = new WriteGate({
+      ...quiet(),
+      stores: [
+        { name: 'a', prepare: () => void (prepared.push('a'), controller.abort('stop')), freeze: () => undefined, thaw: () => undefined },
+        { name: 'b', prepare: () => void prepared.push('b'), freeze: () => undefined, thaw: () => undefined },
+      ],
+    });
+    await gate.prepare({ signal: controller.signal });
+    expect(prepared).toEqual(['a']);
+  });
+
+  it('logs a preparation no longer than it took', async () => {
+    const { logger, entries } = memoryLogger();
+    const gate = new WriteGate({ logger, stores: [{ name: 's', prepare: () => sleep(2), freeze: () => undefined, thaw: () => undefined }] });
+    const t0 = performance.now();
+    await gate.prepare();
+    const took = performance.now() - t0;
+    const ms = Number(/prepared in (\d+) ms$/.exec(entries.find((e) => e.level === 'debug')!.message)![1]);
+    expect(ms).toBeLessThanOrEqual(Math.ceil(took));
   });
 });
