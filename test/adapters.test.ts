@@ -108,7 +108,8 @@ describe('sqliteStore', () => {
         pragma: (source: string, options?: { simple?: boolean }) => db.pragma(source, options),
         exec: (source: string) => db.exec(source),
       };
-      const wrapped = sqliteStore(wrapper, quiet());
+      const wrappedLog = memoryLogger();
+      const wrapped = sqliteStore(wrapper, { logger: wrappedLog.logger });
       await wrapped.prepare({ signal: new AbortController().signal });
       expect(wrapped.lastPreparation).toMatchObject({ thread: 'main', leftFrames: 0 });
       // A worker that cannot open the file: a warning, then the JS thread does the work.
@@ -116,11 +117,99 @@ describe('sqliteStore', () => {
       const failing = sqliteStore(Object.assign(Object.create(Object.getPrototypeOf(wrapper)), wrapper, { name: `${file}.missing`, constructor: Database }), { logger });
       await failing.prepare({ signal: new AbortController().signal });
       expect(failing.lastPreparation).toMatchObject({ thread: 'main' });
-      expect(entries.some((e) => e.level === 'warn' && /could not run on a worker thread/.test(e.message))).toBe(true);
+      expect(entries.find((e) => e.level === 'warn' && /could not run on a worker thread/.test(e.message))).toMatchObject({ store: failing.name, error: expect.any(String) });
+      // The wrapper's class was not loaded through require: no worker was tried, nothing to warn of.
+      expect(wrappedLog.entries.filter((e) => e.level === 'warn')).toEqual([]);
     } finally {
       db.close();
       await rm(dir, { recursive: true, force: true });
     }
+  });
+
+  it('names itself after the file; its option errors say whose they are', async () => {
+    const dir = await tempDir();
+    const db = new Database(join(dir, 'app.db'));
+    cleanups.push(() => db.close());
+    expect(sqliteStore(db, quiet()).name).toBe(`sqlite ${join(dir, 'app.db')}`);
+    expect(sqliteStore(db, { ...quiet(), name: 'orders' }).name).toBe('orders');
+    expect(() => sqliteStore(db, { busyTimeoutMs: -1 })).toThrow(/^Invalid sqliteStore options: busyTimeoutMs: /);
+  });
+
+  it('an in-memory or temporary database is prepared on the JS thread, without trying a worker', async () => {
+    for (const name of [':memory:', '']) {
+      const db = new Database(name);
+      cleanups.push(() => db.close());
+      const { logger, entries } = memoryLogger();
+      const store = sqliteStore(db, { logger });
+      await store.prepare({ signal: new AbortController().signal });
+      expect(entries.filter((e) => e.level === 'warn'), name).toEqual([]);
+    }
+  });
+
+  it('on the JS thread: copies a WAL and empties it; with a reader holding frames, copies what it can in a few rounds', async () => {
+    const dir = await tempDir();
+    const file = join(dir, 'app.db');
+    const db = new Database(file);
+    cleanups.push(() => db.close());
+    db.pragma('journal_mode = WAL');
+    db.exec('CREATE TABLE t (v TEXT)');
+    const insert = db.prepare('INSERT INTO t VALUES (?)');
+    for (let i = 0; i < 50; i++) insert.run(`row ${i}`);
+    const { logger, entries } = memoryLogger();
+    const store = sqliteStore(db, { logger, prepareInWorker: false });
+    await store.prepare({ signal: new AbortController().signal });
+    expect(store.lastPreparation).toMatchObject({ thread: 'main', leftFrames: 0, rounds: 1, truncated: true });
+    expect(store.lastPreparation!.walFrames).toBeGreaterThan(0);
+    // A reader's snapshot pins the frames written after it began.
+    const reader = new Database(file);
+    cleanups.push(() => reader.close());
+    reader.exec('BEGIN');
+    reader.prepare('SELECT count(*) FROM t').get();
+    for (let i = 0; i < 50; i++) insert.run(`more ${i}`);
+    await store.prepare({ signal: new AbortController().signal });
+    expect(store.lastPreparation).toMatchObject({ thread: 'main', truncated: false, rounds: 4 });
+    expect(store.lastPreparation!.leftFrames).toBeGreaterThan(0);
+    expect(store.lastPreparation!.leftFrames).toBeLessThanOrEqual(store.lastPreparation!.walFrames);
+    // Stopped by its signal: one round only.
+    const stopped = new AbortController();
+    stopped.abort();
+    await store.prepare({ signal: stopped.signal });
+    expect(store.lastPreparation).toMatchObject({ rounds: 1, truncated: false });
+    reader.exec('COMMIT');
+    // A freeze that copies everything says nothing.
+    await store.freeze({ signal: new AbortController().signal });
+    expect(entries.filter((e) => e.level === 'warn')).toEqual([]);
+  });
+
+  it('a preparation stopped while its worker runs neither warns nor falls back to the JS thread', async () => {
+    const dir = await tempDir();
+    const db = new Database(join(dir, 'app.db'));
+    cleanups.push(() => db.close());
+    db.pragma('journal_mode = WAL');
+    db.exec('CREATE TABLE t (v TEXT)');
+    const { logger, entries } = memoryLogger();
+    const store = sqliteStore(db, { logger });
+    const controller = new AbortController();
+    const preparing = store.prepare({ signal: controller.signal });
+    controller.abort(new Error('a freeze began'));
+    await preparing;
+    expect(store.lastPreparation).toBeUndefined();
+    expect(entries.filter((e) => e.level === 'warn')).toEqual([]);
+  });
+
+  it('fails a freeze on a closed database naming the store; thaw without a freeze, with or without a lock connection, does nothing', async () => {
+    const dir = await tempDir();
+    const file = join(dir, 'app.db');
+    const db = new Database(file);
+    db.pragma('journal_mode = WAL');
+    const lock = new Database(file);
+    cleanups.push(() => lock.close());
+    const locked = sqliteStore(db, { ...quiet(), name: 'orders', lockConnection: lock });
+    const plain = sqliteStore(db, { ...quiet(), name: 'plain' });
+    expect(() => locked.thaw()).not.toThrow();
+    expect(() => plain.thaw()).not.toThrow();
+    db.close();
+    expect(() => locked.freeze({ signal: new AbortController().signal })).toThrow('orders: the database is closed');
   });
 
   it('the package loads without better-sqlite3', () => {
@@ -198,9 +287,15 @@ describe('fileStore', () => {
     store.written(reported);
     await store.freeze({ signal });
     expect(synced).toEqual([reported]); // the path reported since the preparation, and nothing else
+    expect(entries.filter((e) => e.level === 'debug')).toHaveLength(1); // the freeze opened nothing else
     synced.length = 0;
     await store.freeze({ signal });
     expect([...synced].sort()).toEqual([dir]); // no preparation before it: every owned path
+    // A store with trackWrites that was never prepared fsyncs every owned path too.
+    const fresh = fileStore({ name: 'fresh', paths: [reported, dir], trackWrites: true, logger });
+    synced.length = 0;
+    await fresh.freeze({ signal });
+    expect([...synced].sort()).toEqual([dir, reported].sort());
     expect(store.thaw()).toBeUndefined();
   });
 
@@ -240,7 +335,7 @@ describe('fileStore', () => {
   });
 
   it('rejects relative paths and an empty list, naming the field', () => {
-    expect(() => fileStore({ paths: ['data/log'] })).toThrow(/paths\[0\]: must be an absolute path/);
+    expect(() => fileStore({ paths: ['data/log'] })).toThrow(/^Invalid fileStore options: paths\[0\]: must be an absolute path/);
     expect(() => fileStore({ paths: [] })).toThrow(/paths: name at least one file or directory/);
   });
 

@@ -781,6 +781,13 @@ describe('WriteGate: writes, drains and totals', () => {
     }
   });
 
+  it('says whose options were wrong', async () => {
+    expect(() => new WriteGate({ maxFrozenMs: 1.5 })).toThrow(/^Invalid WriteGate options: maxFrozenMs: /);
+    const gate = new WriteGate(quiet());
+    await expect(gate.prepare({ signal: {} as never })).rejects.toThrow(/^Invalid WriteGate\.prepare options: signal: must be an AbortSignal$/);
+    await expect(gate.freeze({ signal: {} as never })).rejects.toThrow(/^Invalid WriteGate\.freeze options: signal: must be an AbortSignal$/);
+  });
+
   it('a preparation stopped by its signal prepares no store after it', async () => {
     const prepared: string[] = [];
     const controller = new AbortController();

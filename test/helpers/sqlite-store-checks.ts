@@ -224,7 +224,7 @@ export function describeSqliteStore<Db extends TestDatabase>(driver: SqliteDrive
       const gate = new WriteGate({ logger, stores: [store] });
       await expect(gate.freeze()).rejects.toThrow(/database is locked|busy/i);
       expect(store.lastCheckpoint?.busy).toBe(1);
-      expect(entries.some((e) => e.level === 'warn' && /the WAL checkpoint could not finish/.test(e.message))).toBe(true);
+      expect(entries.find((e) => e.level === 'warn' && /the WAL checkpoint could not finish/.test(e.message))).toMatchObject({ store: store.name, busy: 1 });
       expect(db.pragma('busy_timeout')).toBe(60000);
       expect(gate.state).toBe('open');
       other.exec('ROLLBACK');
