@@ -26,7 +26,7 @@ vi.mock('../../src/linux/allowed-users.js', async (importOriginal) => ({
 }));
 
 /** A freeze window that runs out on purpose, yet not before the writers froze on a busy machine. */
-const scaledWindow = scaled(1_000);
+const scaledWindow = scaled(2_500);
 
 const skipReason = skipUnlessRunnable('in-process quiesce', isLinux ? null : 'needs Linux (apps register for guest quiesce only there)');
 
