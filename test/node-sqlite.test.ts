@@ -108,7 +108,7 @@ if (DatabaseSync !== undefined) describe('nodeSqliteStore', () => {
     expect(nodeSqliteStore(db, { logger: memoryLogger().logger }).name).toBe('sqlite database');
     expect(() => nodeSqliteStore({} as never)).toThrow(OptionsError);
     expect(() => nodeSqliteStore({ exec() {}, prepare() {}, pragma() {} } as never)).toThrow(/nodeSqliteStore database: must be a node:sqlite DatabaseSync.*use sqliteStore/);
-    expect(() => nodeSqliteStore(db, { lockConnection: 'db' as never })).toThrow(/lockConnection: must be a node:sqlite DatabaseSync/);
+    expect(() => nodeSqliteStore(db, { lockConnection: 'db' as never })).toThrow(/^Invalid nodeSqliteStore options: lockConnection: must be a node:sqlite DatabaseSync/);
     db.close();
   });
 });
