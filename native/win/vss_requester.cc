@@ -63,10 +63,12 @@ struct WriterComponent {
   std::vector<FileGroup> files;  // every file group, database and log file
 };
 
+bool SameWriter(const WriterComponent& a, const WriterComponent& b) { return IsEqualGUID(a.instance_id, b.instance_id); }
+
 // `a` is an ancestor of `c`: same writer instance, and c's logical path is a's full path or
 // lies under it ("Working with Selectability and Logical Paths").
 bool IsAncestor(const WriterComponent& a, const WriterComponent& c) {
-  if (&a == &c || !IsEqualGUID(a.instance_id, c.instance_id)) return false;
+  if (&a == &c || !SameWriter(a, c)) return false;
   const std::wstring full = Lower(a.logical_path.empty() ? a.name : a.logical_path + L"\\" + a.name);
   const std::wstring path = Lower(c.logical_path);
   return path == full || path.compare(0, full.size() + 1, full + L"\\") == 0;
@@ -75,8 +77,6 @@ bool IsAncestor(const WriterComponent& a, const WriterComponent& c) {
 bool IsTopLevel(const std::vector<WriterComponent>& all, const WriterComponent& c) {
   return std::none_of(all.begin(), all.end(), [&](const WriterComponent& a) { return IsAncestor(a, c); });
 }
-
-bool SameWriter(const WriterComponent& a, const WriterComponent& b) { return IsEqualGUID(a.instance_id, b.instance_id); }
 
 // A required component: non-selectable and top level. A requester that includes any of a
 // writer's components must add all of its required ones ("Overview of the Backup Discovery
