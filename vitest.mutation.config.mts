@@ -26,6 +26,7 @@ const include = process.env['VSS_BRIDGE_MUTATION_TESTS']?.split(',') ?? [
   'test/e2e-consistency.test.ts',
   'test/properties/*.test.ts',
   'test/linux/units.test.ts',
+  'test/linux/registered-apps.test.ts',
   'test/linux/quiesce.test.ts',
   'test/linux/without-root.test.ts',
   'test/testing.test.ts',

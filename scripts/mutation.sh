@@ -24,7 +24,7 @@ groups=(
   "gate|src/gate/write-gate.ts,src/gate/adapters/**/*.ts,!src/gate/adapters/node-sqlite.ts|test/module-load.test.ts,test/adapters.test.ts,test/sqlite-worker.test.ts,test/gate.test.ts,test/diagnostics.test.ts,test/options.test.ts,test/e2e-consistency.test.ts,test/reliability/fault-matrix.test.ts"
   "node-sqlite|src/gate/adapters/node-sqlite.ts|test/module-load.test.ts,test/node-sqlite.test.ts|22"
   "core|src/dispatch.ts,src/requester.ts,src/writer.ts|test/module-load.test.ts,test/options.test.ts,test/dispatcher.test.ts,test/requester.test.ts,test/writer.test.ts,test/gate.test.ts,test/diagnostics.test.ts,test/simulator.test.ts,test/properties/public-api.property.test.ts,test/e2e-consistency.test.ts,test/testing.test.ts,test/reliability/fault-matrix.test.ts,test/external-commit.test.ts"
-  "linux|src/linux/registered-apps.ts,src/linux/coordinator.ts|test/module-load.test.ts,test/linux/units.test.ts,test/linux/quiesce.test.ts,test/linux/without-root.test.ts,test/properties/linux-protocol.property.test.ts"
+  "linux|src/linux/registered-apps.ts,src/linux/coordinator.ts|test/module-load.test.ts,test/linux/units.test.ts,test/linux/registered-apps.test.ts,test/linux/quiesce.test.ts,test/linux/without-root.test.ts,test/properties/linux-protocol.property.test.ts"
 )
 
 wanted=("$@")

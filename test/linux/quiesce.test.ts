@@ -6,11 +6,12 @@
  */
 import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:net';
-import { join } from 'node:path';
+import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { connect, createServer, type Server } from 'node:net';
+import { basename, join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { VssWriter, WriterFailure, type VssWriterOptions } from '../../src/index.js';
+import { linuxAddon } from '../../src/linux/addon.js';
 import { ask, findRegisteredApps, freezeApps, releaseApps, thawApps, type RegisteredApp } from '../../src/linux/registered-apps.js';
 import { coordinatorVariable } from '../../src/linux/coordinator.js';
 import { runtimeDirVariable } from '../../src/linux/runtime-dir.js';
@@ -51,7 +52,7 @@ describe.skipIf(skipReason !== null)('quiesce through the app socket, in one pro
   });
 
   /** A subscribed writer recording its events; its label is its name. */
-  async function writer(name: string, handlers: VssWriterOptions['handlers'] = {}, freezeTimeoutMs = 60_000): Promise<{ events: string[]; entries: LogEntry[] }> {
+  async function writer(name: string, handlers: VssWriterOptions['handlers'] = {}, freezeTimeoutMs = 60_000): Promise<{ events: string[]; entries: LogEntry[]; writer: VssWriter }> {
     const events: string[] = [];
     const { logger, entries } = memoryLogger();
     const all = ['prepareBackup', 'prepareSnapshot', 'freeze', 'thaw', 'postSnapshot', 'abort', 'backupComplete', 'backupShutdown'] as const;
@@ -74,7 +75,7 @@ describe.skipIf(skipReason !== null)('quiesce through the app socket, in one pro
     });
     await w.subscribe();
     writers.push(w);
-    return { events, entries };
+    return { events, entries, writer: w };
   }
 
   function theApp(): RegisteredApp {
@@ -84,6 +85,7 @@ describe.skipIf(skipReason !== null)('quiesce through the app socket, in one pro
   }
 
   const options = (log: string[]) => ({ runtimeDir: dir, timeoutMs: 60_000, backupType: 'full' as const, source: 'test', log: (l: string) => void log.push(l) });
+  const freezeRequest = (timeoutMs = 60_000) => ({ v: 1 as const, op: 'freeze' as const, id: randomUUID(), timeoutMs, backupType: 'full' as const, source: 'test' });
 
   it('registers with a socket named by time and pid, logged; answers status with its phase and writers', async () => {
     const w = await writer('status-writer');
@@ -311,8 +313,135 @@ describe.skipIf(skipReason !== null)('quiesce through the app socket, in one pro
     expect(log[0]).toMatch(new RegExp(`^pid ${process.pid} \\(${path.replace(/[.]/g, '\\.')}\\): not running \\(.*ECONNREFUSED.*\\); skipped$`));
   });
 
+  describe('the app side of the socket', () => {
+    const status = { v: 1 as const, op: 'status' as const };
+
+    it('binds its socket 0600 in a folder it makes 0700, and leaves no binding folder behind', async () => {
+      const nested = join(dir, 'made', 'run');
+      process.env[runtimeDirVariable] = nested;
+      await writer('private-writer');
+      const [app] = findRegisteredApps(nested);
+      expect(statSync(nested).mode & 0o777).toBe(0o700);
+      expect(lstatSync(app!.socketPath).mode & 0o777).toBe(0o600);
+      expect(readdirSync(nested)).toEqual([basename(app!.socketPath)]);
+    });
+
+    it('keeps one socket while any writer is subscribed; the last one out removes it and its exit listener', async () => {
+      const listeners = process.listenerCount('exit');
+      const first = await writer('first-of-two');
+      await writer('second-of-two');
+      const app = theApp();
+      expect(process.listenerCount('exit')).toBe(listeners + 1);
+      await first.writer.unsubscribe();
+      expect(await ask(app, status, polling.timeout)).toMatchObject({ op: 'status', writers: [{ name: 'second-of-two' }] });
+      for (const w of writers.splice(0)) await w.unsubscribe();
+      expect(readdirSync(dir)).toEqual([]);
+      await expect(ask(app, status, polling.timeout)).rejects.toMatchObject({ code: 'ENOENT' });
+      expect(process.listenerCount('exit')).toBe(listeners);
+    });
+
+    it('registers once its folder is fixed, and a writer refused earlier does not keep the socket', async () => {
+      chmodSync(dir, 0o777);
+      await writer('refused-writer');
+      chmodSync(dir, 0o700);
+      const later = await writer('later-writer');
+      const app = theApp();
+      expect(later.entries.find((e) => e.message === 'registered for Linux guest quiesce')).toMatchObject({ socket: app.socketPath });
+      await later.writer.unsubscribe();
+      expect(readdirSync(dir)).toEqual([]);
+    });
+
+    it('at registration, keeps what only resembles a leftover of a dead process', async () => {
+      const dead = spawnSync(process.execPath, ['-e', '']).pid!;
+      const gone = [`12-${dead}.sock`, `.bind-${dead}-Ab_9`];
+      const kept = [`x1-${dead}.sock`, `1-${dead}.sockx`, `.bind-${dead}-`, `.bind-${dead}-a-b`, `1-${dead}.sock.old`];
+      for (const name of [...gone, ...kept]) writeFileSync(join(dir, name), '');
+      await writer('careful-writer');
+      const names = readdirSync(dir);
+      for (const name of gone) expect(names).not.toContain(name);
+      for (const name of kept) expect(names).toContain(name);
+    });
+
+    /** A connection of the test's own (ask reads only one reply): the lines the app sends, and when it closes. */
+    function connection(path: string) {
+      const socket = connect(path);
+      socket.on('error', () => undefined);
+      let received = '';
+      socket.on('data', (d: Buffer) => (received += d.toString()));
+      const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+      const lines = (): unknown[] => received.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as unknown);
+      return { socket, closed, lines };
+    }
+
+    it('refuses a connection whose peer it cannot identify, and logs why', async () => {
+      const w = await writer('cautious-writer');
+      vi.spyOn(linuxAddon(), 'peerCredentials').mockImplementation(() => {
+        throw new Error('SO_PEERCRED failed');
+      });
+      const c = connection(theApp().socketPath);
+      c.socket.write('{"v":1,"op":"status"}\n');
+      await c.closed;
+      vi.restoreAllMocks();
+      expect(c.lines()).toEqual([]);
+      expect(w.entries.filter((e) => e.level === 'warn').map((e) => e.message)).toEqual([
+        'coordinator: refused a connection whose credentials could not be read: SO_PEERCRED failed',
+      ]);
+    });
+
+    /** Freezes over a connection of the test's own; resolves once the app has replied frozen. */
+    async function frozenOver(path: string) {
+      const c = connection(path);
+      const request = freezeRequest();
+      c.socket.write(`${JSON.stringify(request)}\n`);
+      await vi.waitFor(() => expect(c.lines()).toHaveLength(1), polling);
+      expect(c.lines()[0]).toMatchObject({ op: 'frozen', id: request.id });
+      return { ...c, request };
+    }
+    const hookClosed = 'the hook closed the freeze connection before confirming the freeze (killed, or it gave up)';
+
+    it('takes a hold sent in pieces: the freeze stands, and the app ends the connection', async () => {
+      const w = await writer('patient-writer');
+      const c = await frozenOver(theApp().socketPath);
+      c.socket.write('{"v":1,');
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      c.socket.write('"op":"hold"}\n');
+      await c.closed;
+      expect(await ask(theApp(), status, polling.timeout)).toMatchObject({ phase: 'frozen' });
+      expect(await ask(theApp(), { v: 1, op: 'thaw', timeoutMs: polling.timeout }, polling.timeout)).toEqual({ v: 1, op: 'thawed' });
+      expect(w.events).not.toContain('abort');
+    });
+
+    it('a hook that dies half-way through its hold line has not confirmed: the writers abort', async () => {
+      const w = await writer('half-held-writer');
+      const c = await frozenOver(theApp().socketPath);
+      c.socket.end('{"v":1,"op":');
+      await vi.waitFor(() => expect(w.events).toContain('abort'), polling);
+      expect(await ask(theApp(), { v: 1, op: 'thaw', timeoutMs: polling.timeout }, polling.timeout)).toMatchObject({ op: 'failed', reason: `released before thaw: ${hookClosed}` });
+    });
+
+    it('a hold line that breaks the protocol is refused with a warning, and the writers abort', async () => {
+      const w = await writer('misheld-writer');
+      const c = await frozenOver(theApp().socketPath);
+      c.socket.write('{"v":1,"op":"thaw"}\n');
+      await c.closed;
+      await vi.waitFor(() => expect(w.events).toContain('abort'), polling);
+      expect(w.entries.filter((e) => e.level === 'warn').map((e) => e.message)).toContain(`quiesce ${c.request.id}: invalid hold: op: Invalid input: expected "hold"`);
+      expect(await ask(theApp(), { v: 1, op: 'thaw', timeoutMs: polling.timeout }, polling.timeout)).toMatchObject({ op: 'failed', reason: `released before thaw: ${hookClosed}` });
+    });
+
+    it('a new freeze forgets a failure that no thaw heard of', async () => {
+      const w = await writer('second-chance');
+      const result = await freezeApps({ ...options([]), keepConnections: true });
+      for (const c of result.held!.connections) c.drop();
+      await vi.waitFor(() => expect(w.events).toContain('backupShutdown'), polling);
+      await vi.waitFor(async () => expect(await ask(theApp(), status, polling.timeout)).toMatchObject({ phase: 'idle' }), polling);
+      expect((await freezeApps(options([]))).ok).toBe(true);
+      expect(await thawApps('thaw', options([]))).toMatchObject({ ok: true, outcomes: [{ detail: 'thawed' }] });
+      expect(await thawApps('thaw', options([]))).toMatchObject({ ok: true, outcomes: [{ detail: 'not frozen' }] });
+    });
+  });
+
   describe('driven request by request', () => {
-    const freezeRequest = (timeoutMs = 60_000) => ({ v: 1 as const, op: 'freeze' as const, id: randomUUID(), timeoutMs, backupType: 'full' as const, source: 'test' });
 
     it('a thaw while the writers are still freezing cancels the set: both requests fail, the writers abort', async () => {
       let inFreeze!: () => void;
@@ -332,7 +461,51 @@ describe.skipIf(skipReason !== null)('quiesce through the app socket, in one pro
       const cancelled = { v: 1, op: 'failed', reason: 'the snapshot set was cancelled (E_ABORT, 0x80004004)', code: 'E_ABORT' };
       expect(await ask(app, { v: 1, op: 'thaw', timeoutMs: polling.timeout }, polling.timeout)).toEqual(cancelled);
       expect((await freezing).reply).toEqual(cancelled);
+      // The set is over when the replies come; its last event may still be on its way.
+      await vi.waitFor(() => expect(w.events).toEqual(['prepareBackup', 'prepareSnapshot', 'freeze', 'abort', 'backupShutdown']), polling);
+    });
+
+    /** A writer whose freeze handler returns only when the set gives it up; `entered` settles once it runs. */
+    async function slowFreezer(name: string) {
+      let inFreeze!: () => void;
+      const entered = new Promise<void>((resolve) => (inFreeze = resolve));
+      const w = await writer(name, {
+        freeze: (ctx: { signal: AbortSignal }) =>
+          new Promise<void>((resolve) => {
+            inFreeze();
+            ctx.signal.addEventListener('abort', () => resolve(), { once: true });
+          }),
+      } as VssWriterOptions['handlers']);
+      return { ...w, entered };
+    }
+
+    it('an abort while the writers are still freezing cancels the set: the freeze fails, the abort says aborted', async () => {
+      const w = await slowFreezer('slow-then-aborted');
+      const app = theApp();
+      const freezing = ask(app, freezeRequest(), polling.timeout, true);
+      await w.entered;
+      expect(await ask(app, { v: 1, op: 'abort', timeoutMs: polling.timeout }, polling.timeout)).toEqual({ v: 1, op: 'thawed', note: 'aborted' });
+      expect((await freezing).reply).toMatchObject({ op: 'failed', code: 'E_ABORT' });
+      expect(w.events).toContain('abort');
+    });
+
+    it('writers that do not freeze within the time the request gives: the freeze fails as cancelled', async () => {
+      const w = await slowFreezer('too-slow');
+      const { reply } = await ask(theApp(), freezeRequest(200), polling.timeout, true);
+      expect(reply).toEqual({ v: 1, op: 'failed', reason: 'the snapshot set was cancelled (E_ABORT, 0x80004004)', code: 'E_ABORT' });
+      expect(w.events).toContain('abort');
+    });
+
+    it('a hook that hangs up while the writers are freezing cancels the set', async () => {
+      const w = await slowFreezer('left-freezing');
+      const socket = connect(theApp().socketPath);
+      socket.on('error', () => undefined);
+      socket.write(`${JSON.stringify(freezeRequest())}\n`);
+      await w.entered;
+      socket.destroy();
+      await vi.waitFor(() => expect(w.events).toContain('backupShutdown'), polling);
       expect(w.events).toEqual(['prepareBackup', 'prepareSnapshot', 'freeze', 'abort', 'backupShutdown']);
+      expect(await ask(theApp(), { v: 1, op: 'status' }, polling.timeout)).toMatchObject({ phase: 'idle' });
     });
 
     it('the writers\' freeze window runs out while frozen: they abort, and the next thaw says so', async () => {
