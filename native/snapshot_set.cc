@@ -352,6 +352,9 @@ void SnapshotSet::Cleanup(const std::string& event, int failed_state) {
 }
 
 void SnapshotSet::Record(Fanout& f) {
+  // The phase is over when its waiting is: the simulator's own bookkeeping below, a cost per
+  // writer that VSS does not have, is not part of it.
+  const auto ended = Clock::now();
   // The phase ends as its first writer that did not succeed, if one did not.
   Outcome phase = Outcome::Success();
   f.settled.resize(f.calls.size());
@@ -379,7 +382,7 @@ void SnapshotSet::Record(Fanout& f) {
     if (phase.ok() && settled && !f.outcomes[i].ok()) phase = f.outcomes[i];
     result_.writers[i].events.push_back(std::move(r));
   }
-  RecordPhase(f.event, f.started, phase);
+  RecordPhase(f.event, f.started, phase, ended);
 }
 
 Outcome SnapshotSet::OutcomeOf(const std::string& event, size_t index, Outcome settled) const {
@@ -400,11 +403,11 @@ uint32_t SnapshotSet::FreezeWindowMs(size_t index) const {
 }
 
 void SnapshotSet::RecordPhase(const std::string& phase, Clock::time_point started,
-                              const Outcome& outcome) {
+                              const Outcome& outcome, Clock::time_point ended) {
   EventRecord r;
   r.event = phase;
   r.start_ms = Since(started);
-  r.duration_ms = std::chrono::duration<double, std::milli>(Clock::now() - started).count();
+  r.duration_ms = std::chrono::duration<double, std::milli>(ended - started).count();
   r.outcome = CallResultName(outcome.result);
   r.hr = outcome.hr;
   r.message = outcome.message;

@@ -101,7 +101,9 @@ class SnapshotSet {
   // Writer `index`'s outcome of `event`, as its call settled, with any injected failure applied.
   Outcome OutcomeOf(const std::string& event, size_t index, Outcome settled) const;
   uint32_t FreezeWindowMs(size_t index) const;
-  void RecordPhase(const std::string& phase, Clock::time_point started, const Outcome& outcome);
+  // A phase's record, from `started` to `ended`: its last answer, or now.
+  void RecordPhase(const std::string& phase, Clock::time_point started, const Outcome& outcome,
+                   Clock::time_point ended = Clock::now());
   Progress MakeProgress(const std::string& phase, const std::string& status,
                         const SimulatedWriter* writer = nullptr, const std::string& outcome = "") const;
   // Progress is buffered and sent by FlushProgress: before each wait and before the result,
