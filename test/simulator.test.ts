@@ -143,6 +143,16 @@ describe('simulated snapshot set', () => {
     expect(eventsOf(calls, 'slow')).toEqual(backupSequence);
     expect(eventsOf(calls, 'fast')).toEqual(backupSequence);
     expect(result.writers).toHaveLength(2);
+    // Each phase's record spans its writers' events: it ends once the last answer is in.
+    for (const phase of result.phases) {
+      for (const e of result.writers.flatMap((w) => w.events.filter((x) => x.event === phase.event))) {
+        expect(e.startMs).toBeGreaterThanOrEqual(phase.startMs);
+        expect(e.startMs + e.durationMs).toBeLessThanOrEqual(phase.startMs + phase.durationMs + 1e-9);
+      }
+    }
+    expect(result.phases.find((p) => p.event === 'prepareSnapshot')!.durationMs).toBeGreaterThanOrEqual(
+      Math.max(...result.writers.map((w) => w.events.find((e) => e.event === 'prepareSnapshot')!.durationMs)),
+    );
   });
 
   it('aborts every writer after a failure in prepareBackup', async () => {
