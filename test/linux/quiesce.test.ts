@@ -6,11 +6,12 @@
  */
 import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { connect, createServer, type Server } from 'node:net';
 import { basename, join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { VssWriter, WriterFailure, type VssWriterOptions } from '../../src/index.js';
+import { getBackend } from '../../src/backends/backend.js';
 import { linuxAddon } from '../../src/linux/addon.js';
 import { ask, findRegisteredApps, freezeApps, releaseApps, thawApps, type RegisteredApp } from '../../src/linux/registered-apps.js';
 import { coordinatorVariable } from '../../src/linux/coordinator.js';
@@ -18,7 +19,7 @@ import { runtimeDirVariable } from '../../src/linux/runtime-dir.js';
 import { memoryLogger, type LogEntry } from '../helpers/memory-logger.js';
 import { skipUnlessRunnable } from '../helpers/skip.js';
 import { polling, scaled } from '../helpers/timing.js';
-import { isLinux, newTempDir, startApp, type TestApp } from './helpers.js';
+import { isLinux, isRoot, newTempDir, startApp, type TestApp } from './helpers.js';
 
 // Which users' apps the hook asks is root's allow-list; this user's are allowed here.
 vi.mock('../../src/linux/allowed-users.js', async (importOriginal) => ({
@@ -136,6 +137,7 @@ describe.skipIf(skipReason !== null)('quiesce through the app socket, in one pro
     const aborted = await thawApps('abort', options([]));
     expect(aborted).toMatchObject({ ok: true, outcomes: [{ ok: true, detail: 'aborted' }] });
     expect(w.events).toContain('abort');
+    expect(w.entries.map((e) => e.message)).toContain('commit failed: the hook aborted the snapshot');
     expect(w.events).not.toContain('thaw');
   });
 
@@ -206,6 +208,7 @@ describe.skipIf(skipReason !== null)('quiesce through the app socket, in one pro
     writeFileSync(join(dir, `2-${process.pid}.sock`), '');
     writeFileSync(join(dir, `notes-${dead}.txt`), '');
     await writer('tidy-writer');
+    expect(findRegisteredApps(dir)).toHaveLength(1);
     const names = readdirSync(dir);
     expect(names).not.toContain(`1-${dead}.sock`);
     expect(names).not.toContain(`.bind-${dead}-abc`);
@@ -357,9 +360,20 @@ describe.skipIf(skipReason !== null)('quiesce through the app socket, in one pro
       const kept = [`x1-${dead}.sock`, `1-${dead}.sockx`, `.bind-${dead}-`, `.bind-${dead}-a-b`, `1-${dead}.sock.old`];
       for (const name of [...gone, ...kept]) writeFileSync(join(dir, name), '');
       await writer('careful-writer');
+      expect(findRegisteredApps(dir)).toHaveLength(1);
       const names = readdirSync(dir);
       for (const name of gone) expect(names).not.toContain(name);
       for (const name of kept) expect(names).toContain(name);
+    });
+
+    const rootOnly = skipUnlessRunnable("another user's leftovers", isRoot ? null : 'needs root (to make files of another user)');
+    it.skipIf(rootOnly !== null)("at registration, leaves another user's leftovers alone, dead or not", async () => {
+      const dead = spawnSync(process.execPath, ['-e', '']).pid!;
+      const theirs = join(dir, `3-${dead}.sock`);
+      writeFileSync(theirs, '');
+      chownSync(theirs, 65534, 65534);
+      await writer('own-only-writer');
+      expect(readdirSync(dir)).toContain(`3-${dead}.sock`);
     });
 
     /** A connection of the test's own (ask reads only one reply): the lines the app sends, and when it closes. */
@@ -386,6 +400,27 @@ describe.skipIf(skipReason !== null)('quiesce through the app socket, in one pro
       expect(w.entries.filter((e) => e.level === 'warn').map((e) => e.message)).toEqual([
         'coordinator: refused a connection whose credentials could not be read: SO_PEERCRED failed',
       ]);
+    });
+
+    it("answers a peer of the app's own user when that is not root", async () => {
+      await writer('own-user-writer');
+      const path = theApp().socketPath;
+      vi.spyOn(process, 'getuid').mockReturnValue(4242);
+      vi.spyOn(linuxAddon(), 'peerCredentials').mockImplementation(() => ({ pid: 1, uid: 4242, gid: 4242 }));
+      const c = connection(path);
+      c.socket.write('{"v":1,"op":"status"}\n');
+      await c.closed;
+      vi.restoreAllMocks();
+      expect(c.lines()).toMatchObject([{ op: 'status', pid: process.pid }]);
+    });
+
+    it('answers a request it could not carry out with the reason', async () => {
+      await writer('unlisted-writer');
+      const app = theApp();
+      vi.spyOn(getBackend(), 'listWriters').mockRejectedValueOnce(new Error('the writer list is gone'));
+      expect(await ask(app, status, polling.timeout)).toEqual({ v: 1, op: 'failed', reason: 'the writer list is gone' });
+      vi.spyOn(getBackend(), 'listWriters').mockRejectedValueOnce('not an Error');
+      expect(await ask(app, status, polling.timeout)).toEqual({ v: 1, op: 'failed', reason: 'not an Error' });
     });
 
     /** Freezes over a connection of the test's own; resolves once the app has replied frozen. */
@@ -527,6 +562,41 @@ describe.skipIf(skipReason !== null)('quiesce through the app socket, in one pro
       });
       // Said once; an abort after it has nothing to add either.
       expect(await ask(app, { v: 1, op: 'abort', timeoutMs: polling.timeout }, polling.timeout)).toEqual({ v: 1, op: 'thawed', note: 'not frozen' });
+    });
+
+    it('while the writers thaw, the status says thawing', async () => {
+      let inThaw!: () => void;
+      const thawing = new Promise<void>((resolve) => (inThaw = resolve));
+      let letThawEnd!: () => void;
+      const w = await writer('slow-thawer', { thaw: () => new Promise<void>((resolve) => ((letThawEnd = resolve), inThaw())) });
+      const app = theApp();
+      const { connection } = await ask(app, freezeRequest(), polling.timeout, true);
+      await connection.hold(Date.now() + polling.timeout);
+      const thaw = { v: 1 as const, op: 'thaw' as const, timeoutMs: polling.timeout };
+      const first = ask(app, thaw, polling.timeout);
+      await thawing;
+      expect(await ask(app, { v: 1, op: 'status' }, polling.timeout)).toMatchObject({ phase: 'thawing' });
+      letThawEnd();
+      expect(await first).toEqual({ v: 1, op: 'thawed' });
+      expect(w.events).toContain('backupShutdown');
+    });
+
+    it('a writer that fails its thaw: the thaw reply says so, with its code', async () => {
+      const w = await writer('failing-thawer', {
+        thaw: () => {
+          throw new WriterFailure('VSS_E_WRITERERROR_RETRYABLE', 'cannot thaw');
+        },
+      });
+      const app = theApp();
+      const { connection } = await ask(app, freezeRequest(), polling.timeout, true);
+      await connection.hold(Date.now() + polling.timeout);
+      expect(await ask(app, { v: 1, op: 'thaw', timeoutMs: polling.timeout }, polling.timeout)).toEqual({
+        v: 1,
+        op: 'failed',
+        reason: "writer 'failing-thawer' failed at thaw: cannot thaw (VSS_E_WRITERERROR_RETRYABLE, 0x800423F3)",
+        code: 'VSS_E_WRITERERROR_RETRYABLE',
+      });
+      expect(w.events).toContain('thaw');
     });
 
     it('a release that outlasts its timeout says the writers did not finish', async () => {

@@ -5,6 +5,7 @@
  * sent. Which apps are found, what each is asked and how, and how each answer is reported.
  * No root needed but for the ownership cases, which need another user's files.
  */
+import { spawnSync } from 'node:child_process';
 import { chmodSync, chownSync, mkdirSync, rmSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
@@ -194,7 +195,7 @@ describe.skipIf(skipReason !== null)('the hook asking registered apps', () => {
 
     it('says so when the app closes the connection without answering', async () => {
       const app = await fakeApp(1, (_, socket) => void socket.end());
-      await expect(ask(registered(app), { v: 1, op: 'status' }, polling.timeout)).rejects.toThrow('the app closed the connection without answering');
+      await expect(ask(registered(app), { v: 1, op: 'status' }, 5000)).rejects.toThrow('the app closed the connection without answering');
     });
 
     it('gives up on an app that does not answer within the time given, and hangs up', async () => {
@@ -227,7 +228,8 @@ describe.skipIf(skipReason !== null)('the hook asking registered apps', () => {
     it('stops at the signal with its reason (or "interrupted"), and hangs up', async () => {
       const app = await fakeApp(1, () => undefined);
       const controller = new AbortController();
-      const asking = ask(registered(app), { v: 1, op: 'status' }, polling.timeout, true, controller.signal);
+      // Its own deadline far enough away that only the signal can end it here.
+      const asking = ask(registered(app), { v: 1, op: 'status' }, 5000, true, controller.signal);
       await vi.waitFor(() => expect(app.lines).toHaveLength(1), polling);
       controller.abort(new Error('SIGTERM'));
       await expect(asking).rejects.toThrow('SIGTERM');
@@ -329,6 +331,25 @@ describe.skipIf(skipReason !== null)('the hook asking registered apps', () => {
       expect(log.slice(3)).toEqual([`abort pid ${process.pid} (${older.socketPath}): ok: aborted`, `abort pid ${process.pid} (${newer.socketPath}): ok: aborted`]);
     });
 
+    it('says why an app did not answer its freeze, and skips one whose socket went away meanwhile', async () => {
+      const gone = await fakeApp(1, freezing);
+      await fakeApp(2, (request, socket) => {
+        // The older app exits (its socket removed) while this one freezes.
+        rmSync(gone.socketPath);
+        socket.write(line(frozenReply(request, ['w'])));
+      });
+      const log: string[] = [];
+      const result = await freezeApps(options(log));
+      expect(result.ok).toBe(true);
+      expect(result.outcomes.map((o) => o.detail)).toEqual(['frozen: w']);
+      expect(log[1]).toMatch(new RegExp(`^pid ${process.pid} \\(${gone.socketPath.replace(/[.]/g, '\\.')}\\): not running \\(.*ENOENT.*\\); skipped$`));
+
+      await fakeApp(3, (_, socket) => void socket.end());
+      const silent = await freezeApps(options([]));
+      expect(silent.ok).toBe(false);
+      expect(silent.outcomes.map((o) => o.detail)).toEqual(['the app closed the connection without answering']);
+    });
+
     it('with keepConnections, returns the frozen apps oldest first and their connections, without the hold', async () => {
       const older = await fakeApp(1, freezing);
       const newer = await fakeApp(2, freezing);
@@ -391,6 +412,20 @@ describe.skipIf(skipReason !== null)('the hook asking registered apps', () => {
       expect(result).toEqual({ ok: true, outcomes: [{ app: registered(app), ok: true, detail: 'aborted' }] });
       expect(app.requests[0]).toMatchObject({ op: 'abort' });
       expect(app.requests[0]!['timeoutMs']).toBeLessThanOrEqual(20_000);
+    });
+
+    it('skips an app that has exited, whether its socket is left behind or gone', async () => {
+      const app = await fakeApp(1, answer({ v: 1, op: 'thawed' }));
+      const left = join(dir, `2-${process.pid}.sock`);
+      // A process that exits while listening leaves its socket file: a connection is refused.
+      spawnSync(process.execPath, ['-e', `require('node:net').createServer().listen(${JSON.stringify(left)}, () => process.exit(0))`]);
+      const log: string[] = [];
+      const result = await releaseApps('thaw', [registered(app), { ...registered(app), socketPath: left }, { ...registered(app), socketPath: join(dir, 'gone.sock') }], {
+        log: (l) => void log.push(l),
+        deadline: Date.now() + polling.timeout,
+      });
+      expect(result).toEqual({ ok: true, outcomes: [{ app: registered(app), ok: true, detail: 'thawed' }] });
+      expect(log.slice(1)).toEqual([`pid ${process.pid} (${left}): not running; skipped`, `pid ${process.pid} (${join(dir, 'gone.sock')}): not running; skipped`]);
     });
 
     it('says why an app that is there did not answer', async () => {
