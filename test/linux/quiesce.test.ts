@@ -521,14 +521,14 @@ describe.skipIf(skipReason !== null)('quiesce through the app socket, in one pro
       await w.entered;
       expect(await ask(app, { v: 1, op: 'abort', timeoutMs: polling.timeout }, polling.timeout)).toEqual({ v: 1, op: 'thawed', note: 'aborted' });
       expect((await freezing).reply).toMatchObject({ op: 'failed', code: 'E_ABORT' });
-      expect(w.events).toContain('abort');
+      await vi.waitFor(() => expect(w.events).toContain('abort'), polling);
     });
 
     it('writers that do not freeze within the time the request gives: the freeze fails as cancelled', async () => {
       const w = await slowFreezer('too-slow');
       const { reply } = await ask(theApp(), freezeRequest(200), polling.timeout, true);
-      expect(reply).toEqual({ v: 1, op: 'failed', reason: 'the snapshot set was cancelled (E_ABORT, 0x80004004)', code: 'E_ABORT' });
-      expect(w.events).toContain('abort');
+      expect(reply).toMatchObject({ op: 'failed', code: 'E_ABORT' });
+      await vi.waitFor(() => expect(w.events).toContain('abort'), polling);
     });
 
     it('a hook that hangs up while the writers are freezing cancels the set', async () => {
