@@ -85,6 +85,9 @@ describe.skipIf(skipReason !== null)('quiesce through the app socket, in one pro
     return apps[0]!;
   }
 
+  /** Once the snapshot set has ended (the writers' abort is not its end). */
+  const idle = () => vi.waitFor(async () => expect(await ask(theApp(), { v: 1, op: 'status' }, polling.timeout)).toMatchObject({ phase: 'idle' }), polling);
+
   const options = (log: string[]) => ({ runtimeDir: dir, timeoutMs: 60_000, backupType: 'full' as const, source: 'test', log: (l: string) => void log.push(l) });
   const freezeRequest = (timeoutMs = 60_000) => ({ v: 1 as const, op: 'freeze' as const, id: randomUUID(), timeoutMs, backupType: 'full' as const, source: 'test' });
 
@@ -165,6 +168,7 @@ describe.skipIf(skipReason !== null)('quiesce through the app socket, in one pro
     for (const c of result.held!.connections) c.drop();
     await vi.waitFor(() => expect(w.events).toContain('abort'), polling);
     await vi.waitFor(() => expect(w.entries.some((e) => /the hook closed the freeze connection before confirming the freeze.*: aborting$/.test(e.message))).toBe(true), polling);
+    await idle();
     const thawed = await thawApps('thaw', options([]));
     expect(thawed.ok).toBe(false);
     expect(thawed.outcomes[0]!.detail).toBe('released before thaw: the hook closed the freeze connection before confirming the freeze (killed, or it gave up) [VSS_E_WRITERERROR_TIMEOUT]');
@@ -451,6 +455,7 @@ describe.skipIf(skipReason !== null)('quiesce through the app socket, in one pro
       const c = await frozenOver(theApp().socketPath);
       c.socket.end('{"v":1,"op":');
       await vi.waitFor(() => expect(w.events).toContain('abort'), polling);
+      await idle();
       expect(await ask(theApp(), { v: 1, op: 'thaw', timeoutMs: polling.timeout }, polling.timeout)).toMatchObject({ op: 'failed', reason: `released before thaw: ${hookClosed}` });
     });
 
@@ -461,6 +466,7 @@ describe.skipIf(skipReason !== null)('quiesce through the app socket, in one pro
       await c.closed;
       await vi.waitFor(() => expect(w.events).toContain('abort'), polling);
       expect(w.entries.filter((e) => e.level === 'warn').map((e) => e.message)).toContain(`quiesce ${c.request.id}: invalid hold: op: Invalid input: expected "hold"`);
+      await idle();
       expect(await ask(theApp(), { v: 1, op: 'thaw', timeoutMs: polling.timeout }, polling.timeout)).toMatchObject({ op: 'failed', reason: `released before thaw: ${hookClosed}` });
     });
 
@@ -469,7 +475,7 @@ describe.skipIf(skipReason !== null)('quiesce through the app socket, in one pro
       const result = await freezeApps({ ...options([]), keepConnections: true });
       for (const c of result.held!.connections) c.drop();
       await vi.waitFor(() => expect(w.events).toContain('backupShutdown'), polling);
-      await vi.waitFor(async () => expect(await ask(theApp(), status, polling.timeout)).toMatchObject({ phase: 'idle' }), polling);
+      await idle();
       expect((await freezeApps(options([]))).ok).toBe(true);
       expect(await thawApps('thaw', options([]))).toMatchObject({ ok: true, outcomes: [{ detail: 'thawed' }] });
       expect(await thawApps('thaw', options([]))).toMatchObject({ ok: true, outcomes: [{ detail: 'not frozen' }] });
