@@ -9,10 +9,10 @@ import { HandlerTimeoutError, JsDispatcher } from '../src/dispatch.js';
 import { channelNames, type WriterEventMessage } from '../src/diagnostics.js';
 import { WriterFailure } from '../src/errors.js';
 import { hresultOf } from '../src/hresult.js';
-import { native, type NativeDispatchResult } from '../src/backends/native.js';
+import { native, type NativeDispatchResult, type NativeEventContext } from '../src/backends/native.js';
 import { blockEventLoopUntil, sleep } from './helpers/writers.js';
 import { memoryLogger } from './helpers/memory-logger.js';
-import { polling } from './helpers/timing.js';
+import { polling, scaled } from './helpers/timing.js';
 
 type Handler = (ctx: { signal: AbortSignal; deadline: number; event: string }) => unknown;
 
@@ -22,11 +22,17 @@ function dispatcherFor(handler: Handler | undefined) {
   return { dispatcher, entries };
 }
 
-function dispatchFromThread(d: JsDispatcher, timeoutMs: number, event = 'freeze', returned?: Int32Array): Promise<NativeDispatchResult> {
+function dispatchFromThread(
+  d: JsDispatcher,
+  timeoutMs: number,
+  event = 'freeze',
+  returned?: Int32Array,
+  context: Partial<NativeEventContext> = {},
+): Promise<NativeDispatchResult> {
   return new Promise((resolve) =>
     native().testing.dispatchFromThread(
       d.native,
-      { event, snapshotSetId: 'set-1', backupType: 'full', volumes: ['/data'], components: [] },
+      { event, snapshotSetId: 'set-1', backupType: 'full', volumes: ['/data'], components: [], ...context },
       timeoutMs,
       resolve,
       returned,
@@ -55,6 +61,14 @@ describe('dispatcher', () => {
     });
     expect(await dispatchFromThread(dispatcher, 5000)).toMatchObject({ outcome: 'succeeded', hresult: 0 });
     dispatcher.close('done');
+  });
+
+  it('answers success for a handler that returns a value that is not a promise, even one with a `then` field', async () => {
+    for (const returned of [{ rows: 3 }, { then: 'not a function' }]) {
+      const { dispatcher } = dispatcherFor(() => returned);
+      expect(await dispatchFromThread(dispatcher, 5000)).toMatchObject({ outcome: 'succeeded', hresult: 0 });
+      dispatcher.close('done');
+    }
   });
 
   it('answers success at once when there is no handler', async () => {
@@ -102,7 +116,11 @@ describe('dispatcher', () => {
     await vi.waitFor(() => expect(signal?.aborted).toBe(true), polling);
     expect((signal?.reason as Error).name).toBe('TimeoutError');
     settleLate?.();
-    await vi.waitFor(() => expect(entries.some((e) => e.level === 'warn' && /settled after its deadline/.test(e.message))).toBe(true), polling);
+    await vi.waitFor(() => expect(entries.some((e) => /settled after its deadline/.test(e.message))).toBe(true), polling);
+    const late = entries.find((e) => /settled after its deadline/.test(e.message))!;
+    expect(late).toMatchObject({ level: 'warn', writer: 'test-writer', event: 'freeze', snapshotSetId: 'set-1' });
+    expect(late.message).toBe(`freeze settled after its deadline (${String(late['durationMs'])} ms); the answer was ignored`);
+    expect(late['durationMs']).toBeGreaterThanOrEqual(0);
     dispatcher.close('done');
   });
 
@@ -131,6 +149,13 @@ describe('dispatcher', () => {
     expect(result.outcome).toBe('timedOut');
     // Once the late event reached JS (it logs that it did not run the handler), it never runs.
     await vi.waitFor(() => expect(entries.some((e) => /handler not run/.test(e.message))).toBe(true), polling);
+    expect(entries.find((e) => /handler not run/.test(e.message))).toMatchObject({
+      level: 'warn',
+      message: expect.stringMatching(/^freeze handler not run: the event reached JS \d+ ms after its deadline \(was the event loop blocked\?\)$/),
+      writer: 'test-writer',
+      event: 'freeze',
+      snapshotSetId: 'set-1',
+    });
     expect(ran).toBe(false);
     dispatcher.close('done');
   });
@@ -192,6 +217,44 @@ describe('dispatcher', () => {
     expect(results.every((r) => r.outcome === 'succeeded')).toBe(true);
     // Handlers ran concurrently: the JS thread was never blocked waiting for one.
     expect(maxRunning).toBeGreaterThan(1);
+    dispatcher.close('done');
+  });
+
+  it('answers a batch of more than 64 handlers that settle together, each with its own outcome', async () => {
+    // The answers go to the native side in one call per batch, through arrays made for 64;
+    // a batch past that must still carry every answer and its own message.
+    const count = 100;
+    let started = 0;
+    let release: () => void = () => {};
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const { logger, entries } = memoryLogger();
+    const dispatcher = new JsDispatcher({
+      label: 'test-writer',
+      logger,
+      handler: () => (ctx: { snapshotSetId: string }) => {
+        started++;
+        // Every handler settles on the same turn, so all their answers form one batch.
+        return gate.then(() => {
+          const i = Number(ctx.snapshotSetId.slice('set-'.length));
+          if (i % 2 === 1) throw new WriterFailure('VSS_E_WRITERERROR_NONRETRYABLE', `set ${i} vetoes`);
+        });
+      },
+    });
+    const pending = Array.from({ length: count }, (_, i) => dispatchFromThread(dispatcher, scaled(60_000), 'freeze', undefined, { snapshotSetId: `set-${i}` }));
+    await vi.waitFor(() => expect(started).toBe(count), polling);
+    release();
+    const results = await Promise.all(pending);
+    results.forEach((r, i) => {
+      if (i % 2 === 1) {
+        expect(r, `event ${i}`).toMatchObject({ outcome: 'failed', hresult: signed('VSS_E_WRITERERROR_NONRETRYABLE'), message: `set ${i} vetoes` });
+      } else {
+        expect(r, `event ${i}`).toMatchObject({ outcome: 'succeeded', hresult: 0 });
+      }
+    });
+    await vi.waitFor(() => expect(entries.filter((e) => e.message === 'freeze succeeded')).toHaveLength(count / 2), polling);
+    expect(entries.filter((e) => e.level === 'warn').map((e) => e.message).sort()).toEqual(
+      results.flatMap((r, i) => (i % 2 === 1 ? [`freeze failed: set ${i} vetoes`] : [])).sort(),
+    );
     dispatcher.close('done');
   });
 
@@ -267,6 +330,8 @@ describe('dispatcher answers, as VSS and the logs see them', () => {
     ['a plain object is shown as JSON', { reason: 'full' }, 'VSS_E_WRITERERROR_RETRYABLE', '{"reason":"full"}'],
     ['a number is shown as itself', 42, 'VSS_E_WRITERERROR_RETRYABLE', '42'],
     ['null is shown as itself', null, 'VSS_E_WRITERERROR_RETRYABLE', 'null'],
+    ['a rejection without a reason says so', undefined, 'VSS_E_WRITERERROR_RETRYABLE', 'undefined'],
+    ['a code that is not a name (a number) is left out', Object.assign(new Error('busy'), { code: 5 }), 'VSS_E_WRITERERROR_RETRYABLE', 'busy'],
     ['an object JSON cannot show is named by its kind', (() => { const o: Record<string, unknown> = {}; o['self'] = o; return o; })(), 'VSS_E_WRITERERROR_RETRYABLE', '[object Object]'],
     ['an object JSON shows as nothing is named by its kind', { toJSON: () => undefined }, 'VSS_E_WRITERERROR_RETRYABLE', '[object Object]'],
   ])('%s', async (_what, thrown, code, message) => {
@@ -281,11 +346,53 @@ describe('dispatcher answers, as VSS and the logs see them', () => {
     const { dispatcher, entries } = dispatcherFor((ctx) => {
       seen = { ...ctx, affected: (ctx as unknown as { isPathAffected(p: string): boolean }).isPathAffected('/data/x'), elsewhere: (ctx as unknown as { isPathAffected(p: string): boolean }).isPathAffected('/other') };
     });
+    const before = performance.now();
     expect(await dispatchFromThread(dispatcher, 5000, 'thaw')).toMatchObject({ outcome: 'succeeded' });
     expect(seen).toMatchObject({ event: 'thaw', snapshotSetId: 'set-1', backupType: 'full', volumes: ['/data'], components: [], affected: true, elsewhere: false });
     await vi.waitFor(() => expect(entries.find((e) => e.level === 'info')).toMatchObject({ message: 'thaw succeeded', writer: 'test-writer', event: 'thaw', snapshotSetId: 'set-1' }), polling);
-    expect(typeof entries.find((e) => e.level === 'info')!['durationMs']).toBe('number');
+    const durationMs = entries.find((e) => e.level === 'info')!['durationMs'];
+    expect(durationMs).toBeGreaterThanOrEqual(0);
+    expect(durationMs).toBeLessThanOrEqual(Math.ceil(performance.now() - before));
     dispatcher.close('done');
+  });
+
+  it('on Windows, isPathAffected resolves a path through the addon to its volume, so a folder mounted from another volume is told apart', async () => {
+    // VSS names each volume twice, by its path and its unique name; C:\SQLData is a folder
+    // where another volume is mounted. Only the addon (volumeOf) knows which volume a path is on.
+    const c = '\\\\?\\Volume{c0000000-0000-0000-0000-000000000000}\\';
+    const sqlData = '\\\\?\\Volume{5d000000-0000-0000-0000-000000000000}\\';
+    const volumeOf = (path: string): string => (path.toLowerCase().startsWith('c:\\sqldata') ? sqlData : c);
+    const addon = native() as { vss?: unknown };
+    const hadVss = 'vss' in addon;
+    const vss = addon.vss;
+    const platform = Object.getOwnPropertyDescriptor(process, 'platform')!;
+    const seen: boolean[] = [];
+    const { dispatcher } = dispatcherFor((ctx) => {
+      const { isPathAffected } = ctx as unknown as { isPathAffected(p: string): boolean };
+      seen.push(isPathAffected.call(ctx, 'C:\\SQLData\\orders.mdf'), isPathAffected.call(ctx, 'C:\\app\\data.db'));
+    });
+    const onC = { volumes: ['C:\\', c] };
+    try {
+      Object.defineProperty(process, 'platform', { ...platform, value: 'win32' });
+      addon.vss = { volumeOf };
+      expect(await dispatchFromThread(dispatcher, 5000, 'freeze', undefined, onC)).toMatchObject({ outcome: 'succeeded' });
+      // A 32-bit build has no resolver, only the reason it cannot work: paths compare as text.
+      addon.vss = { unsupported: 'a 32-bit build' };
+      expect(await dispatchFromThread(dispatcher, 5000, 'freeze', undefined, onC)).toMatchObject({ outcome: 'succeeded' });
+      // Nor has an addon built without the Windows part.
+      delete addon.vss;
+      expect(await dispatchFromThread(dispatcher, 5000, 'freeze', undefined, onC)).toMatchObject({ outcome: 'succeeded' });
+      // Elsewhere the addon is never asked, even where it has a resolver.
+      Object.defineProperty(process, 'platform', platform);
+      addon.vss = { volumeOf: () => { throw new Error('asked off Windows'); } };
+      expect(await dispatchFromThread(dispatcher, 5000, 'freeze', undefined, onC)).toMatchObject({ outcome: 'succeeded' });
+    } finally {
+      Object.defineProperty(process, 'platform', platform);
+      if (hadVss) addon.vss = vss;
+      else delete addon.vss;
+      dispatcher.close('done');
+    }
+    expect(seen).toEqual([false, true, true, true, true, true, true, true]);
   });
 
   it('logs an event without a handler at debug level', async () => {
@@ -299,8 +406,10 @@ describe('dispatcher answers, as VSS and the logs see them', () => {
     const messages: WriterEventMessage[] = [];
     const listener = (m: unknown): void => void messages.push(m as WriterEventMessage);
     subscribe(channelNames.writerEvent, listener);
+    const before = performance.now();
     try {
       let signal: AbortSignal | undefined;
+      let settleLate: () => void = () => {};
       const { logger, entries } = memoryLogger();
       const dispatcher = new JsDispatcher({
         label: 'orders (a)',
@@ -308,7 +417,7 @@ describe('dispatcher answers, as VSS and the logs see them', () => {
         logger,
         handler: () => (ctx: { signal: AbortSignal }) => {
           signal = ctx.signal;
-          return new Promise(() => undefined);
+          return new Promise<void>((resolve) => (settleLate = resolve));
         },
       });
       expect(await dispatchFromThread(dispatcher, 100)).toMatchObject({ outcome: 'timedOut' });
@@ -319,6 +428,12 @@ describe('dispatcher answers, as VSS and the logs see them', () => {
       expect(messages).toHaveLength(1);
       expect(messages[0]).toMatchObject({ writer: 'orders', instanceName: 'a', event: 'freeze', snapshotSetId: 'set-1', outcome: 'timedOut', code: 'VSS_E_WRITERERROR_TIMEOUT' });
       expect(messages[0]!.message).toMatch(/^the handler did not settle within \d+ ms$/);
+      expect(messages[0]!.durationMs).toBeGreaterThanOrEqual(0);
+      expect(messages[0]!.durationMs).toBeLessThanOrEqual(performance.now() - before);
+      // Its late answer is ignored: logged, never told as a second outcome.
+      settleLate();
+      await vi.waitFor(() => expect(entries.some((e) => /settled after its deadline/.test(e.message))).toBe(true), polling);
+      expect(messages).toHaveLength(1);
       dispatcher.close('done');
     } finally {
       unsubscribe(channelNames.writerEvent, listener);
@@ -337,11 +452,18 @@ describe('dispatcher answers, as VSS and the logs see them', () => {
         logger,
         handler: (event) => (event === 'freeze' ? () => Promise.reject(new WriterFailure('VSS_E_WRITERERROR_NONRETRYABLE', 'no')) : () => undefined),
       });
+      const before = performance.now();
       await dispatchFromThread(writer, 5000, 'freeze');
       await dispatchFromThread(writer, 5000, 'thaw');
       const other = dispatcherFor(() => undefined).dispatcher;
       await dispatchFromThread(other, 5000, 'thaw');
       await vi.waitFor(() => expect(messages).toHaveLength(2), polling);
+      // Each event's own duration: no more than the whole exchange took.
+      const elapsed = performance.now() - before;
+      for (const m of messages) {
+        expect(m.durationMs).toBeGreaterThanOrEqual(0);
+        expect(m.durationMs).toBeLessThanOrEqual(elapsed);
+      }
       expect(messages[0]).toMatchObject({ writer: 'orders', event: 'freeze', outcome: 'failed', code: 'VSS_E_WRITERERROR_NONRETRYABLE', message: 'no' });
       expect(messages[1]).toMatchObject({ writer: 'orders', event: 'thaw', outcome: 'succeeded' });
       expect(messages[1]).not.toHaveProperty('code');
@@ -416,6 +538,86 @@ describe('dispatcher deadlines of several running handlers', () => {
     dispatcher.close('done');
   });
 
+  it('a later event with a later deadline does not postpone the earlier deadline', async () => {
+    const { dispatcher, signals } = hanging();
+    const short = dispatchFromThread(dispatcher, 100, 'freeze');
+    await vi.waitFor(() => expect(signals.get('freeze')).toBeDefined(), polling);
+    const long = dispatchFromThread(dispatcher, scaled(120_000), 'thaw');
+    await vi.waitFor(() => expect(signals.get('thaw')).toBeDefined(), polling);
+    expect((await short).outcome).toBe('timedOut');
+    // Expired by the dispatcher at its own deadline, while the later one still runs.
+    await vi.waitFor(() => expect(signals.get('freeze')?.aborted).toBe(true), polling);
+    expect(signals.get('thaw')!.aborted).toBe(false);
+    dispatcher.close('done');
+    expect((await long).outcome).toBe('closed');
+  });
+
+  it('only handlers still running at their deadline time out, whichever settle first, and whichever settle late', async () => {
+    // Handlers settle in an order other than they started: first alone, then from the middle
+    // and the end of the running ones, and one after its deadline. Each must leave the set the
+    // deadline timer watches, and none other with it.
+    const signals = new Map<string, AbortSignal>();
+    const settle = new Map<string, () => void>();
+    const { logger, entries } = memoryLogger();
+    const dispatcher = new JsDispatcher({
+      label: 'test-writer',
+      logger,
+      handler: () => (ctx: { signal: AbortSignal; snapshotSetId: string }) => {
+        if (ctx.snapshotSetId === 'z') return undefined; // settles at once
+        signals.set(ctx.snapshotSetId, ctx.signal);
+        return new Promise<void>((resolve) => settle.set(ctx.snapshotSetId, resolve));
+      },
+    });
+    const timeoutMs = scaled(1000);
+    /** Posts the event and waits until its handler runs; `answer` is the native caller's. */
+    const start = async (id: string): Promise<{ answer: Promise<NativeDispatchResult> }> => {
+      const answer = dispatchFromThread(dispatcher, timeoutMs, 'freeze', undefined, { snapshotSetId: id });
+      await vi.waitFor(() => expect(settle.has(id)).toBe(true), polling);
+      return { answer };
+    };
+    expect((await dispatchFromThread(dispatcher, timeoutMs, 'freeze', undefined, { snapshotSetId: 'z' })).outcome).toBe('succeeded');
+    const { answer: a } = await start('a');
+    const { answer: b } = await start('b');
+    const { answer: c } = await start('c');
+    const { answer: d } = await start('d');
+    settle.get('b')!(); // from the middle of the running ones
+    expect((await b).outcome).toBe('succeeded');
+    settle.get('c')!(); // the last of them
+    expect((await c).outcome).toBe('succeeded');
+    expect((await a).outcome).toBe('timedOut');
+    await vi.waitFor(() => expect(signals.get('a')!.aborted).toBe(true), polling);
+    settle.get('a')!(); // after its deadline
+    await vi.waitFor(() => expect(entries.some((e) => /settled after its deadline/.test(e.message))).toBe(true), polling);
+    expect((await d).outcome).toBe('timedOut');
+    await vi.waitFor(() => expect(signals.get('d')!.aborted).toBe(true), polling);
+    await vi.waitFor(() => expect(entries.filter((e) => / timed out after /.test(e.message))).toHaveLength(2), polling);
+    // z, b and c started before d, so their deadlines had passed too: none of them timed out.
+    expect(entries.filter((e) => / timed out after /.test(e.message)).map((e) => e['snapshotSetId'])).toEqual(['a', 'd']);
+    expect(signals.get('b')!.aborted).toBe(false);
+    expect(signals.get('c')!.aborted).toBe(false);
+    dispatcher.close('done');
+  });
+
+  it('once nothing runs, the deadline timer is not armed again: no timer warning', async () => {
+    const warnings: Error[] = [];
+    const onWarning = (w: Error): void => void warnings.push(w);
+    process.on('warning', onWarning);
+    try {
+      const { dispatcher, signals } = hanging();
+      expect((await dispatchFromThread(dispatcher, 100)).outcome).toBe('timedOut');
+      await vi.waitFor(() => expect(signals.get('freeze')?.aborted).toBe(true), polling);
+      // Another round trip: whatever the expiry set off has happened by its end.
+      const other = dispatcherFor(undefined).dispatcher;
+      await dispatchFromThread(other, 5000);
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(warnings.map((w) => `${w.name}: ${w.message}`)).toEqual([]);
+      other.close('done');
+      dispatcher.close('done');
+    } finally {
+      process.off('warning', onWarning);
+    }
+  });
+
   it('a handler that reads its signal only after it was expired sees it aborted, with the reason', async () => {
     let late: AbortSignal | undefined;
     let ctxOf: { signal: AbortSignal } | undefined;
@@ -435,5 +637,78 @@ describe('dispatcher deadlines of several running handlers', () => {
     }, polling);
     expect(late!.reason).toBeInstanceOf(HandlerTimeoutError);
     dispatcher.close('done');
+  });
+});
+
+describe('a logger that throws', () => {
+  /**
+   * Runs `body` with queueMicrotask wrapped to catch what its callbacks throw: the dispatcher
+   * reports a logger's error as uncaught, from a microtask, which would fail the test run.
+   */
+  async function catchingUncaught(body: (uncaught: unknown[]) => Promise<void>): Promise<void> {
+    const uncaught: unknown[] = [];
+    const real = globalThis.queueMicrotask;
+    globalThis.queueMicrotask = (callback) =>
+      real(() => {
+        try {
+          callback();
+        } catch (error) {
+          uncaught.push(error);
+        }
+      });
+    try {
+      await body(uncaught);
+    } finally {
+      globalThis.queueMicrotask = real;
+    }
+  }
+
+  /** A logger that throws `error` from `level` for events of snapshot set `failing`, and keeps the rest. */
+  function throwingLogger(level: 'info' | 'debug', failing: string, error: Error) {
+    const logged: string[] = [];
+    const log = (l: string) => (message: string, fields?: Record<string, unknown>) => {
+      if (l === level && fields?.['snapshotSetId'] === failing) throw error;
+      logged.push(`${l}: ${message} (${String(fields?.['snapshotSetId'])})`);
+    };
+    return { logger: { error: log('error'), warn: log('warn'), info: log('info'), debug: log('debug') }, logged };
+  }
+
+  it('while answers are logged: the other answers of the batch are still logged, and the error is reported as uncaught', async () => {
+    await catchingUncaught(async (uncaught) => {
+      const failure = new Error('log volume full');
+      const { logger, logged } = throwingLogger('info', 'set-0', failure);
+      let started = 0;
+      let release: () => void = () => {};
+      const gate = new Promise<void>((resolve) => (release = resolve));
+      const dispatcher = new JsDispatcher({
+        label: 'test-writer',
+        logger,
+        handler: () => () => {
+          started++;
+          return gate; // both settle on the same turn: one batch of answers
+        },
+      });
+      // set-0's answer first in the batch, the one whose logging throws.
+      const first = dispatchFromThread(dispatcher, 10_000, 'thaw', undefined, { snapshotSetId: 'set-0' });
+      await vi.waitFor(() => expect(started).toBe(1), polling);
+      const pending = [first, dispatchFromThread(dispatcher, 10_000, 'thaw', undefined, { snapshotSetId: 'set-1' })];
+      await vi.waitFor(() => expect(started).toBe(2), polling);
+      release();
+      expect((await Promise.all(pending)).map((r) => r.outcome)).toEqual(['succeeded', 'succeeded']);
+      await vi.waitFor(() => expect(uncaught).toEqual([failure]), polling);
+      expect(logged).toEqual(['info: thaw succeeded (set-1)']);
+      dispatcher.close('done');
+    });
+  });
+
+  it('while an event is routed: the event is still answered, and the error is reported as uncaught', async () => {
+    await catchingUncaught(async (uncaught) => {
+      const failure = new Error('log volume full');
+      const { logger } = throwingLogger('debug', 'set-1', failure);
+      const dispatcher = new JsDispatcher({ label: 'test-writer', logger, handler: () => undefined });
+      expect(await dispatchFromThread(dispatcher, 10_000, 'postSnapshot')).toMatchObject({ outcome: 'succeeded' });
+      await vi.waitFor(() => expect(uncaught).toEqual([failure]), polling);
+      dispatcher.close('done');
+    });
   });
 });
