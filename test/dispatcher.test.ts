@@ -47,6 +47,28 @@ function returnedFlag(): Int32Array {
 
 const signed = (code: string): number => hresultOf(code) | 0;
 
+/**
+ * Runs `body` with queueMicrotask wrapped to catch what its callbacks throw: the dispatcher
+ * reports a logger's error as uncaught, from a microtask, which would fail the test run.
+ */
+async function catchingUncaught(body: (uncaught: unknown[]) => Promise<void>): Promise<void> {
+  const uncaught: unknown[] = [];
+  const real = globalThis.queueMicrotask;
+  globalThis.queueMicrotask = (callback) =>
+    real(() => {
+      try {
+        callback();
+      } catch (error) {
+        uncaught.push(error);
+      }
+    });
+  try {
+    await body(uncaught);
+  } finally {
+    globalThis.queueMicrotask = real;
+  }
+}
+
 describe('dispatcher', () => {
   it('answers success for a handler that returns synchronously', async () => {
     const { dispatcher } = dispatcherFor(() => 'ignored');
@@ -175,6 +197,55 @@ describe('dispatcher', () => {
     expect(result).toMatchObject({ outcome: 'closed', hresult: signed('VSS_E_WRITERERROR_RETRYABLE') });
     expect(result.message).toMatch(/unsubscribed/);
     expect(signal?.aborted).toBe(true);
+  });
+
+  it('drops an event still on its way to JS when the dispatcher closes, without running its handler or raising an error', async () => {
+    await catchingUncaught(async (uncaught) => {
+      let ran = false;
+      const { dispatcher, entries } = dispatcherFor(() => {
+        ran = true;
+      });
+      const returned = returnedFlag();
+      const pending = dispatchFromThread(dispatcher, 100, 'freeze', returned);
+      // The event waits for the blocked JS thread; the native caller gets its answer meanwhile.
+      expect(blockEventLoopUntil(() => Atomics.load(returned, 0) === 1)).toBe(true);
+      dispatcher.close('writer "test-writer" unsubscribed'); // before JS sees the event
+      expect((await pending).outcome).toBe('timedOut');
+      // An event posted later reaches JS after it: by its answer, the first one was routed.
+      const other = dispatcherFor(undefined).dispatcher;
+      expect((await dispatchFromThread(other, 5000)).outcome).toBe('succeeded');
+      other.close('done');
+      expect(ran).toBe(false);
+      expect(entries).toEqual([]);
+      expect(uncaught).toEqual([]);
+    });
+  });
+
+  it('a handler that closes its dispatcher: an event of the same batch behind it is not run, and raises no error', async () => {
+    await catchingUncaught(async (uncaught) => {
+      let runs = 0;
+      const { logger } = memoryLogger();
+      const dispatcher = new JsDispatcher({
+        label: 'test-writer',
+        logger,
+        handler: () => () => {
+          runs++;
+          dispatcher.close('writer "test-writer" unsubscribed');
+        },
+      });
+      const pending = [dispatchFromThread(dispatcher, 10_000, 'freeze'), dispatchFromThread(dispatcher, 10_000, 'freeze')];
+      // Keep JS blocked until a third event's short deadline has passed: by then both events
+      // wait for JS, and reach it in one batch (the third, answered already, is left out).
+      const returned = returnedFlag();
+      const marker = dispatcherFor(undefined).dispatcher;
+      const markerAnswer = dispatchFromThread(marker, 100, 'freeze', returned);
+      expect(blockEventLoopUntil(() => Atomics.load(returned, 0) === 1)).toBe(true);
+      expect((await Promise.all(pending)).map((r) => r.outcome)).toEqual(['closed', 'closed']);
+      expect((await markerAnswer).outcome).toBe('timedOut');
+      marker.close('done');
+      expect(runs).toBe(1);
+      expect(uncaught).toEqual([]);
+    });
   });
 
   it('fails events posted after close at once', async () => {
@@ -641,28 +712,6 @@ describe('dispatcher deadlines of several running handlers', () => {
 });
 
 describe('a logger that throws', () => {
-  /**
-   * Runs `body` with queueMicrotask wrapped to catch what its callbacks throw: the dispatcher
-   * reports a logger's error as uncaught, from a microtask, which would fail the test run.
-   */
-  async function catchingUncaught(body: (uncaught: unknown[]) => Promise<void>): Promise<void> {
-    const uncaught: unknown[] = [];
-    const real = globalThis.queueMicrotask;
-    globalThis.queueMicrotask = (callback) =>
-      real(() => {
-        try {
-          callback();
-        } catch (error) {
-          uncaught.push(error);
-        }
-      });
-    try {
-      await body(uncaught);
-    } finally {
-      globalThis.queueMicrotask = real;
-    }
-  }
-
   /** A logger that throws `error` from `level` for events of snapshot set `failing`, and keeps the rest. */
   function throwingLogger(level: 'info' | 'debug', failing: string, error: Error) {
     const logged: string[] = [];

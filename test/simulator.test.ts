@@ -117,6 +117,21 @@ describe('simulated snapshot set', () => {
     ]);
   });
 
+  it('gives each writer lists of its own: what one handler changes, no other sees', async () => {
+    // VSS tells every writer of a phase the same context; each handler gets its own copy.
+    const seen: { volumes: string[]; components: string[] }[] = [];
+    const changing = (ctx: WriterEventContext): void => {
+      seen.push({ volumes: [...ctx.volumes], components: [...ctx.components] });
+      // Read-only in their type, but plain arrays a JavaScript handler can change.
+      (ctx.volumes as string[]).push('/elsewhere');
+      (ctx.components as string[]).push('another');
+    };
+    for (const name of ['first', 'second', 'third']) await recordingWriter(name, [], { freeze: changing, thaw: changing });
+    await createShadowCopy({ volumes: [data], ...quiet });
+    expect(seen).toHaveLength(6);
+    for (const s of seen) expect(s).toEqual({ volumes: [data], components: [] });
+  });
+
   it('sends each event to every writer at once and ends the phase when all answered', async () => {
     const calls: Calls = [];
     const log: string[] = [];
