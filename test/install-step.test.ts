@@ -4,11 +4,11 @@
  * package with a PATH that holds only node, so no compiler or cmake is ever found.
  */
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, existsSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { skipUnlessRunnable } from './helpers/skip.js';
+import { tempDir } from './helpers/temp-dir.js';
 
 const root = join(__dirname, '..');
 const target = `${process.platform}-${process.arch}`;
@@ -25,7 +25,7 @@ const muslReason =
   prebuildReason ?? skipUnlessRunnable('install step on musl', process.platform === 'linux' ? null : `LIBC=musl is read on Linux only (this is ${process.platform})`);
 
 function scratchPackage(prebuild?: string): string {
-  const dir = mkdtempSync(join(tmpdir(), 'vss-bridge-install-'));
+  const dir = tempDir('vss-bridge-install-');
   mkdirSync(join(dir, 'scripts'));
   copyFileSync(join(root, 'scripts', 'install.js'), join(dir, 'scripts', 'install.js'));
   writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'vss-bridge', version: '0.0.0' }));

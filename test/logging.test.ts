@@ -1,12 +1,12 @@
 /** What the library logs, at which level, and through which loggers. */
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, chmodSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createShadowCopy, VssWriter, WriteGate, type VssWriterOptions } from '../src/index.js';
 import { rehearseCheckpoint } from '../src/testing.js';
 import { memoryLogger } from './helpers/memory-logger.js';
+import { tempDir } from './helpers/temp-dir.js';
 import { recordingWriter } from './helpers/writers.js';
 
 type LoggerOption = NonNullable<VssWriterOptions['logger']>;
@@ -93,7 +93,7 @@ describe.runIf(process.platform === 'linux')('Linux-guest registration that cann
 
   it('is said once per process, as a warning with the way to turn it off', async () => {
     // A registration directory others may write to: every writer's registration fails.
-    const dir = mkdtempSync(join(tmpdir(), 'vss-bridge-open-'));
+    const dir = tempDir('vss-bridge-open-');
     chmodSync(dir, 0o777);
     vi.stubEnv('VSS_BRIDGE_RUNTIME_DIR', dir);
     vi.stubEnv('VSS_BRIDGE_COORDINATOR', '');

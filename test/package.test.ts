@@ -1,9 +1,9 @@
 /** The package as npm users load it: `import` and `require` give the same API, with types. */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { tempDir } from './helpers/temp-dir.js';
 
 const root = join(__dirname, '..');
 
@@ -41,7 +41,7 @@ describe('package', () => {
   });
 
   it('type-checks consumers of both module kinds', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'vss-bridge-types-'));
+    const dir = tempDir('vss-bridge-types-');
     const body = [
       "const writer = new VssWriter({ name: 'x', id: 'c6e4a54e-8a2c-4d3b-9f0e-1a2b3c4d5e6f', usage: 'userData', sourceType: 'other',",
       '  handlers: { freeze: async (ctx) => { const s: AbortSignal = ctx.signal; void s; } } });',
@@ -61,7 +61,7 @@ describe('package', () => {
   });
 
   it("resolves 'vss-bridge' and 'vss-bridge/testing' with types under TypeScript's node10 resolution", () => {
-    const dir = mkdtempSync(join(tmpdir(), 'vss-bridge-node10-'));
+    const dir = tempDir('vss-bridge-node10-');
     writeFileSync(join(dir, 'app.ts'), [
       "import { VssWriter } from 'vss-bridge';",
       "import { rehearseCheckpoint } from 'vss-bridge/testing';",
@@ -91,7 +91,7 @@ describe('package', () => {
 
   it('says what to do when no addon matches: where prebuilds exist and how to compile', () => {
     // node-gyp-build's own override: look for build/ and prebuilds/ in an empty place.
-    const message = loadError({ VSS_BRIDGE_PREBUILD: mkdtempSync(join(tmpdir(), 'vss-bridge-none-')) });
+    const message = loadError({ VSS_BRIDGE_PREBUILD: tempDir('vss-bridge-none-') });
     expect(message).toMatch(new RegExp(`no native addon for ${process.platform}-${process.arch}`));
     expect(message).toMatch(/Prebuilt addons ship for linux-x64 and linux-arm64 \(glibc 2\.28 or newer\) and win32-x64/);
     expect(message).toMatch(/npm rebuild vss-bridge --build-from-source/);
@@ -105,7 +105,7 @@ describe('package', () => {
   });
 
   it('says which addon failed to load, and why', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'vss-bridge-bad-'));
+    const dir = tempDir('vss-bridge-bad-');
     const bad = join(dir, 'vss_bridge.node');
     writeFileSync(bad, 'not a shared object');
     const message = loadError({ VSS_BRIDGE_ADDON: bad });

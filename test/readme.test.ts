@@ -4,11 +4,11 @@
  * ES module), and run against this checkout as an installed `vss-bridge`.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
+import { tempDir } from './helpers/temp-dir.js';
 
 const root = join(__dirname, '..');
 const readme = readFileSync(join(root, 'README.md'), 'utf8');
@@ -32,7 +32,7 @@ function examples(): { heading: string; code: string }[] {
 
 /** A fresh app directory where 'vss-bridge' is this checkout (dist/, built by global-setup). */
 function appDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'vss-bridge-readme-'));
+  const dir = tempDir('vss-bridge-readme-');
   mkdirSync(join(dir, 'node_modules'));
   symlinkSync(root, join(dir, 'node_modules', 'vss-bridge'));
   symlinkSync(join(root, 'node_modules', 'better-sqlite3'), join(dir, 'node_modules', 'better-sqlite3'));

@@ -5,8 +5,6 @@
  * metadata.
  */
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { BackendCapabilities } from '../src/backends/backend.js';
@@ -15,6 +13,7 @@ import { createShadowCopy, gatherWriterMetadata, VssError, type Progress } from 
 import { runSnapshotSet } from '../src/requester.js';
 import { shadowCopyOptionsSchema } from '../src/schemas.js';
 import { memoryLogger } from './helpers/memory-logger.js';
+import { tempDir } from './helpers/temp-dir.js';
 import { recordingWriter } from './helpers/writers.js';
 
 /** Capabilities the simulated backend is made to lack, for one test. */
@@ -35,7 +34,7 @@ afterEach(() => {
   lacking.capabilities = undefined;
 });
 
-const data = mkdtempSync(join(tmpdir(), 'vss-bridge-requester-'));
+const data = tempDir('vss-bridge-requester-');
 
 async function failure(promise: Promise<unknown>): Promise<unknown> {
   return promise.then(

@@ -2,19 +2,19 @@
  * The simulated VSS runs the real sequence and the real failure rules (see
  * /work/shared/reference/vss.md and native/snapshot_set.h).
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createShadowCopy, listWriters, OptionsError, VssError, WriterFailure, type Progress, type ShadowCopyResult, type WriterEventContext } from '../src/index.js';
 import { memoryLogger } from './helpers/memory-logger.js';
+import { tempDir } from './helpers/temp-dir.js';
 import { scaled } from './helpers/timing.js';
 import { eventsOf, recordingWriter, sleep, type Calls } from './helpers/writers.js';
 
 const quiet = { logger: memoryLogger().logger };
 // Volumes must exist, as VSS's must: two directories stand in for two volumes.
-const data = mkdtempSync(join(tmpdir(), 'vss-bridge-data-'));
-const logs = mkdtempSync(join(tmpdir(), 'vss-bridge-logs-'));
+const data = tempDir('vss-bridge-data-');
+const logs = tempDir('vss-bridge-logs-');
 const backupSequence = ['prepareBackup', 'prepareSnapshot', 'freeze', 'thaw', 'postSnapshot', 'backupComplete', 'backupShutdown'];
 
 async function failingSet(options: Parameters<typeof createShadowCopy>[0]): Promise<VssError> {

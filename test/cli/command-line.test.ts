@@ -3,11 +3,10 @@
  * a missing command, unknown names, durations, usage lines and writer modules that fail.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.js';
+import { tempDir } from '../helpers/temp-dir.js';
 
 function io() {
   const out = { text: '', write(s: string) { this.text += s; } };
@@ -108,7 +107,7 @@ describe('--writer-module', () => {
 
 describe('demo --dir', () => {
   it('resolves a relative directory against the working directory', async () => {
-    const cwd = mkdtempSync(join(tmpdir(), 'vss-bridge-demo-cwd-'));
+    const cwd = tempDir('vss-bridge-demo-cwd-');
     const previous = process.cwd();
     process.chdir(cwd);
     try {

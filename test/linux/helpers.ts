@@ -7,9 +7,9 @@ import { execFileSync, fork, spawn, type ChildProcess } from 'node:child_process
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll } from 'vitest';
 import { freezeFileSystem, thawFileSystem } from '../../src/linux/fs-freeze.js';
 import { envForOtherUser, nodeForOtherUsers, packageForOtherUsers } from '../helpers/other-user.js';
+import { tempDir } from '../helpers/temp-dir.js';
 
 export const isRoot = process.getuid?.() === 0;
 export const isLinux = process.platform === 'linux';
@@ -21,9 +21,7 @@ export const fixtures = join(__dirname, 'fixtures');
  * umask 002 has group-writable folders.
  */
 function launcher(script: string): string {
-  const dir = mkdtempSync(join(tmpdir(), 'vss-bridge-cli-'));
-  // Registered while the importing test file is collected: it runs after that file's tests.
-  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const dir = tempDir('vss-bridge-cli-');
   const path = join(dir, 'cli.cjs');
   writeFileSync(path, `require(${JSON.stringify(script)});\n`, { mode: 0o644 });
   return path;
@@ -206,6 +204,5 @@ export function statusAs(uid: number, socketPath: string): string {
   return execFileSync(nodeForOtherUsers(), ['-e', script], { uid, gid: uid, env: envForOtherUser() }).toString();
 }
 
-export function newTempDir(prefix: string): string {
-  return mkdtempSync(join(tmpdir(), prefix));
-}
+/** Removed after the test file even when a test's own cleanup fails half-way. */
+export const newTempDir = tempDir;
