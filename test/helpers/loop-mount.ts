@@ -1,17 +1,23 @@
 /**
  * A small ext4 file system in an image file, loop-mounted in a temp directory, for tests that
  * need a real fsfreeze. Only file systems made here are ever frozen; every freeze is undone in
- * a finally, and by the freezing shell itself if this process dies.
+ * a finally, and by the freezing shell itself if this process dies. No mount outlives its test:
+ * a busy one is detached (umount -l), and one whose test process died before its cleanup (killed
+ * on a timeout, say) is thawed, detached and removed by the next createLoopFs.
  */
 import { execFile, spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { existsSync, readdirSync, readFileSync, readlinkSync, realpathSync } from 'node:fs';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 
 const run = promisify(execFile);
 const tools = ['truncate', 'mkfs.ext4', 'mount', 'umount', 'fsfreeze', 'losetup'];
+const rootPrefix = 'vss-bridge-loopfs-';
+/** In each root: "<pid> <pid namespace>" of the process that made it. */
+export const ownerFile = 'owner';
 
 export interface LoopFs {
   readonly root: string;
@@ -45,23 +51,94 @@ export function loopFsUnavailable(): string | null {
   return null;
 }
 
+/** Every mount point, in mount order. /proc/mounts writes a space and the like as \ooo. */
+export function mountPoints(): string[] {
+  return readFileSync('/proc/self/mounts', 'utf8')
+    .split('\n')
+    .map((line) => (line.split(' ')[1] ?? '').replace(/\\([0-7]{3})/g, (_, octal: string) => String.fromCharCode(parseInt(octal, 8))));
+}
+
+/** The mount points at or below `dir`, deepest (latest mounted) first. */
+export function mountsUnder(dir: string): string[] {
+  if (!existsSync(dir)) return [];
+  const real = realpathSync(dir);
+  return mountPoints()
+    .filter((at) => at === real || at.startsWith(`${real}/`))
+    .reverse();
+}
+
+const isMounted = (at: string): boolean => existsSync(at) && mountPoints().includes(realpathSync(at));
+
+/**
+ * Unmounts `at`. A busy file system (a process still has a file open or its working directory
+ * there) is retried for a moment, then detached lazily: gone from the tree at once, released by
+ * the kernel when its last user lets go. Thaw it first: an unmount of a frozen file system waits
+ * for the thaw.
+ */
+export async function unmount(at: string): Promise<void> {
+  for (let attempt = 0; attempt < 5 && isMounted(at); attempt++) {
+    if (attempt > 0) await sleep(200);
+    await run('umount', [at], { env, timeout: 5_000 }).catch(() => undefined);
+  }
+  if (isMounted(at)) await run('umount', ['-l', at], { env, timeout: 5_000 });
+}
+
+/** Thaws and unmounts every file system mounted below `root`, then removes it; never removes through a mount. */
+async function release(root: string): Promise<void> {
+  const mounts = mountsUnder(root);
+  for (const m of mounts) await run('fsfreeze', ['-u', m], { env, timeout: 5_000 }).catch(() => undefined); // not frozen: EINVAL, fine
+  for (const m of mounts) await unmount(m);
+  const left = mountsUnder(root);
+  if (left.length > 0) throw new Error(`${left.join(', ')} still mounted: ${root} left in place`);
+  await rm(root, { recursive: true, force: true });
+}
+
+const pidNamespace = (): string => readlinkSync('/proc/self/ns/pid');
+
+/**
+ * Whether the process that made `root` is gone. False when in doubt: no owner file (not made
+ * here, or still being made), a process of another pid namespace (its pid means nothing here),
+ * or a pid that answers.
+ */
+function ownerIsGone(root: string): boolean {
+  let owner: string;
+  try {
+    owner = readFileSync(join(root, ownerFile), 'utf8');
+  } catch {
+    return false;
+  }
+  const [pid, namespace] = owner.split(' ');
+  if (!/^\d+$/.test(pid ?? '') || namespace !== pidNamespace()) return false;
+  try {
+    process.kill(Number(pid), 0);
+    return false;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'ESRCH';
+  }
+}
+
+/** Releases the loop file systems left by test processes that died before their cleanup. */
+async function sweepOrphans(): Promise<void> {
+  const base = tmpdir();
+  for (const name of readdirSync(base)) {
+    const root = join(base, name);
+    // Best effort: another test process may be sweeping the same root.
+    if (name.startsWith(rootPrefix) && ownerIsGone(root)) await release(root).catch(() => undefined);
+  }
+}
+
 export async function createLoopFs(sizeMiB = 32): Promise<LoopFs> {
-  const root = await mkdtemp(join(tmpdir(), 'vss-bridge-loopfs-'));
+  await sweepOrphans();
+  const root = await mkdtemp(join(tmpdir(), rootPrefix));
   const image = join(root, 'fs.img');
   const mountpoint = join(root, 'mnt');
-  const mounts: string[] = [];
-  const cleanup = async (): Promise<void> => {
-    // Thaw first: an unmount of a frozen file system waits for the thaw.
-    for (const m of mounts) await run('fsfreeze', ['-u', m], { env }).catch(() => undefined);
-    for (const m of mounts.reverse()) await run('umount', [m], { env }).catch(() => undefined);
-    await rm(root, { recursive: true, force: true });
-  };
+  const cleanup = (): Promise<void> => release(root);
   try {
+    await writeFile(join(root, ownerFile), `${process.pid} ${pidNamespace()}`);
     await mkdir(mountpoint);
     await run('truncate', ['-s', `${sizeMiB}M`, image], { env });
     await run('mkfs.ext4', ['-q', '-F', image], { env });
     await run('mount', ['-o', 'loop', image, mountpoint], { env });
-    mounts.push(mountpoint);
   } catch (error) {
     await cleanup();
     throw error;
@@ -83,7 +160,6 @@ export async function createLoopFs(sizeMiB = 32): Promise<LoopFs> {
     async mountReadOnly(other) {
       const at = await mkdtemp(join(root, 'ro-'));
       await run('mount', ['-o', 'loop,ro', other, at], { env });
-      mounts.push(at);
       return at;
     },
     cleanup,

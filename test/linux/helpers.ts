@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freezeFileSystem, thawFileSystem } from '../../src/linux/fs-freeze.js';
+import { unmount } from '../helpers/loop-mount.js';
 import { envForOtherUser, nodeForOtherUsers, packageForOtherUsers } from '../helpers/other-user.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
@@ -67,11 +68,8 @@ export async function makeLoopMount(): Promise<LoopMount> {
     cleanup: async () => {
       // Never leave it frozen: a process blocked on a frozen file system cannot be killed.
       await thawFileSystem(mountPoint);
-      try {
-        execFileSync('umount', [mountPoint]);
-      } finally {
-        rmSync(dir, { recursive: true, force: true });
-      }
+      await unmount(mountPoint);
+      rmSync(dir, { recursive: true, force: true });
     },
   };
 }
