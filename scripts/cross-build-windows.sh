@@ -39,7 +39,10 @@ addon_api=$(cd "$root" && node -p "require('node-addon-api').include_dir")
 napi_def=$(cd "$root" && node -p "require('node-api-headers').def_paths.node_api_def")
 
 # node.exe exports the Node-API functions; the .node links against them by name.
-"$DLLTOOL" -d "$napi_def" -l "$out/libnode.a" -D node.exe
+# dlltool leaves two empty temporary files (ccXXXXXX) behind: it gets a folder of its own.
+scratch=$(mktemp -d)
+trap 'rm -rf "$scratch"' EXIT
+TMPDIR=$scratch "$DLLTOOL" -d "$napi_def" -l "$out/libnode.a" -D node.exe
 
 common_defines=()
 for d in "${portable_defines[@]}" "${defines[@]}"; do common_defines+=("-D$d"); done
