@@ -44,6 +44,7 @@ describe.skipIf(skipReason !== null)('quiesce through the app socket, in one pro
   });
 
   afterEach(async () => {
+    vi.restoreAllMocks();
     // A test that failed half-way leaves nothing frozen for the next.
     await thawApps('abort', { runtimeDir: dir, timeoutMs: polling.timeout, log: () => undefined });
     for (const w of writers.splice(0)) await w.unsubscribe();
@@ -414,8 +415,28 @@ describe.skipIf(skipReason !== null)('quiesce through the app socket, in one pro
       const c = connection(path);
       c.socket.write('{"v":1,"op":"status"}\n');
       await c.closed;
-      vi.restoreAllMocks();
       expect(c.lines()).toMatchObject([{ op: 'status', pid: process.pid }]);
+      // Root too, whoever the app runs as.
+      vi.spyOn(linuxAddon(), 'peerCredentials').mockImplementation(() => ({ pid: 1, uid: 0, gid: 0 }));
+      const byRoot = connection(path);
+      byRoot.socket.write('{"v":1,"op":"status"}\n');
+      await byRoot.closed;
+      expect(byRoot.lines()).toMatchObject([{ op: 'status', pid: process.pid }]);
+    });
+
+    it('without a runtime directory (not root, neither variable set), says which to set', async () => {
+      delete process.env[runtimeDirVariable];
+      const xdg = process.env['XDG_RUNTIME_DIR'];
+      delete process.env['XDG_RUNTIME_DIR'];
+      vi.spyOn(process, 'getuid').mockReturnValue(4242);
+      try {
+        const w = await writer('homeless-writer');
+        expect(w.entries.filter((e) => e.level === 'warn').map((e) => e.message)).toEqual([
+          expect.stringMatching(/^not registered for Linux guest quiesce: neither VSS_BRIDGE_RUNTIME_DIR nor XDG_RUNTIME_DIR is set; set VSS_BRIDGE_RUNTIME_DIR to a directory this user owns/),
+        ]);
+      } finally {
+        if (xdg !== undefined) process.env['XDG_RUNTIME_DIR'] = xdg;
+      }
     });
 
     it('answers a request it could not carry out with the reason', async () => {
@@ -568,6 +589,21 @@ describe.skipIf(skipReason !== null)('quiesce through the app socket, in one pro
       });
       // Said once; an abort after it has nothing to add either.
       expect(await ask(app, { v: 1, op: 'abort', timeoutMs: polling.timeout }, polling.timeout)).toEqual({ v: 1, op: 'thawed', note: 'not frozen' });
+    });
+
+    it('freezes every file system of the guest, with the backup type the hook asked for', async () => {
+      const seen: unknown[] = [];
+      const w = await writer('whole-guest', {
+        freeze: (ctx: { volumes: readonly string[]; backupType: string; isPathAffected(path: string): boolean }) =>
+          void seen.push({ volumes: ctx.volumes, backupType: ctx.backupType, affected: ctx.isPathAffected(dir) }),
+      } as VssWriterOptions['handlers']);
+      const app = theApp();
+      const { reply, connection } = await ask(app, { ...freezeRequest(), backupType: 'copy' }, polling.timeout, true);
+      expect(reply).toMatchObject({ op: 'frozen' });
+      expect(seen).toEqual([{ volumes: ['/'], backupType: 'copy', affected: true }]);
+      await connection.hold(Date.now() + polling.timeout);
+      expect(await ask(app, { v: 1, op: 'thaw', timeoutMs: polling.timeout }, polling.timeout)).toEqual({ v: 1, op: 'thawed' });
+      expect(w.events).toContain('backupComplete');
     });
 
     it('while the writers thaw, the status says thawing', async () => {

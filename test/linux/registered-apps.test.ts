@@ -43,6 +43,8 @@ const skipReason = skipUnlessRunnable('hook side against stand-in apps', isLinux
 describe.skipIf(skipReason !== null)('the hook asking registered apps', () => {
   let dir: string;
   const servers: Server[] = [];
+  /** Every connection the stand-in apps accepted: a test that failed half-way may leave some open. */
+  const accepted: Socket[] = [];
 
   beforeEach(() => {
     dir = newTempDir('vss-bridge-apps-');
@@ -51,6 +53,7 @@ describe.skipIf(skipReason !== null)('the hook asking registered apps', () => {
   });
   afterEach(async () => {
     vi.restoreAllMocks();
+    for (const socket of accepted.splice(0)) socket.destroy();
     await Promise.all(servers.splice(0).map((s) => new Promise((resolve) => s.close(resolve))));
     rmSync(dir, { recursive: true, force: true });
   });
@@ -62,6 +65,7 @@ describe.skipIf(skipReason !== null)('the hook asking registered apps', () => {
     const socketPath = join(where, `${registeredAt}-${pid}.sock`);
     const app: FakeApp = { socketPath, requests: [], lines: [], closed: [] };
     const server = createServer((socket) => {
+      accepted.push(socket);
       app.closed.push(new Promise((resolve) => socket.once('close', () => resolve())));
       socket.on('error', () => undefined);
       let buffered = '';
@@ -164,9 +168,14 @@ describe.skipIf(skipReason !== null)('the hook asking registered apps', () => {
       const roots = await fakeApp(1, answer({}), theirs);
       const others = await fakeApp(2, answer({}), theirs);
       chownSync(others.socketPath, 65533, 65533);
+      const owners = await fakeApp(3, answer({}), theirs);
+      chownSync(owners.socketPath, 65534, 65534);
       const skipped: string[] = [];
       const apps = findRegisteredApps(dir, skipped);
-      expect(apps.map((a) => [a.socketPath, a.ownerUid])).toEqual([[roots.socketPath, 65534]]);
+      expect(apps.map((a) => [a.socketPath, a.ownerUid])).toEqual([
+        [roots.socketPath, 65534],
+        [owners.socketPath, 65534],
+      ]);
       expect(skipped).toEqual([`${others.socketPath}: owned by uid 65533, not by the directory's owner 65534`]);
     });
   });
@@ -182,7 +191,8 @@ describe.skipIf(skipReason !== null)('the hook asking registered apps', () => {
     it('reads a reply that arrives in pieces', async () => {
       const app = await fakeApp(1, (_, socket) => {
         socket.write('{"v":1,"op":');
-        setImmediate(() => socket.write('"thawed"}\n'));
+        // A pause, so that the first piece is read on its own.
+        setTimeout(() => socket.write('"thawed"}\n'), 50);
       });
       expect(await ask(registered(app), { v: 1, op: 'thaw', timeoutMs: 10 }, polling.timeout)).toEqual({ v: 1, op: 'thawed' });
     });
@@ -218,11 +228,14 @@ describe.skipIf(skipReason !== null)('the hook asking registered apps', () => {
       const mine = registered(app);
       vi.spyOn(linuxAddon(), 'peerCredentials').mockImplementation(() => ({ pid: 1, uid: 0, gid: 0 }));
       expect(await ask({ ...mine, ownerUid: uid + 1 }, { v: 1, op: 'status' }, polling.timeout)).toEqual({ v: 1, op: 'thawed' });
+      // And a user's app running as that user.
+      vi.spyOn(linuxAddon(), 'peerCredentials').mockImplementation(() => ({ pid: 1, uid: 4242, gid: 4242 }));
+      expect(await ask({ ...mine, ownerUid: 4242 }, { v: 1, op: 'status' }, polling.timeout)).toEqual({ v: 1, op: 'thawed' });
       vi.spyOn(linuxAddon(), 'peerCredentials').mockImplementation(() => {
         throw new Error('SO_PEERCRED failed');
       });
       await expect(ask(mine, { v: 1, op: 'status' }, polling.timeout)).rejects.toThrow('SO_PEERCRED failed');
-      expect(app.lines).toEqual(['{"v":1,"op":"status"}']);
+      expect(app.lines).toEqual(['{"v":1,"op":"status"}', '{"v":1,"op":"status"}']);
     });
 
     it('stops at the signal with its reason (or "interrupted"), and hangs up', async () => {
