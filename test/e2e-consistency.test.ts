@@ -6,8 +6,7 @@
  * always resumes.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { PassThrough } from 'node:stream';
@@ -19,6 +18,7 @@ import { RecordsService } from '../src/demo/records.js';
 import { loadSqlite } from '../src/demo/sqlite.js';
 import { VssWriter, WriterFailure } from '../src/index.js';
 import { memoryLogger } from './helpers/memory-logger.js';
+import { tempDir } from './helpers/temp-dir.js';
 import { recordingWriter } from './helpers/writers.js';
 
 const cleanups: (() => Promise<unknown>)[] = [];
@@ -32,8 +32,7 @@ const writerName = 'records';
 async function runningService(options: { maxFrozenMs?: number; manualCheckpoints?: boolean } = {}) {
   const { logger, entries } = memoryLogger();
   const sqlite = await loadSqlite();
-  const root = await mkdtemp(join(tmpdir(), 'vss-bridge-e2e-'));
-  cleanups.push(() => rm(root, { recursive: true, force: true }));
+  const root = tempDir('vss-bridge-e2e-');
   const dataDir = join(root, 'data');
   await mkdir(dataDir);
   const service = await RecordsService.start({ dir: dataDir, sqlite, logger, ...options });

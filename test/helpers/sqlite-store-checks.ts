@@ -4,13 +4,13 @@
  * nodeSqliteStore (node:sqlite).
  */
 import { statSync } from 'node:fs';
-import { copyFile, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { copyFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WriteGate, type SqliteStore } from '../../src/index.js';
 import type { Logger } from '../../src/logger.js';
 import { memoryLogger } from './memory-logger.js';
+import { tempDir } from './temp-dir.js';
 
 /** One connection, through whichever driver. */
 export interface TestDatabase {
@@ -38,12 +38,6 @@ export function describeSqliteStore<Db extends TestDatabase>(driver: SqliteDrive
     for (const c of cleanups.splice(0).reverse()) await c();
   });
 
-  async function tempDir(): Promise<string> {
-    const dir = await mkdtemp(join(tmpdir(), 'vss-bridge-sqlite-'));
-    cleanups.push(() => rm(dir, { recursive: true, force: true }));
-    return dir;
-  }
-
   /** Opened with no busy timeout, closed after the test. */
   function open(file: string): Db {
     const db = driver.open(file);
@@ -53,7 +47,7 @@ export function describeSqliteStore<Db extends TestDatabase>(driver: SqliteDrive
   }
 
   async function walDatabase(): Promise<{ dir: string; file: string; db: Db }> {
-    const dir = await tempDir();
+    const dir = tempDir('vss-bridge-sqlite-');
     const file = join(dir, 'app.db');
     const db = open(file);
     db.exec('PRAGMA journal_mode = WAL');
@@ -171,7 +165,7 @@ export function describeSqliteStore<Db extends TestDatabase>(driver: SqliteDrive
       await store.prepare({ signal: new AbortController().signal });
       expect(store.lastPreparation).toBeUndefined();
       db.exec('ROLLBACK');
-      const rollback = open(join(await tempDir(), 'journal.db'));
+      const rollback = open(join(tempDir('vss-bridge-sqlite-'), 'journal.db'));
       const plain = driver.store(rollback, quiet());
       await plain.prepare({ signal: new AbortController().signal });
       expect(plain.lastPreparation).toBeUndefined();
