@@ -348,7 +348,7 @@ describe.skipIf(skipReason !== null)('the hook asking registered apps', () => {
       const gone = await fakeApp(1, freezing);
       await fakeApp(2, (request, socket) => {
         // The older app exits (its socket removed) while this one freezes.
-        rmSync(gone.socketPath);
+        rmSync(gone.socketPath, { force: true });
         socket.write(line(frozenReply(request, ['w'])));
       });
       const log: string[] = [];
