@@ -45,6 +45,17 @@ function returnedFlag(): Int32Array {
   return new Int32Array(new SharedArrayBuffer(4));
 }
 
+/**
+ * Posts an event with a 100 ms deadline and keeps the JS thread blocked until the native caller
+ * has its answer (the deadline's): the event is still on its way to JS when this returns.
+ */
+function postWhileBlocked(d: JsDispatcher): Promise<NativeDispatchResult> {
+  const returned = returnedFlag();
+  const pending = dispatchFromThread(d, 100, 'freeze', returned);
+  expect(blockEventLoopUntil(() => Atomics.load(returned, 0) === 1)).toBe(true);
+  return pending;
+}
+
 const signed = (code: string): number => hresultOf(code) | 0;
 
 /**
@@ -163,11 +174,8 @@ describe('dispatcher', () => {
     const { dispatcher, entries } = dispatcherFor(() => {
       ran = true;
     });
-    const returned = returnedFlag();
-    const pending = dispatchFromThread(dispatcher, 100, 'freeze', returned);
     // The event loop stays blocked until the native caller has its answer: JS cannot give it.
-    expect(blockEventLoopUntil(() => Atomics.load(returned, 0) === 1)).toBe(true);
-    const result = await pending;
+    const result = await postWhileBlocked(dispatcher);
     expect(result.outcome).toBe('timedOut');
     // Once the late event reached JS (it logs that it did not run the handler), it never runs.
     await vi.waitFor(() => expect(entries.some((e) => /handler not run/.test(e.message))).toBe(true), polling);
@@ -205,10 +213,7 @@ describe('dispatcher', () => {
       const { dispatcher, entries } = dispatcherFor(() => {
         ran = true;
       });
-      const returned = returnedFlag();
-      const pending = dispatchFromThread(dispatcher, 100, 'freeze', returned);
-      // The event waits for the blocked JS thread; the native caller gets its answer meanwhile.
-      expect(blockEventLoopUntil(() => Atomics.load(returned, 0) === 1)).toBe(true);
+      const pending = postWhileBlocked(dispatcher);
       dispatcher.close('writer "test-writer" unsubscribed'); // before JS sees the event
       expect((await pending).outcome).toBe('timedOut');
       // An event posted later reaches JS after it: by its answer, the first one was routed.
@@ -236,10 +241,8 @@ describe('dispatcher', () => {
       const pending = [dispatchFromThread(dispatcher, 10_000, 'freeze'), dispatchFromThread(dispatcher, 10_000, 'freeze')];
       // Keep JS blocked until a third event's short deadline has passed: by then both events
       // wait for JS, and reach it in one batch (the third, answered already, is left out).
-      const returned = returnedFlag();
       const marker = dispatcherFor(undefined).dispatcher;
-      const markerAnswer = dispatchFromThread(marker, 100, 'freeze', returned);
-      expect(blockEventLoopUntil(() => Atomics.load(returned, 0) === 1)).toBe(true);
+      const markerAnswer = postWhileBlocked(marker);
       expect((await Promise.all(pending)).map((r) => r.outcome)).toEqual(['closed', 'closed']);
       expect((await markerAnswer).outcome).toBe('timedOut');
       marker.close('done');
