@@ -246,8 +246,10 @@ export class JsDispatcher {
   /**
    * One deadline timer for all running handlers, armed for the earliest deadline it knows of
    * (armedAt): a setTimeout per event cost more than the rest of the JS side of a round trip.
-   * It is left armed when the last handler settles, unref'd, and re-armed only for an earlier
-   * deadline; when it fires it expires what is due and re-arms for the next.
+   * It is left armed when the last handler settles, and re-armed only for an earlier deadline;
+   * when it fires it expires what is due and re-arms for the next. It never decides whether
+   * the process may exit: while the dispatcher is open its native event queue keeps the event
+   * loop alive anyway (native/event_queue.cc), and close() clears it.
    */
   private timer: NodeJS.Timeout | undefined;
   private armedAt = Infinity;
@@ -369,14 +371,12 @@ export class JsDispatcher {
     return { writer: this.target.label, event: run.event, snapshotSetId: run.snapshotSetId };
   }
 
-  /** Makes sure the deadline timer fires by `deadlineAt` and keeps the process alive. */
+  /** Makes sure the deadline timer fires by `deadlineAt`. */
   private watch(deadlineAt: number): void {
     if (this.timer === undefined || deadlineAt < this.armedAt) {
       clearTimeout(this.timer);
       this.armedAt = deadlineAt;
       this.timer = setTimeout(() => this.expireDue(), Math.max(0, deadlineAt - performance.now()));
-    } else if (this.running.length === 1) {
-      this.timer.ref(); // it was unref'd when the last handler settled
     }
   }
 
@@ -385,8 +385,6 @@ export class JsDispatcher {
     if (i < 0) return; // expired or closed meanwhile
     const last = this.running.pop()!;
     if (i < this.running.length) this.running[i] = last;
-    // An armed timer with nothing to expire must not keep the process alive.
-    if (this.running.length === 0) this.timer?.unref();
   }
 
   private expireDue(): void {
