@@ -4,11 +4,10 @@
  * and the commands run through dist/ as the CLI runs them.
  */
 import { execFileSync, fork, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { freezeFileSystem, thawFileSystem } from '../../src/linux/fs-freeze.js';
-import { unmount } from '../helpers/loop-mount.js';
+import { createLoopFs } from '../helpers/loop-mount.js';
 import { envForOtherUser, nodeForOtherUsers, packageForOtherUsers } from '../helpers/other-user.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
@@ -33,7 +32,6 @@ const EBUSY = 16;
 const EINVAL = 22;
 
 export interface LoopMount {
-  readonly dir: string;
   readonly mountPoint: string;
   /** Its line in /proc/mounts. */
   readonly procMountsLine: string;
@@ -41,22 +39,20 @@ export interface LoopMount {
   isFrozen(): Promise<boolean>;
   /** FITHAW answers EINVAL: not frozen (a frozen one is thawed by the probe). */
   isThawed(): Promise<boolean>;
+  /** Thaws, unmounts and removes it (createLoopFs's cleanup). */
   cleanup(): Promise<void>;
 }
 
+/** A loop file system of test/helpers/loop-mount.ts, with probes of its frozen state. */
 export async function makeLoopMount(): Promise<LoopMount> {
-  const dir = mkdtempSync(join(tmpdir(), 'vss-bridge-linux-'));
-  const image = join(dir, 'fs.img');
-  const mountPoint = join(dir, 'mnt');
-  execFileSync('truncate', ['-s', '32M', image]);
-  execFileSync('mkfs.ext4', ['-q', '-F', image]);
-  execFileSync('mkdir', ['-p', mountPoint]);
-  execFileSync('mount', ['-o', 'loop', image, mountPoint]);
-  const { readFileSync } = await import('node:fs');
+  const fs = await createLoopFs();
+  const mountPoint = fs.mountpoint;
   const line = readFileSync('/proc/mounts', 'utf8').split('\n').find((l) => l.split(' ')[1] === mountPoint);
-  if (!line) throw new Error(`${mountPoint} is not in /proc/mounts`);
+  if (!line) {
+    await fs.cleanup();
+    throw new Error(`${mountPoint} is not in /proc/mounts`);
+  }
   return {
-    dir,
     mountPoint,
     procMountsLine: line,
     isFrozen: async () => {
@@ -65,12 +61,7 @@ export async function makeLoopMount(): Promise<LoopMount> {
       return errno === EBUSY;
     },
     isThawed: async () => (await thawFileSystem(mountPoint)) === EINVAL,
-    cleanup: async () => {
-      // Never leave it frozen: a process blocked on a frozen file system cannot be killed.
-      await thawFileSystem(mountPoint);
-      await unmount(mountPoint);
-      rmSync(dir, { recursive: true, force: true });
-    },
+    cleanup: fs.cleanup,
   };
 }
 
