@@ -76,9 +76,9 @@ export interface StoreAdapter {
 export interface FreezeReport {
   /** Increases with each freeze of this gate; freeze() resolves with it. */
   readonly id: number;
-  /** Epoch milliseconds (the wall clock, Date.now()) when freeze() was called. */
+  /** Epoch milliseconds (fractional, from the monotonic clock) when freeze() was called. */
   readonly startedAt: number;
-  /** Epoch milliseconds when the gate reopened: startedAt plus heldMs. */
+  /** Epoch milliseconds when the gate reopened. */
   readonly endedAt: number;
   /** How long the writes in flight took to finish; null if the freeze ended before they did. */
   readonly drainMs: number | null;
@@ -133,12 +133,6 @@ interface Held {
 interface Freeze {
   readonly id: number;
   readonly started: number;
-  /**
-   * Date.now() at the start, for the report's epoch times. Not performance.timeOrigin plus
-   * `started`: the monotonic clock is not adjusted as the wall clock is, so in a long-lived
-   * process that sum drifts from the time of day (17 ms in a five-minute test run here).
-   */
-  readonly startedAt: number;
   readonly controller: AbortController;
   /** Rejects when the freeze is given up; every wait of the freeze races it. */
   readonly interrupted: Promise<never>;
@@ -149,6 +143,8 @@ interface Freeze {
   /** Set while freeze() waits for the writes in flight. */
   drained?: () => void;
 }
+
+const epoch = (t: number): number => performance.timeOrigin + t;
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {
   return typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function';
@@ -352,7 +348,6 @@ export class WriteGate {
     const freeze: Freeze = {
       id: this.nextId++,
       started: performance.now(),
-      startedAt: Date.now(),
       controller: new AbortController(),
       interrupted,
       interrupt,
@@ -465,8 +460,8 @@ export class WriteGate {
     const heldMs = now - freeze.started;
     const report: FreezeReport = {
       id: freeze.id,
-      startedAt: freeze.startedAt,
-      endedAt: freeze.startedAt + heldMs,
+      startedAt: epoch(freeze.started),
+      endedAt: epoch(now),
       drainMs: freeze.drainMs,
       heldMs,
       heldWrites: held.length,
