@@ -11,12 +11,12 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { PassThrough } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
-import { copyDatabase, runCheckpoint, type CheckpointOptions } from '../src/demo/checkpoint.js';
+import { copyDatabase, runCheckpoint, verifySnapshot, type CheckpointOptions } from '../src/demo/checkpoint.js';
 import { runDemo } from '../src/demo/index.js';
 import { LoadGenerator } from '../src/demo/load.js';
 import { RecordsService } from '../src/demo/records.js';
 import { loadSqlite } from '../src/demo/sqlite.js';
-import { VssWriter, WriterFailure } from '../src/index.js';
+import { VssWriter, WriterFailure, type FreezeReport } from '../src/index.js';
 import { memoryLogger } from './helpers/memory-logger.js';
 import { tempDir } from './helpers/temp-dir.js';
 import { recordingWriter } from './helpers/writers.js';
@@ -189,6 +189,47 @@ describe('consistent snapshots with a large WAL (simulator)', () => {
     const good = await app.checkpoint();
     expect(good.verdict).toMatchObject({ integrity: 'ok', missing: [], unexpected: [], ok: true });
     expect(await app.lost()).toEqual([]);
+  });
+});
+
+describe('verifySnapshot', () => {
+  // The freeze began at 100 on the service's monotonic clock and held writes for 50 ms; the
+  // wall clock runs 7 s ahead of it (drift, or a step since the process started), and the
+  // acknowledgements, on the wall clock, say nothing about which side a write ran on.
+  const freeze: FreezeReport = {
+    id: 1, startedAt: 7_100, endedAt: 7_150, startedAtMonotonic: 100, drainMs: 1, heldMs: 50,
+    heldWrites: 1, longestHoldMs: 50, reachedFrozen: true, endedBy: 'thaw',
+  };
+  const writes = new Map([
+    [1, { id: 1, ranAt: 90, held: false }],
+    // Read the clock in the same tick as the gate's freeze, before it: in flight, drained.
+    [2, { id: 2, ranAt: 100, held: false }],
+    // Held, run when the gate reopened.
+    [3, { id: 3, ranAt: 150, held: true }],
+  ]);
+  const acks = [
+    { id: 1, sentAt: 7_085, ackedAt: 7_095, held: false },
+    { id: 2, sentAt: 7_099, ackedAt: 7_101, held: false },
+    { id: 3, sentAt: 7_120, ackedAt: 7_151, held: true },
+  ];
+  const service = { writes } as unknown as RecordsService;
+  const snapshot = async (ids: number[]): Promise<string> => {
+    const Sqlite = await loadSqlite();
+    const file = join(tempDir('vss-bridge-verify-'), 'records.db');
+    const db = new Sqlite(file);
+    db.exec('CREATE TABLE records (id INTEGER PRIMARY KEY, value TEXT NOT NULL, ran_at REAL NOT NULL)');
+    for (const id of ids) db.prepare('INSERT INTO records (id, value, ran_at) VALUES (?, ?, ?)').run(id, `record ${id}`, writes.get(id)!.ranAt);
+    db.close();
+    return file;
+  };
+
+  it("judges which side of the freeze a write ran on by the gate's monotonic clock; a tie with its start is from before", async () => {
+    const sqlite = await loadSqlite();
+    expect(verifySnapshot(sqlite, await snapshot([1, 2]), service, acks, freeze)).toEqual({
+      integrity: 'ok', acknowledgedBeforeFreeze: 1, expected: 2, afterFreeze: 1, missing: [], unexpected: [], ok: true,
+    });
+    expect(verifySnapshot(sqlite, await snapshot([1]), service, acks, freeze)).toMatchObject({ missing: [2], unexpected: [], ok: false });
+    expect(verifySnapshot(sqlite, await snapshot([1, 2, 3]), service, acks, freeze)).toMatchObject({ missing: [], unexpected: [3], ok: false });
   });
 });
 

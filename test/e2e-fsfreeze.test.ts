@@ -65,13 +65,14 @@ describe('snapshots of a really frozen file system', () => {
         writerName: 'records',
         logger,
         takeSnapshot: async () => {
-          const before = now();
+          // The service's writes are stamped on the monotonic clock (WriteRecord.ranAt).
+          const before = performance.now();
           // A second freeze must fail (EBUSY): proof the file system is frozen while cp runs.
           const out = await fs.whileFrozen(
             'if fsfreeze -f "$MNT" 2>/dev/null; then echo "NOT FROZEN"; exit 3; fi; echo frozen; cp --sparse=always "$IMAGE" "$COPY"',
             { IMAGE: fs.image, COPY: copy },
           );
-          frozenSpans.push([before, now()]);
+          frozenSpans.push([before, performance.now()]);
           expect(out.trim()).toBe('frozen');
           return copy;
         },

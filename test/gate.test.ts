@@ -619,6 +619,7 @@ describe('WriteGate: what it says', () => {
   it('reports each freeze in epoch time and keeps totals, counting a freeze still closed', async () => {
     const gate = new WriteGate(quiet());
     const before = Date.now();
+    const beforeMonotonic = performance.now();
     const id = await gate.freeze();
     await sleep(5);
     const closed = gate.stats();
@@ -627,7 +628,10 @@ describe('WriteGate: what it says', () => {
     expect(closed.longestFreezeMs).toBe(closed.frozenMs);
     const report = gate.thaw()!;
     const after = Date.now();
+    const afterMonotonic = performance.now();
     expect(report.id).toBe(id);
+    expect(report.startedAtMonotonic).toBeGreaterThanOrEqual(beforeMonotonic);
+    expect(report.startedAtMonotonic + report.heldMs).toBeLessThanOrEqual(afterMonotonic);
     expect(report.startedAt).toBeGreaterThanOrEqual(before - 1);
     expect(report.endedAt).toBeLessThanOrEqual(after + 1);
     expect(report.endedAt - report.startedAt).toBeCloseTo(report.heldMs, 3);

@@ -140,6 +140,15 @@ export async function runCheckpoint(o: CheckpointOptions): Promise<CheckpointRep
 /**
  * The snapshot must hold every acknowledged write that started to run before the freeze
  * began (the drain finishes those in flight) and none that ran after (the gate held those).
+ *
+ * Which side of the freeze a write ran on is decided on one clock, the service's monotonic
+ * one: the write's ranAt and the report's startedAtMonotonic are both performance.now() in
+ * the process that owns the gate. The wall clock (the acknowledgements, startedAt) may be
+ * stepped between any two reads, so it only counts acknowledgedBeforeFreeze. A write that
+ * started before the gate closed read the clock before the gate did: ranAt <= start (equal
+ * when both reads fell in one tick of the clock). No write starts while the gate is closed:
+ * the ones it held start after it reopened, at start + heldMs or later. So a tie with the
+ * start is a write from before the freeze.
  */
 export function verifySnapshot(
   sqlite: DatabaseConstructor,
@@ -161,7 +170,7 @@ export function verifySnapshot(
       continue;
     }
     if (ack.ackedAt < freeze.startedAt) acknowledgedBeforeFreeze++;
-    if (write.ranAt < freeze.startedAt) {
+    if (write.ranAt <= freeze.startedAtMonotonic) {
       expected++;
       if (!ids.has(ack.id)) missing.push(ack.id);
     } else {

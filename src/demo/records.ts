@@ -19,7 +19,10 @@ export const databaseFile = 'records.db';
 /** What the service knows about each committed write. */
 export interface WriteRecord {
   readonly id: number;
-  /** Epoch ms (monotonic clock) when the write started to run, inside the gate. */
+  /**
+   * performance.now() when the write started to run, inside the gate: this process's
+   * monotonic clock, the one FreezeReport.startedAtMonotonic is on (see verifySnapshot).
+   */
   readonly ranAt: number;
   /** Whether the gate was closed when the request arrived. */
   readonly held: boolean;
@@ -41,8 +44,6 @@ export interface RecordsServiceOptions {
 /** Rows of ballast a transaction of fillWal writes, 4 KB each. */
 const ballastRowsPerWrite = 256;
 const ballastRow = 'b'.repeat(4000);
-
-const now = (): number => performance.timeOrigin + performance.now();
 
 export class RecordsService {
   readonly gate: WriteGate;
@@ -70,7 +71,7 @@ export class RecordsService {
       ...(options.maxFrozenMs !== undefined && { maxFrozenMs: options.maxFrozenMs, drainTimeoutMs: Math.max(1, Math.floor(options.maxFrozenMs / 2)) }),
     });
     const write = async (value: string, held: boolean): Promise<WriteRecord> => {
-      const ranAt = now();
+      const ranAt = performance.now();
       // A turn of the event loop between validation and commit, as real handlers have
       // (a lookup, a hash): it puts writes in flight when a freeze begins, so the drain
       // has something to wait for.

@@ -80,9 +80,16 @@ export interface FreezeReport {
   readonly startedAt: number;
   /** Epoch milliseconds when the gate reopened. */
   readonly endedAt: number;
+  /**
+   * performance.now() when freeze() was called (this process's monotonic clock, milliseconds
+   * since performance.timeOrigin). A write whose function started at or before it ran before
+   * the gate closed; one started after it ran once the gate had reopened, at or after
+   * startedAtMonotonic + heldMs.
+   */
+  readonly startedAtMonotonic: number;
   /** How long the writes in flight took to finish; null if the freeze ended before they did. */
   readonly drainMs: number | null;
-  /** freeze() to reopening: how long new writes were held. */
+  /** freeze() to reopening: how long new writes were held (the monotonic clock). */
   readonly heldMs: number;
   /** Writes that arrived while the gate was closed and ran at the end. */
   readonly heldWrites: number;
@@ -462,6 +469,7 @@ export class WriteGate {
       id: freeze.id,
       startedAt: epoch(freeze.started),
       endedAt: epoch(now),
+      startedAtMonotonic: freeze.started,
       drainMs: freeze.drainMs,
       heldMs,
       heldWrites: held.length,
