@@ -28,7 +28,6 @@ afterEach(async () => {
 });
 
 const reason = skipUnlessRunnable('real-freeze end to end', loopFsUnavailable());
-const now = (): number => performance.timeOrigin + performance.now();
 
 describe('snapshots of a really frozen file system', () => {
   // walMb: ballast written before each checkpoint with SQLite's own checkpoints off, so the
@@ -49,7 +48,7 @@ describe('snapshots of a really frozen file system', () => {
     const load = new LoadGenerator(service.url, 3);
     load.start();
     cleanups.push(() => load.stop());
-    await load.passed(now());
+    await load.passed(Date.now());
 
     const frozenSpans: [number, number][] = [];
     let heldWrites = 0;

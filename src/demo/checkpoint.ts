@@ -26,7 +26,11 @@ export interface TimelineEntry {
 export interface SnapshotVerdict {
   /** PRAGMA integrity_check of the snapshot's database: "ok" or SQLite's complaints. */
   readonly integrity: string;
-  /** Acknowledged writes that were acknowledged before the freeze began: all must be there. */
+  /**
+   * Acknowledged writes that were acknowledged before the freeze began, by the wall clock
+   * (ackedAt < startedAt: one in the freeze's own millisecond is not counted): all must be
+   * there. Counted only: each of them ran before the freeze, so `expected` judges it.
+   */
   readonly acknowledgedBeforeFreeze: number;
   /** Acknowledged writes that ran before the freeze began (also those the drain waited for). */
   readonly expected: number;
@@ -195,7 +199,7 @@ export function percentile(sorted: readonly number[], p: number): number | null 
 }
 
 export function latencyOf(acks: readonly Ack[]): CheckpointReport['heldLatency'] {
-  const sorted = acks.map((a) => a.ackedAt - a.sentAt).sort((a, b) => a - b);
+  const sorted = acks.map((a) => a.latencyMs).sort((a, b) => a - b);
   return { count: sorted.length, p50: percentile(sorted, 50), p99: percentile(sorted, 99) };
 }
 

@@ -7,14 +7,17 @@ import { performance } from 'node:perf_hooks';
 
 export interface Ack {
   readonly id: number;
-  /** Epoch ms (monotonic clock) when the client sent it and when the answer arrived. */
+  /**
+   * Epoch ms, Date.now(), when the client sent it and when the answer arrived: the wall clock
+   * FreezeReport.startedAt and endedAt are on.
+   */
   readonly sentAt: number;
   readonly ackedAt: number;
+  /** Sent to answered, on the monotonic clock: never negative, whatever the wall clock does. */
+  readonly latencyMs: number;
   /** The gate was closed when the request reached the service. */
   readonly held: boolean;
 }
-
-const now = (): number => performance.timeOrigin + performance.now();
 
 export class LoadGenerator {
   readonly acks: Ack[] = [];
@@ -23,7 +26,7 @@ export class LoadGenerator {
   private readonly agent = new Agent({ keepAlive: true });
   private running = false;
   private loops: Promise<void>[] = [];
-  /** Per client: when it sent its latest request. */
+  /** Per client: when it sent its latest request (Date.now()). */
   private lastSent: number[] = [];
 
   constructor(
@@ -45,8 +48,10 @@ export class LoadGenerator {
   }
 
   /**
-   * Resolves once every client sent a request after `t` (epoch ms): each client is sequential,
-   * so its requests from before `t` have all been answered. At most `timeoutMs`: returns false.
+   * Resolves once every client sent a request after `t` (epoch ms, Date.now()): each client is
+   * sequential, so its requests from before `t` have all been answered. A request sent in
+   * `t`'s own millisecond does not count. At most `timeoutMs` (also if the wall clock was
+   * stepped back): returns false.
    */
   async passed(t: number, timeoutMs = 5_000): Promise<boolean> {
     const end = performance.now() + timeoutMs;
@@ -59,11 +64,12 @@ export class LoadGenerator {
 
   private async loop(client: number): Promise<void> {
     for (let n = 0; this.running; n++) {
-      const sentAt = now();
+      const sentAt = Date.now();
+      const sent = performance.now();
       this.lastSent[client] = sentAt;
       try {
         const answer = await this.post(JSON.stringify({ value: `client ${client} record ${n}` }));
-        this.acks.push({ id: answer.id, sentAt, ackedAt: now(), held: answer.held });
+        this.acks.push({ id: answer.id, sentAt, ackedAt: Date.now(), latencyMs: performance.now() - sent, held: answer.held });
       } catch {
         this.failures++;
       }

@@ -72,13 +72,22 @@ export interface StoreAdapter {
   thaw(): void;
 }
 
-/** How one freeze went, from freeze() to the thaw that ended it. */
+/**
+ * How one freeze went, from freeze() to the thaw that ended it.
+ *
+ * Two clocks, each for what it is good at. startedAt and endedAt are the wall clock
+ * (Date.now()), to compare with logs and with other processes' times; the wall clock can be
+ * stepped or slewed, so their difference is not a duration. The durations (drainMs, heldMs,
+ * longestHoldMs) and startedAtMonotonic come from this process's monotonic clock
+ * (performance.now()): never negative, and the clock to order the gate's start against
+ * other performance.now() reads in this process (what ran before the freeze, what after).
+ */
 export interface FreezeReport {
   /** Increases with each freeze of this gate; freeze() resolves with it. */
   readonly id: number;
-  /** Epoch milliseconds (fractional, from the monotonic clock) when freeze() was called. */
+  /** Epoch milliseconds, Date.now() when freeze() was called. */
   readonly startedAt: number;
-  /** Epoch milliseconds when the gate reopened. */
+  /** Epoch milliseconds, Date.now() when the gate reopened. */
   readonly endedAt: number;
   /**
    * performance.now() when freeze() was called (this process's monotonic clock, milliseconds
@@ -139,7 +148,15 @@ interface Held {
 
 interface Freeze {
   readonly id: number;
+  /** performance.now() at the start: every duration of the freeze counts from it. */
   readonly started: number;
+  /**
+   * Date.now() at the start, for the report's startedAt. Not performance.timeOrigin plus
+   * `started`: timeOrigin is read once, at the process's start, and the monotonic clock is
+   * not adjusted as the wall clock is, so in a long-lived process that sum drifts from the
+   * time of day (a CI run of the gate tests saw 17 ms).
+   */
+  readonly startedAt: number;
   readonly controller: AbortController;
   /** Rejects when the freeze is given up; every wait of the freeze races it. */
   readonly interrupted: Promise<never>;
@@ -150,8 +167,6 @@ interface Freeze {
   /** Set while freeze() waits for the writes in flight. */
   drained?: () => void;
 }
-
-const epoch = (t: number): number => performance.timeOrigin + t;
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {
   return typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function';
@@ -355,6 +370,7 @@ export class WriteGate {
     const freeze: Freeze = {
       id: this.nextId++,
       started: performance.now(),
+      startedAt: Date.now(),
       controller: new AbortController(),
       interrupted,
       interrupt,
@@ -451,6 +467,7 @@ export class WriteGate {
     for (let i = freeze.stores.length - 1; i >= 0; i--) this.thawStore(freeze.stores[i]!);
 
     const now = performance.now();
+    const endedAt = Date.now();
     const held = this.queue;
     this.queue = [];
     let longestHoldMs = 0;
@@ -467,8 +484,8 @@ export class WriteGate {
     const heldMs = now - freeze.started;
     const report: FreezeReport = {
       id: freeze.id,
-      startedAt: epoch(freeze.started),
-      endedAt: epoch(now),
+      startedAt: freeze.startedAt,
+      endedAt,
       startedAtMonotonic: freeze.started,
       drainMs: freeze.drainMs,
       heldMs,
