@@ -22,21 +22,17 @@ PendingCall::PendingCall(uint64_t id_, std::shared_ptr<const EventContext> ctx_,
       posted(posted_),
       notifier(notifier_ ? std::move(notifier_) : std::make_shared<Notifier>()) {}
 
-bool PendingCall::TrySettle(Outcome outcome, Clock::time_point at) {
+bool PendingCall::TrySettle(Outcome outcome, Clock::time_point at, bool notify) {
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (settled_) return false;
-    settled_ = true;
+    if (state_.load(std::memory_order_relaxed) != kUnsettled) return false;
     settled_at_ = at;
+    const auto state = StateOf(outcome.result);
     outcome_ = std::move(outcome);
+    state_.store(state, std::memory_order_release);
   }
-  notifier->Settled();
+  if (notify) notifier->Settled();
   return true;
-}
-
-bool PendingCall::IsSettled() {
-  std::lock_guard<std::mutex> lock(mu_);
-  return settled_;
 }
 
 Outcome PendingCall::GetOutcome() {
@@ -51,7 +47,7 @@ Clock::time_point PendingCall::SettledAt() {
 
 bool PendingCall::Settled(Outcome* outcome, Clock::time_point* settled_at) {
   std::lock_guard<std::mutex> lock(mu_);
-  if (!settled_) return false;
+  if (state_.load(std::memory_order_relaxed) == kUnsettled) return false;
   *outcome = outcome_;
   *settled_at = settled_at_;
   return true;

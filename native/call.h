@@ -1,6 +1,7 @@
 // One writer event in flight: what the handler is told, how it ended, and the waits on it.
 // Pure C++ (no Node-API), so the threading can be tested natively under ThreadSanitizer.
 #pragma once
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -62,12 +63,14 @@ struct Notifier {
     std::lock_guard<std::mutex> lock(mu);
     cv.notify_all();
   }
-  // Wakes the waiter after letting go of `mu`, so that it does not wake only to wait for it.
-  void Settled() {
+  // `count` calls settled. Wakes the waiter after letting go of `mu`, so that it does not wake
+  // only to wait for it.
+  void Settled(uint64_t count = 1) {
     bool wake = false;
     {
       std::lock_guard<std::mutex> lock(mu);
-      wake = ++settled >= wake_at;
+      settled += count;
+      wake = settled >= wake_at;
     }
     if (wake) cv.notify_all();
   }
@@ -79,9 +82,18 @@ class PendingCall : public std::enable_shared_from_this<PendingCall> {
               std::shared_ptr<Notifier> notifier, Clock::time_point posted = Clock::now());
 
   // The first settlement wins; returns whether this one did. `at`: when it settled (a batch of
-  // answers shares one reading of the clock).
-  bool TrySettle(Outcome outcome, Clock::time_point at = Clock::now());
-  bool IsSettled();
+  // answers shares one reading of the clock). `notify` false: the caller counts it on the
+  // notifier itself (Notifier::Settled), once for a batch of answers.
+  bool TrySettle(Outcome outcome, Clock::time_point at = Clock::now(), bool notify = true);
+  // Without a lock: the JS thread asks for every event it drains, and a phase's wait scans
+  // every writer's call.
+  bool IsSettled() const { return state_.load(std::memory_order_acquire) != kUnsettled; }
+  // Whether JS is still to hear of the call: unsettled, or expired at its deadline while it
+  // waited for the JS thread (JS then says the event reached it too late, and expires it).
+  bool ShouldRoute() const {
+    const uint8_t state = state_.load(std::memory_order_acquire);
+    return state == kUnsettled || state == StateOf(CallResult::kTimedOut);
+  }
   Outcome GetOutcome();  // meaningful once settled
   Clock::time_point SettledAt();
   // All three at once, under one lock: false (and nothing written) while unsettled.
@@ -97,8 +109,12 @@ class PendingCall : public std::enable_shared_from_this<PendingCall> {
   const std::shared_ptr<Notifier> notifier;
 
  private:
+  static constexpr uint8_t kUnsettled = 0;
+  static constexpr uint8_t StateOf(CallResult result) { return static_cast<uint8_t>(result) + 1; }
+
   std::mutex mu_;
-  bool settled_ = false;
+  // kUnsettled, or StateOf(the outcome's result): written under mu_ once the outcome is.
+  std::atomic<uint8_t> state_{kUnsettled};
   Clock::time_point settled_at_;
   Outcome outcome_;
 };

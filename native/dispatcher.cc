@@ -7,10 +7,15 @@ namespace vssb {
 
 namespace {
 std::atomic<uint64_t> g_next_dispatcher_id{1};
+
+std::optional<std::vector<std::string>> ToVector(std::optional<std::set<std::string>> handled) {
+  if (!handled) return std::nullopt;
+  return std::vector<std::string>(handled->begin(), handled->end());
+}
 }  // namespace
 
 Dispatcher::Dispatcher(std::string name, std::optional<std::set<std::string>> handled)
-    : id(g_next_dispatcher_id++), name_(std::move(name)), handled_(std::move(handled)) {}
+    : id(g_next_dispatcher_id++), name_(std::move(name)), handled_(ToVector(std::move(handled))) {}
 
 Dispatcher::~Dispatcher() { Close("the dispatcher was released"); }
 
@@ -18,18 +23,11 @@ std::shared_ptr<PendingCall> Dispatcher::Post(std::shared_ptr<const EventContext
                                               Clock::time_point deadline,
                                               std::shared_ptr<Notifier> notifier,
                                               Clock::time_point posted) {
+  const bool handled =
+      !handled_ || std::find(handled_->begin(), handled_->end(), ctx->event) != handled_->end();
   std::shared_ptr<PendingCall> call;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    bool handled = true;
-    if (handled_) {
-      if (!looked_up_ || ctx->event != last_event_) {
-        last_event_ = ctx->event;
-        last_handled_ = handled_->count(last_event_) != 0;
-        looked_up_ = true;
-      }
-      handled = last_handled_;
-    }
     call = std::make_shared<PendingCall>(next_id_++, std::move(ctx), deadline,
                                          std::move(notifier), posted);
     if (!open_) {
@@ -58,25 +56,22 @@ Outcome Dispatcher::Dispatch(EventContext ctx, Clock::time_point deadline) {
 }
 
 bool Dispatcher::Settle(uint64_t call_id, Outcome outcome, Clock::time_point at) {
-  std::shared_ptr<PendingCall> call;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    auto it = Find(call_id);
-    if (it == pending_.end()) return false;
-    call = std::move(*it);
-    pending_.erase(it);
-  }
-  return call->TrySettle(std::move(outcome), at);
+  auto call = Take(call_id);
+  return call && call->TrySettle(std::move(outcome), at);
+}
+
+std::shared_ptr<PendingCall> Dispatcher::Take(uint64_t call_id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = Find(call_id);
+  if (it == pending_.end()) return nullptr;
+  auto call = std::move(*it);
+  pending_.erase(it);
+  return call;
 }
 
 std::vector<std::shared_ptr<PendingCall>>::iterator Dispatcher::Find(uint64_t call_id) {
   return std::find_if(pending_.begin(), pending_.end(),
                       [call_id](const std::shared_ptr<PendingCall>& call) { return call->id == call_id; });
-}
-
-bool Dispatcher::IsPending(uint64_t call_id) {
-  std::lock_guard<std::mutex> lock(mu_);
-  return Find(call_id) != pending_.end();
 }
 
 void Dispatcher::Close(const std::string& reason) {

@@ -51,8 +51,10 @@ class Dispatcher : public std::enable_shared_from_this<Dispatcher> {
 
   // The JS side's answer. False when the call had already settled (a late answer).
   bool Settle(uint64_t call_id, Outcome outcome, Clock::time_point at = Clock::now());
-  // Whether JS should still run the handler for this call.
-  bool IsPending(uint64_t call_id);
+  // The call JS answers, no longer this dispatcher's to close; nullptr when it had settled
+  // and been answered or closed already. The caller settles it (a batch of answers wakes its
+  // waiter once).
+  std::shared_ptr<PendingCall> Take(uint64_t call_id);
 
   // Any thread, idempotent: refuse new events and release every waiting thread with
   // `reason` (a failure).
@@ -64,14 +66,11 @@ class Dispatcher : public std::enable_shared_from_this<Dispatcher> {
 
  private:
   const std::string name_;
-  const std::optional<std::set<std::string>> handled_;
+  // A handful of names, compared by length first: cheaper to search for each event than a
+  // tree of strings.
+  const std::optional<std::vector<std::string>> handled_;
   Channel channel_;
   std::mutex mu_;
-  // The last event looked up in handled_, under mu_: a phase posts one event to every writer,
-  // and a writer gets the same event in a row (Abort, BackupShutdown) more often than not.
-  std::string last_event_;
-  bool last_handled_ = false;
-  bool looked_up_ = false;
   bool open_ = true;
   std::string close_reason_;
   uint64_t next_id_ = 1;

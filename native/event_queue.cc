@@ -94,12 +94,11 @@ void EventQueue::Attach(Napi::Env env, const std::shared_ptr<Dispatcher>& dispat
   if (group == 0) group = ++router_groups_;
   attached_[dispatcher->id] = Attached{dispatcher, Napi::Persistent(router), group};
   std::weak_ptr<EventQueue> weak = shared_from_this();
-  std::weak_ptr<Dispatcher> weak_dispatcher = dispatcher;
-  dispatcher->SetChannel(Channel{[weak, weak_dispatcher](const std::shared_ptr<PendingCall>& call) {
+  const uint64_t id = dispatcher->id;
+  dispatcher->SetChannel(Channel{[weak, id](const std::shared_ptr<PendingCall>& call) {
     auto queue = weak.lock();
-    auto d = weak_dispatcher.lock();
-    if (!queue || !d) return false;
-    queue->Post(std::move(d), call);
+    if (!queue) return false;
+    queue->Post(id, call);
     return true;
   }});
 }
@@ -112,6 +111,10 @@ void EventQueue::Settle(const double* rows, size_t count, const std::vector<std:
                         uint8_t* accepted) {
   // One reading of the clock for the batch: its answers were all given by this one call.
   const auto now = Clock::now();
+  // The batch's settlements are counted on their notifiers together, once a run of answers
+  // that share one (a phase's): its waiter then wakes once, not once an answer.
+  std::shared_ptr<Notifier> notifier;
+  uint64_t settled = 0;
   for (size_t i = 0; i < count; i++) {
     const double* row = rows + 4 * i;
     accepted[i] = 0;
@@ -121,21 +124,30 @@ void EventQueue::Settle(const double* rows, size_t count, const std::vector<std:
     if (!ToId(row[0], &dispatcher_id) || !ToId(row[1], &call_id) || !ToHresult(row[2], &hr)) continue;
     auto it = attached_.find(dispatcher_id);
     auto dispatcher = it == attached_.end() ? nullptr : it->second.dispatcher.lock();
-    if (!dispatcher) continue;  // closed: its calls are settled
+    auto call = dispatcher ? dispatcher->Take(call_id) : nullptr;
+    if (!call) continue;  // settled already (a late answer), or its dispatcher closed
     uint64_t message = 0;
     const bool has_message = ToId(row[3], &message) && message < messages.size();
-    accepted[i] = dispatcher->Settle(
-        call_id, hr == kS_OK ? Outcome::Success()
-                             : Outcome::Failure(hr, has_message ? messages[message] : std::string()),
-        now);
+    const bool settles = call->TrySettle(
+        hr == kS_OK ? Outcome::Success()
+                    : Outcome::Failure(hr, has_message ? messages[message] : std::string()),
+        now, /*notify=*/false);
+    if (!settles) continue;
+    accepted[i] = 1;
+    if (call->notifier != notifier) {
+      if (notifier) notifier->Settled(settled);
+      notifier = call->notifier;
+      settled = 0;
+    }
+    settled++;
   }
+  if (notifier) notifier->Settled(settled);
 }
 
-void EventQueue::Post(std::shared_ptr<Dispatcher> dispatcher,
-                      const std::shared_ptr<PendingCall>& call) {
+void EventQueue::Post(uint64_t dispatcher_id, const std::shared_ptr<PendingCall>& call) {
   {
     std::lock_guard<std::mutex> lock(mu_);
-    queued_.push_back(Item{std::move(dispatcher), call});
+    queued_.push_back(Item{dispatcher_id, call});
     if (scheduled_) return;
     scheduled_ = true;
   }
@@ -155,13 +167,14 @@ void EventQueue::Schedule() {
     scheduled_ = false;
     dropped.swap(queued_);
   }
-  for (const Item& item : dropped) {
-    item.dispatcher->Settle(item.call->id, Outcome::Closed("the Node.js environment is shutting down"));
-  }
+  // Settled here, not by the dispatcher: its Close, at the same teardown, finds them settled.
+  for (const Item& item : dropped) item.call->TrySettle(Outcome::Closed("the Node.js environment is shutting down"));
 }
 
 void EventQueue::Drain(Napi::Env env) {
+  // The queue gets the spare's room, so that a phase's posts do not grow it again each time.
   std::vector<Item> items;
+  items.swap(spare_);
   {
     std::lock_guard<std::mutex> lock(mu_);
     items.swap(queued_);
@@ -172,17 +185,20 @@ void EventQueue::Drain(Napi::Env env) {
   // shares its router, so a batch is one call unless two copies of the module are loaded.
   std::vector<RouterCall> calls;
   for (const Item& item : items) {
-    if (!item.dispatcher->IsPending(item.call->id)) continue;  // settled or closed meanwhile
-    auto it = attached_.find(item.dispatcher->id);
+    if (!item.call->ShouldRoute()) continue;  // answered or closed meanwhile
+    auto it = attached_.find(item.dispatcher_id);
     if (it == attached_.end()) continue;  // detached, which only a closed dispatcher is
     const Attached& attached = it->second;
     if (calls.empty() || calls.back().router_group != attached.router_group) {
       calls.push_back(RouterCall{attached.router_group, attached.router.Value(), {}, {}});
       calls.back().rows.reserve(4 * items.size());
     }
-    calls.back().Add(item.dispatcher->id, *item.call, now);
+    calls.back().Add(item.dispatcher_id, *item.call, now);
   }
   for (const RouterCall& call : calls) call.Send(env, rows_);
+  // After the sends: the rows point into these calls' contexts.
+  items.clear();
+  spare_.swap(items);
 }
 
 }  // namespace vssb

@@ -54,14 +54,14 @@ class EventQueue : public std::enable_shared_from_this<EventQueue> {
     uint64_t router_group;  // equal for strictly equal routers, so a drain compares numbers
   };
   struct Item {
-    std::shared_ptr<Dispatcher> dispatcher;
+    uint64_t dispatcher_id;  // an id, not a reference: attached_ holds the dispatchers
     std::shared_ptr<PendingCall> call;
   };
 
   // Any thread: the Channel of every attached dispatcher. The first post since the last drain
-  // schedules one; the others join it. If Node has finalized the queue, the call is answered
-  // as closed at once.
-  void Post(std::shared_ptr<Dispatcher> dispatcher, const std::shared_ptr<PendingCall>& call);
+  // schedules one; the others join it. If
+  // Node has finalized the queue, the call is answered as closed at once.
+  void Post(uint64_t dispatcher_id, const std::shared_ptr<PendingCall>& call);
   // Any thread, by the post that set scheduled_: has Drain run on the JS thread.
   void Schedule();
   // JS thread: hand everything queued to the routers.
@@ -70,6 +70,7 @@ class EventQueue : public std::enable_shared_from_this<EventQueue> {
   std::shared_ptr<JsQueue> js_;
   std::mutex mu_;
   std::vector<Item> queued_;   // under mu_
+  std::vector<Item> spare_;    // JS thread only: emptied, kept for its room (Drain)
   bool scheduled_ = false;     // a Drain is on its way, under mu_
   std::unordered_map<uint64_t, Attached> attached_;  // by dispatcher id, JS thread only
   // The router's rows, kept from one drain to the next: a fresh typed array each drain is an

@@ -121,7 +121,7 @@ class FakeJs {
         q->calls.pop_front();
       }
       auto d = weak.lock();
-      if (!d || !d->IsPending(call->id)) continue;  // as event_queue.cc: settled meanwhile
+      if (!d || !call->ShouldRoute()) continue;  // as event_queue.cc: answered or closed meanwhile
       const Answer a = script(*call->ctx);
       {
         std::lock_guard<std::mutex> lock(q->mu);
