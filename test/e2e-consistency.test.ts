@@ -6,17 +6,20 @@
  * always resumes.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdir } from 'node:fs/promises';
+import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { PassThrough } from 'node:stream';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { copyDatabase, runCheckpoint, verifySnapshot, type CheckpointOptions } from '../src/demo/checkpoint.js';
 import { runDemo } from '../src/demo/index.js';
 import { LoadGenerator } from '../src/demo/load.js';
 import { RecordsService } from '../src/demo/records.js';
+import { releasing } from '../src/demo/releases.js';
 import { loadSqlite } from '../src/demo/sqlite.js';
-import { VssWriter, WriterFailure, type FreezeReport } from '../src/index.js';
+import { listWriters, VssError, VssWriter, WriterFailure, type FreezeReport } from '../src/index.js';
 import { memoryLogger } from './helpers/memory-logger.js';
 import { tempDir } from './helpers/temp-dir.js';
 import { recordingWriter } from './helpers/writers.js';
@@ -270,5 +273,170 @@ describe('runDemo', () => {
   it('rejects bad options naming the field', async () => {
     await expect(runDemo({ checkpoints: 0 })).rejects.toThrow(/demo options: checkpoints/);
     await expect(runDemo({ dir: 'relative' })).rejects.toThrow(/dir: must be an absolute path/);
+  });
+});
+
+describe('runDemo that fails midway', () => {
+  const demoWriter = { name: 'vss-bridge records demo', id: '5e1f0c2a-7b3d-4c8e-9a6f-2d4b8c0e1f3a' };
+
+  // The demo's temporary directory goes into os.tmpdir(): a folder of the test's own, so that
+  // what is left in it can be seen.
+  let previousTmpdir: string | undefined;
+  let tmp: string;
+  beforeEach(() => {
+    previousTmpdir = process.env['TMPDIR'];
+    tmp = tempDir('vss-bridge-demo-tmpdir-');
+    process.env['TMPDIR'] = tmp;
+  });
+  afterEach(() => {
+    if (previousTmpdir === undefined) delete process.env['TMPDIR'];
+    else process.env['TMPDIR'] = previousTmpdir;
+  });
+
+  /** What keeps the event loop alive (servers, sockets, timers, file requests), counted by kind. */
+  const resources = (): Record<string, number> => {
+    const counts: Record<string, number> = {};
+    for (const kind of process.getActiveResourcesInfo()) counts[kind] = (counts[kind] ?? 0) + 1;
+    return counts;
+  };
+  /**
+   * The resources there are more of now than `before`: what the demo left behind. A handle closed
+   * (a server, a socket) leaves the list in the event loop's close phase, which follows the check
+   * phase an immediate runs in: after a second immediate, only what is still open is listed.
+   */
+  const leftSince = async (before: Record<string, number>): Promise<Record<string, number>> => {
+    await new Promise((resolve) => setImmediate(() => setImmediate(resolve)));
+    return Object.fromEntries(Object.entries(resources()).filter(([kind, n]) => n > (before[kind] ?? 0)));
+  };
+  /** Files under `dir` this process holds open (the database, its WAL): Linux's /proc tells. */
+  const openFilesUnder = (dir: string): string[] =>
+    readdirSync('/proc/self/fd').flatMap((fd) => {
+      try {
+        const target = readlinkSync(join('/proc/self/fd', fd));
+        return target.startsWith(dir) ? [target] : [];
+      } catch {
+        return []; // closed while listed (the listing's own descriptor)
+      }
+    });
+  const connectError = (url: string): Promise<string | undefined> =>
+    new Promise((resolve) => {
+      const socket = connect(Number(new URL(url).port), '127.0.0.1');
+      socket.once('connect', () => {
+        socket.destroy();
+        resolve(undefined);
+      });
+      socket.once('error', (e: NodeJS.ErrnoException) => resolve(e.code));
+    });
+  const demoWriterSubscribed = async (): Promise<boolean> => (await listWriters()).some((w) => w.id === demoWriter.id);
+  const onLinux = process.platform === 'linux';
+
+  it("a writer that cannot subscribe: the caller gets VSS's error; the service is closed, the temporary directory removed", async () => {
+    const { logger } = memoryLogger();
+    // The demo's writer already subscribed in this process (another demo running in it).
+    const twin = new VssWriter({ ...demoWriter, usage: 'userData', sourceType: 'transactedDb', logger });
+    await twin.subscribe();
+    cleanups.push(() => twin.unsubscribe());
+    const before = resources();
+    const error = await runDemo({ checkpoints: 1, intervalMs: 0, output: new PassThrough(), logger }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(VssError);
+    expect((error as VssError).code).toBe('VSS_E_WRITER_ALREADY_SUBSCRIBED');
+    expect(await leftSince(before)).toEqual({});
+    expect(readdirSync(tmp)).toEqual([]);
+    if (onLinux) expect(openFilesUnder(tmp)).toEqual([]);
+  });
+
+  it('a report that cannot be written after a checkpoint: the caller gets that error; load, writer, service and directory are released', async () => {
+    const { logger, entries } = memoryLogger();
+    const broken = new Error('the report could not be written');
+    let url: string | undefined;
+    // Takes the first line (the service's address), fails on the first checkpoint's.
+    const output = {
+      write(text: string): boolean {
+        const service = /^records service on (\S+) /.exec(text);
+        if (service === null) throw broken;
+        url = service[1];
+        return true;
+      },
+    };
+    const before = resources();
+    const error = await runDemo({ checkpoints: 2, intervalMs: 0, output, logger }).catch((e: unknown) => e);
+    expect(error).toBe(broken);
+    expect(await leftSince(before)).toEqual({});
+    expect(url).toBeDefined();
+    expect(await connectError(url!)).toBe('ECONNREFUSED');
+    expect(await demoWriterSubscribed()).toBe(false);
+    expect(readdirSync(tmp)).toEqual([]);
+    if (onLinux) expect(openFilesUnder(tmp)).toEqual([]);
+    expect(entries.filter((e) => e.level === 'error')).toEqual([]);
+  });
+
+  it('a consistency check that throws (its snapshot gone): the caller gets its error; everything is released, the --dir kept', async () => {
+    const { logger } = memoryLogger();
+    const dir = join(tempDir('vss-bridge-demo-dir-'), 'demo');
+    // Another writer in the process deletes the snapshot's database after the set made it.
+    const remover = await recordingWriter('snapshot remover', [], { postSnapshot: () => rm(join(dir, 'snapshots', 'checkpoint-1', 'records.db')) });
+    let url: string | undefined;
+    const output = { write: (text: string) => (url ??= /^records service on (\S+) /.exec(text)?.[1]) };
+    const before = resources();
+    const error = await runDemo({ checkpoints: 1, intervalMs: 0, dir, output, logger }).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'SQLITE_CANTOPEN' });
+    await remover.unsubscribe(); // its deadline timer is the test's, not the demo's
+    expect(await leftSince(before)).toEqual({});
+    expect(await connectError(url!)).toBe('ECONNREFUSED');
+    expect(await demoWriterSubscribed()).toBe(false);
+    if (onLinux) expect(openFilesUnder(dir)).toEqual([]);
+    // The caller's directory is the caller's: the database stays.
+    expect(existsSync(join(dir, 'data', 'records.db'))).toBe(true);
+  });
+
+  it('a --dir holding a file that is not a database: the caller gets SQLite\'s error; the file is closed and left as it was', async () => {
+    const dir = tempDir('vss-bridge-demo-dir-');
+    await mkdir(join(dir, 'data'));
+    const notADatabase = 'notes, not a database '.repeat(20);
+    await writeFile(join(dir, 'data', 'records.db'), notADatabase);
+    const error = await runDemo({ checkpoints: 1, intervalMs: 0, dir, output: new PassThrough(), logger: memoryLogger().logger }).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'SQLITE_NOTADB' });
+    if (onLinux) expect(openFilesUnder(dir)).toEqual([]);
+    expect(readFileSync(join(dir, 'data', 'records.db'), 'utf8')).toBe(notADatabase);
+  });
+});
+
+describe('releasing', () => {
+  it('releases the last taken first, every release even after one failed; the failure of the body is what the caller gets', async () => {
+    const { logger, entries } = memoryLogger();
+    const released: string[] = [];
+    const failed = new Error('the snapshot set failed');
+    const error = await releasing(logger, async (take) => {
+      take('the directory', () => released.push('directory'));
+      take('the service', () => {
+        throw new Error('close failed');
+      });
+      take('the writer', () => released.push('writer'));
+      throw failed;
+    }).catch((e: unknown) => e);
+    expect(error).toBe(failed);
+    expect(released).toEqual(['writer', 'directory']);
+    expect(entries.filter((e) => e.level === 'error').map((e) => e.message)).toEqual([
+      'demo: could not release the service: close failed, after the demo had failed',
+    ]);
+  });
+
+  it('when only releases fail, the caller gets the failure, naming what was not released; several as an AggregateError', async () => {
+    const { logger } = memoryLogger();
+    const closeFailed = new Error('close failed');
+    const one = await releasing(logger, async (take) => {
+      take('the service', () => Promise.reject(closeFailed));
+      return 'report';
+    }).catch((e: unknown) => e);
+    expect(one).toMatchObject({ message: 'demo: could not release the service: close failed', cause: closeFailed });
+    const two = await releasing(logger, async (take) => {
+      take('the directory', () => Promise.reject(new Error('EBUSY')));
+      take('the service', () => Promise.reject(closeFailed));
+      return 'report';
+    }).catch((e: unknown) => e);
+    expect(two).toBeInstanceOf(AggregateError);
+    expect((two as AggregateError).message).toBe('demo: could not release the service: close failed; demo: could not release the directory: EBUSY');
+    expect((two as AggregateError).errors).toHaveLength(2);
+    expect(await releasing(logger, async () => 'report')).toBe('report');
   });
 });

@@ -15,6 +15,7 @@ import { VssWriter } from '../writer.js';
 import { copyDatabase, latencyOf, runCheckpoint, type CheckpointReport } from './checkpoint.js';
 import { LoadGenerator } from './load.js';
 import { databaseFile, RecordsService } from './records.js';
+import { releasing } from './releases.js';
 import { loadSqlite } from './sqlite.js';
 
 const whole = z.number().int({ error: 'must be a whole number' });
@@ -60,36 +61,49 @@ export interface DemoReport {
 const writerId = '5e1f0c2a-7b3d-4c8e-9a6f-2d4b8c0e1f3a';
 const writerName = 'vss-bridge records demo';
 
+/**
+ * Runs the demo and reports on it. Whichever way it ends, it first releases what it took, the
+ * last taken first: the load's connections, the writer's subscription, the service (its HTTP
+ * server and database), and the temporary directory unless `keep` (a `dir` of the caller's is
+ * never removed). When it fails, the caller gets its error unchanged; a release that also
+ * fails is logged (see releasing).
+ */
 export async function runDemo(options: DemoOptions = {}): Promise<DemoReport> {
   const o = parseOptions(demoOptionsSchema, options, 'demo options');
   const out = o.output ?? process.stdout;
   const logger = o.logger ?? getDefaultLogger();
   const sqlite = await loadSqlite();
-  const dir = o.dir ?? (await mkdtemp(join(tmpdir(), 'vss-bridge-demo-')));
-  const dataDir = join(dir, 'data');
-  await mkdir(dataDir, { recursive: true });
-  const service = await RecordsService.start({ dir: dataDir, sqlite, logger, manualCheckpoints: o.walMb > 0 });
-  const writer = new VssWriter({
-    name: writerName,
-    id: writerId,
-    usage: 'userData',
-    sourceType: 'transactedDb',
-    components: [{ name: 'records', files: [{ path: dataDir, filespec: `${databaseFile}*` }] }],
-    gate: service.gate,
-    logger,
-  });
-  const load = new LoadGenerator(service.url, o.clients);
   const text = (line: string): void => {
     if (!o.json) out.write(`${line}\n`);
   };
-  const checkpoints: CheckpointReport[] = [];
-  try {
+  const report = await releasing(logger, async (take): Promise<DemoReport> => {
+    const dir = o.dir ?? (await mkdtemp(join(tmpdir(), 'vss-bridge-demo-')));
+    if (o.dir === undefined && !o.keep) take(`the temporary directory ${dir}`, () => rm(dir, { recursive: true, force: true }));
+    const dataDir = join(dir, 'data');
+    await mkdir(dataDir, { recursive: true });
+    const service = await RecordsService.start({ dir: dataDir, sqlite, logger, manualCheckpoints: o.walMb > 0 });
+    take('the records service', () => service.close());
+    const writer = new VssWriter({
+      name: writerName,
+      id: writerId,
+      usage: 'userData',
+      sourceType: 'transactedDb',
+      components: [{ name: 'records', files: [{ path: dataDir, filespec: `${databaseFile}*` }] }],
+      gate: service.gate,
+      logger,
+    });
+    // Taken before subscribing: a subscribe that fails after the writer was subscribed (its
+    // registration for guest agents) leaves it subscribed, and unsubscribing one that is not is a no-op.
+    take(`writer "${writerName}"`, () => writer.unsubscribe());
     await writer.subscribe();
+    const load = new LoadGenerator(service.url, o.clients);
+    take('the load', () => load.stop());
     text(
       `records service on ${service.url} (SQLite in ${dataDir}), writer "${writerName}" with a write gate; ${o.clients} clients writing` +
         (o.walMb > 0 ? `; ${o.walMb} MB of ballast written before each checkpoint, SQLite's own checkpoints off` : ''),
     );
     load.start();
+    const checkpoints: CheckpointReport[] = [];
     for (let i = 1; i <= o.checkpoints; i++) {
       await sleep(o.intervalMs);
       await service.fillWal(o.walMb * 1024 * 1024);
@@ -110,27 +124,25 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoReport> {
       checkpoints.push(report);
       text(describeCheckpoint(report, o.checkpoints));
     }
-  } finally {
+    // Every acknowledgement in before the live database is read.
     await load.stop();
-    await writer.unsubscribe();
-  }
-  const live = service.ids();
-  await service.close();
-  const lostWrites = load.acks.filter((a) => !live.has(a.id)).length;
-  const heldLatency = latencyOf(load.acks.filter((a) => a.held));
-  const ok = lostWrites === 0 && checkpoints.every((c) => c.succeeded && c.verdict?.ok === true);
-  const report: DemoReport = { ok, dir, checkpoints, acknowledgedWrites: load.acks.length, lostWrites, heldLatency };
-  if (!o.keep && o.dir === undefined) await rm(dir, { recursive: true, force: true });
+    const live = service.ids();
+    const lostWrites = load.acks.filter((a) => !live.has(a.id)).length;
+    const heldLatency = latencyOf(load.acks.filter((a) => a.held));
+    const ok = lostWrites === 0 && checkpoints.every((c) => c.succeeded && c.verdict?.ok === true);
+    return { ok, dir, checkpoints, acknowledgedWrites: load.acks.length, lostWrites, heldLatency };
+  });
   if (o.json) {
     out.write(`${JSON.stringify(report, null, 2)}\n`);
   } else {
+    const { checkpoints, heldLatency } = report;
     const consistent = checkpoints.filter((c) => c.verdict?.ok).length;
     text(
       `summary: ${consistent}/${checkpoints.length} snapshots consistent, ${report.acknowledgedWrites} writes acknowledged, ` +
-        `lost writes: ${lostWrites}, held-write latency p50 ${ms(heldLatency.p50)} p99 ${ms(heldLatency.p99)} (${heldLatency.count} held)` +
-        (o.keep || o.dir !== undefined ? `; files kept in ${dir}` : ''),
+        `lost writes: ${report.lostWrites}, held-write latency p50 ${ms(heldLatency.p50)} p99 ${ms(heldLatency.p99)} (${heldLatency.count} held)` +
+        (o.keep || o.dir !== undefined ? `; files kept in ${report.dir}` : ''),
     );
-    text(ok ? 'verdict: every snapshot consistent, no acknowledged write lost' : 'verdict: FAILED (see above)');
+    text(report.ok ? 'verdict: every snapshot consistent, no acknowledged write lost' : 'verdict: FAILED (see above)');
   }
   return report;
 }

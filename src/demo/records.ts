@@ -41,6 +41,23 @@ export interface RecordsServiceOptions {
   readonly logger: Logger;
 }
 
+/** The service's database, set up; closed again when the setup fails (a file that is not a database). */
+function openDatabase(Sqlite: DatabaseConstructor, file: string, manualCheckpoints: boolean): Database {
+  const db = new Sqlite(file);
+  try {
+    db.pragma('journal_mode = WAL');
+    // NORMAL: a commit survives the process, and the freeze's checkpoint reaches the file.
+    db.pragma('synchronous = NORMAL');
+    if (manualCheckpoints) db.pragma('wal_autocheckpoint = 0');
+    db.exec('CREATE TABLE IF NOT EXISTS records (id INTEGER PRIMARY KEY, value TEXT NOT NULL, ran_at REAL NOT NULL)');
+    db.exec('CREATE TABLE IF NOT EXISTS ballast (id INTEGER PRIMARY KEY, body TEXT NOT NULL)');
+    return db;
+  } catch (error) {
+    db.close();
+    throw error;
+  }
+}
+
 /** Rows of ballast a transaction of fillWal writes, 4 KB each. */
 const ballastRowsPerWrite = 256;
 const ballastRow = 'b'.repeat(4000);
@@ -55,13 +72,7 @@ export class RecordsService {
 
   private constructor(options: RecordsServiceOptions) {
     this.file = join(options.dir, databaseFile);
-    this.db = new options.sqlite(this.file);
-    this.db.pragma('journal_mode = WAL');
-    // NORMAL: a commit survives the process, and the freeze's checkpoint reaches the file.
-    this.db.pragma('synchronous = NORMAL');
-    if (options.manualCheckpoints) this.db.pragma('wal_autocheckpoint = 0');
-    this.db.exec('CREATE TABLE IF NOT EXISTS records (id INTEGER PRIMARY KEY, value TEXT NOT NULL, ran_at REAL NOT NULL)');
-    this.db.exec('CREATE TABLE IF NOT EXISTS ballast (id INTEGER PRIMARY KEY, body TEXT NOT NULL)');
+    this.db = openDatabase(options.sqlite, this.file, options.manualCheckpoints === true);
     const insert = this.db.prepare('INSERT INTO records (value, ran_at) VALUES (?, ?)');
     this.store = sqliteStore(this.db, { name: 'records.db', logger: options.logger });
     this.gate = new WriteGate({
@@ -86,10 +97,15 @@ export class RecordsService {
 
   static async start(options: RecordsServiceOptions): Promise<RecordsService> {
     const service = new RecordsService(options);
-    await new Promise<void>((resolve, reject) => {
-      service.server.once('error', reject);
-      service.server.listen(0, '127.0.0.1', () => resolve());
-    });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        service.server.once('error', reject);
+        service.server.listen(0, '127.0.0.1', () => resolve());
+      });
+    } catch (error) {
+      service.db.close();
+      throw error;
+    }
     return service;
   }
 

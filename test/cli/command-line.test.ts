@@ -3,9 +3,11 @@
  * a missing command, unknown names, durations, usage lines and writer modules that fail.
  */
 import { spawnSync } from 'node:child_process';
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.js';
+import { VssWriter } from '../../src/index.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
 function io() {
@@ -102,6 +104,27 @@ describe('--writer-module', () => {
     const r = spawned('writers', '--writer-module', fixture(name));
     expect(r.code).toBe(6);
     expect(r.stderr).toMatch(new RegExp(`failed to load: (file://)?${fixture(name).replace(/[.]/g, '\\.')}:3\\n.*\\n\\s*\\^+\\nSyntaxError: Unexpected token`));
+  });
+});
+
+describe('demo that fails', () => {
+  it('says why, exits 1 and leaves no temporary directory behind', async () => {
+    // The demo's own writer, already subscribed in this process: the demo's cannot subscribe.
+    const twin = new VssWriter({ name: 'vss-bridge records demo', id: '5e1f0c2a-7b3d-4c8e-9a6f-2d4b8c0e1f3a', usage: 'userData', sourceType: 'transactedDb' });
+    await twin.subscribe();
+    const previousTmpdir = process.env['TMPDIR'];
+    const tmp = tempDir('vss-bridge-demo-tmpdir-');
+    process.env['TMPDIR'] = tmp;
+    try {
+      const r = await run('demo', '--checkpoints', '1', '--clients', '1');
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(/vss-bridge: writer "vss-bridge records demo" could not subscribe: .*VSS_E_WRITER_ALREADY_SUBSCRIBED/);
+      expect(readdirSync(tmp)).toEqual([]);
+    } finally {
+      if (previousTmpdir === undefined) delete process.env['TMPDIR'];
+      else process.env['TMPDIR'] = previousTmpdir;
+      await twin.unsubscribe();
+    }
   });
 });
 
