@@ -211,13 +211,15 @@ class Coordinator {
   /**
    * The freeze stands only once the hook says `hold` (every app froze). When the connection
    * closes first, the hook was killed or gave up: abort at once rather than hold the writes
-   * until the watchdog. Returns what reads the rest of the connection.
+   * until the watchdog. The connection ends with the snapshot set at the latest. Returns
+   * what reads the rest of the connection.
    */
   private awaitHold(socket: Socket, operation: Operation): (chunk: Buffer) => void {
     const reader = new LineReader(holdSchema, 'hold');
     let held = false;
+    // Listens only until the set ends (below): the set it sees is still the current one.
     const hookGone = (): void => {
-      if (held || this.current !== operation || operation.phase !== 'frozen') return;
+      if (held || operation.phase !== 'frozen') return;
       const reason = 'the hook closed the freeze connection before confirming the freeze (killed, or it gave up)';
       this.logger.error(`quiesce ${operation.id}: ${reason}: aborting`);
       operation.phase = 'thawing';
@@ -227,8 +229,14 @@ class Coordinator {
     // It may have closed already, while the writers were freezing (a hook that gave up).
     if (socket.closed) hookGone();
     else socket.once('close', hookGone);
-    // A hook at work sends hold at once after the last app froze; the writers' freeze window
-    // (the watchdog) bounds the wait in any case.
+    // A hook at work sends hold at once after the last app froze (a resident holder never
+    // does). Once the set has ended (thawed, aborted, or released by the watchdog) there is
+    // no freeze left to confirm: an open connection would only keep the event loop alive and
+    // the server from closing, so unsubscribe would wait on the hook.
+    void operation.ended.then(() => {
+      socket.off('close', hookGone);
+      socket.destroy();
+    });
     return (chunk) => {
       try {
         if (reader.push(chunk) === undefined) return;

@@ -491,6 +491,29 @@ describe.skipIf(skipReason !== null)('quiesce through the app socket, in one pro
       expect(await ask(theApp(), { v: 1, op: 'thaw', timeoutMs: polling.timeout }, polling.timeout)).toMatchObject({ op: 'failed', reason: `released before thaw: ${hookClosed}` });
     });
 
+    it("the writers' freeze window runs out while the hook keeps the freeze connection without a hold: the app closes it, and unsubscribing waits for no one", async () => {
+      const w = await writer('outheld-writer', {}, scaledWindow);
+      const c = await frozenOver(theApp().socketPath);
+      try {
+        let closed = false;
+        void c.closed.then(() => (closed = true));
+        // The hook neither sends the hold nor closes (a resident holder waiting for the thaw).
+        await vi.waitFor(() => expect(closed).toBe(true), polling);
+        // Closed by the set's end, after the watchdog's abort, not by the freeze.
+        expect(w.events).toEqual(['prepareBackup', 'prepareSnapshot', 'freeze', 'abort', 'backupShutdown']);
+        expect(w.entries.filter((e) => e.level === 'error').map((e) => e.message)).toEqual([
+          expect.stringMatching(new RegExp(`^quiesce ${c.request.id}: released without a thaw: writer 'outheld-writer' failed at freeze: the freeze window of ${scaledWindow} ms ran out before thaw`)),
+        ]);
+        // An open connection keeps the socket's server from closing: unsubscribe would wait on the hook.
+        const unsubscribed = w.writer.unsubscribe().then(() => 'unsubscribed');
+        const stuck = new Promise((resolve) => setTimeout(resolve, polling.timeout, 'still waiting'));
+        expect(await Promise.race([unsubscribed, stuck])).toBe('unsubscribed');
+        expect(readdirSync(dir)).toEqual([]);
+      } finally {
+        c.socket.destroy();
+      }
+    });
+
     it('a new freeze forgets a failure that no thaw heard of', async () => {
       const w = await writer('second-chance');
       const result = await freezeApps({ ...options([]), keepConnections: true });
