@@ -328,11 +328,11 @@ class Coordinator {
       if (operation.phase === 'freezing') cancel.abort(new Error(`the writers did not freeze within ${request.timeoutMs} ms`));
     }, request.timeoutMs);
     try {
-      const first = await Promise.race([reachedFrozen.then(() => null), ended]);
-      if (first !== null || operation.phase !== 'frozen') {
-        const failure = first ?? { reason: 'the snapshot set ended before the freeze', code: 'E_UNEXPECTED' };
-        return { v: protocolVersion, op: 'failed', reason: failure.reason, code: failure.code };
-      }
+      // Null once the hold began (`ended` cannot win with null: the set succeeds only through
+      // its commit, the hold), and the phase is then 'frozen': a thaw or a hang-up, which could
+      // change it, comes as a socket event, and none runs between the hold's call and this.
+      const failure = await Promise.race([reachedFrozen.then(() => null), ended]);
+      if (failure !== null) return { v: protocolVersion, op: 'failed', reason: failure.reason, code: failure.code };
       return { v: protocolVersion, op: 'frozen', id: request.id, writers: members.map((m) => clip(m.label)) };
     } finally {
       clearTimeout(timer);
