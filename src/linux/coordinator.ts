@@ -293,6 +293,9 @@ class Coordinator {
       logger,
       // The commit is the guest agent's file-system freeze: hold until the hook says thaw.
       hold: (ctx) => {
+        // A cancel (the request's deadline, a thaw or hang-up while freezing) can cross the
+        // commit on its way here: the set is ending and the writers get abort, so not frozen.
+        if (cancel.signal.aborted) return Promise.reject(cancel.signal.reason as Error);
         operation.phase = 'frozen';
         frozen();
         return new Promise<void>((resolve, reject) => {

@@ -581,6 +581,33 @@ describe.skipIf(skipReason !== null)('quiesce through the app socket, in one pro
       await vi.waitFor(() => expect(w.events).toContain('abort'), polling);
     });
 
+    it('writers that freeze just as the request\'s time runs out: a commit that crosses the cancel is not reported frozen', async () => {
+      // The app's "did not freeze within" timer must cancel the set after the writers' freeze
+      // answered (so the simulator has posted the commit) and before the commit reaches JS.
+      // Timers due together run in expiry order in one pass, before any I/O: the first blocks
+      // the thread until the app's timer is due too, the freeze then returns, the third gives
+      // the simulator's thread time to post the commit, and the app's timer (due last) cancels.
+      const timeoutMs = 1_500;
+      const blockUntil = (t: number): void => {
+        while (Date.now() < t);
+      };
+      const w = await writer('just-in-time', {
+        freeze: () =>
+          new Promise<void>((resolve) => {
+            const start = Date.now();
+            setTimeout(() => blockUntil(start + timeoutMs + 200), timeoutMs - 400);
+            setTimeout(resolve, timeoutMs - 300);
+            setTimeout(() => blockUntil(Date.now() + 150), timeoutMs - 250);
+          }),
+      });
+      const { reply, connection } = await ask(theApp(), freezeRequest(timeoutMs), polling.timeout, true);
+      connection.drop();
+      expect(reply).toMatchObject({ op: 'failed', code: 'E_ABORT' });
+      await vi.waitFor(() => expect(w.events).toContain('backupShutdown'), polling);
+      expect(w.events).toEqual(['prepareBackup', 'prepareSnapshot', 'freeze', 'abort', 'backupShutdown']);
+      expect(w.entries.filter((e) => e.level === 'error')).toEqual([]);
+    });
+
     it('a hook that hangs up while the writers are freezing cancels the set', async () => {
       const w = await slowFreezer('left-freezing');
       const socket = connect(theApp().socketPath);
