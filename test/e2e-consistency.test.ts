@@ -17,7 +17,6 @@ import { copyDatabase, runCheckpoint, verifySnapshot, type CheckpointOptions } f
 import { runDemo } from '../src/demo/index.js';
 import { LoadGenerator } from '../src/demo/load.js';
 import { RecordsService } from '../src/demo/records.js';
-import { releasing } from '../src/demo/releases.js';
 import { loadSqlite } from '../src/demo/sqlite.js';
 import { listWriters, VssError, VssWriter, WriterFailure, type FreezeReport } from '../src/index.js';
 import { memoryLogger } from './helpers/memory-logger.js';
@@ -398,45 +397,5 @@ describe('runDemo that fails midway', () => {
     expect(error).toMatchObject({ code: 'SQLITE_NOTADB' });
     if (onLinux) expect(openFilesUnder(dir)).toEqual([]);
     expect(readFileSync(join(dir, 'data', 'records.db'), 'utf8')).toBe(notADatabase);
-  });
-});
-
-describe('releasing', () => {
-  it('releases the last taken first, every release even after one failed; the failure of the body is what the caller gets', async () => {
-    const { logger, entries } = memoryLogger();
-    const released: string[] = [];
-    const failed = new Error('the snapshot set failed');
-    const error = await releasing(logger, async (take) => {
-      take('the directory', () => released.push('directory'));
-      take('the service', () => {
-        throw new Error('close failed');
-      });
-      take('the writer', () => released.push('writer'));
-      throw failed;
-    }).catch((e: unknown) => e);
-    expect(error).toBe(failed);
-    expect(released).toEqual(['writer', 'directory']);
-    expect(entries.filter((e) => e.level === 'error').map((e) => e.message)).toEqual([
-      'demo: could not release the service: close failed, after the demo had failed',
-    ]);
-  });
-
-  it('when only releases fail, the caller gets the failure, naming what was not released; several as an AggregateError', async () => {
-    const { logger } = memoryLogger();
-    const closeFailed = new Error('close failed');
-    const one = await releasing(logger, async (take) => {
-      take('the service', () => Promise.reject(closeFailed));
-      return 'report';
-    }).catch((e: unknown) => e);
-    expect(one).toMatchObject({ message: 'demo: could not release the service: close failed', cause: closeFailed });
-    const two = await releasing(logger, async (take) => {
-      take('the directory', () => Promise.reject(new Error('EBUSY')));
-      take('the service', () => Promise.reject(closeFailed));
-      return 'report';
-    }).catch((e: unknown) => e);
-    expect(two).toBeInstanceOf(AggregateError);
-    expect((two as AggregateError).message).toBe('demo: could not release the service: close failed; demo: could not release the directory: EBUSY');
-    expect((two as AggregateError).errors).toHaveLength(2);
-    expect(await releasing(logger, async () => 'report')).toBe('report');
   });
 });

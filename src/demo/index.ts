@@ -15,7 +15,7 @@ import { VssWriter } from '../writer.js';
 import { copyDatabase, latencyOf, runCheckpoint, type CheckpointReport } from './checkpoint.js';
 import { LoadGenerator } from './load.js';
 import { databaseFile, RecordsService } from './records.js';
-import { releasing } from './releases.js';
+import { releasing } from '../releases.js';
 import { loadSqlite } from './sqlite.js';
 
 const whole = z.number().int({ error: 'must be a whole number' });
@@ -76,7 +76,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoReport> {
   const text = (line: string): void => {
     if (!o.json) out.write(`${line}\n`);
   };
-  const report = await releasing(logger, async (take): Promise<DemoReport> => {
+  const report = await releasing(logger, 'the demo', async (take): Promise<DemoReport> => {
     const dir = o.dir ?? (await mkdtemp(join(tmpdir(), 'vss-bridge-demo-')));
     if (o.dir === undefined && !o.keep) take(`the temporary directory ${dir}`, () => rm(dir, { recursive: true, force: true }));
     const dataDir = join(dir, 'data');
