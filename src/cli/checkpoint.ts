@@ -23,7 +23,7 @@ import { duration, durationValue, helpOption, jsonOption, defineCommand, type Co
 import { exitCodeOf, verdictOf, type Verdict } from './exit-codes.js';
 import { formatMs, json, styleFor, table, type CommandIO, type Style } from './io.js';
 import { fixedVolumes } from './volumes.js';
-import { loadWriters, noWritersNote, writerOptions, writerValues } from './writer-modules.js';
+import { noWritersNote, withWriters, writerOptions, writerValues } from './writer-modules.js';
 import { styledState } from './writers.js';
 
 const schema = z.object({
@@ -131,81 +131,81 @@ Exit codes: 0 succeeded, 3 writer veto, 4 timeout, 5 provider failure, 6 environ
         notes.push(`no fixed volumes found; using ${volumes[0]}`);
       }
     }
-    const cleanup = await loadWriters(values);
-    const controller = new AbortController();
-    const interrupt = (): void => controller.abort();
-    process.once('SIGINT', interrupt);
-    try {
-      const subscribed = (await listWriters()).length;
-      if (subscribed === 0) notes.push(noWritersNote());
-      const errStyle = styleFor(io.stderr);
-      for (const note of notes) io.stderr.write(`${errStyle.yellow('note:')} ${note}\n`);
-      const notesShown = notes.length;
-      if (!values.quiet) {
-        io.stderr.write(`checkpoint of ${volumes.join(', ')} (${values['backup-type']}, ${subscribed} writer${subscribed === 1 ? '' : 's'}, ${backend} backend)\n`);
-      }
-      let result: ShadowCopyResult;
-      let error: VssError | null = null;
+    return withWriters(values, 'checkpoint', async () => {
+      const controller = new AbortController();
+      const interrupt = (): void => controller.abort();
+      process.once('SIGINT', interrupt);
       try {
-        result = await createShadowCopy({
-          volumes,
-          backupType: values['backup-type'],
-          timeoutMs: values.timeout,
-          keep: values.keep,
-          signal: controller.signal,
-          logger: values.verbose ? getDefaultLogger() : silentLogger,
-          ...(!values.quiet && { onProgress: progressPrinter(io, errStyle) }),
-          ...(values['fail-provider'] !== undefined && { simulation: { failWith: values['fail-provider'] } }),
-        });
-      } catch (caught) {
-        if (!(caught instanceof VssError) || caught.result === undefined) throw caught;
-        error = caught;
-        result = caught.result;
-      }
-      const verdict: Verdict = error === null ? 'succeeded' : verdictOf(error);
-      const kept: KeptShadowCopy[] = values.keep && error === null
-        ? (await listShadowCopies()).filter((c) => c.snapshotSetId === result.snapshotSetId)
-        : [];
-      if (values.keep && getBackend().capabilities.inProcess && kept.length > 0) {
-        notes.push('simulated shadow copies are records: no data lies behind their device paths');
-      }
-      const exitCode = exitCodeOf[verdict];
-      if (values.json) {
-        json(io, {
-          verdict,
-          exitCode,
-          backend,
-          volumes,
-          backupType: values['backup-type'],
-          error: error && {
-            code: error.code,
-            hresult: error.hresult,
-            message: error.message,
-            retryable: error.retryable,
-            ...(error.writer && { writer: error.writer }),
-          },
-          result,
-          kept,
-          notes,
-        });
+        const subscribed = (await listWriters()).length;
+        if (subscribed === 0) notes.push(noWritersNote());
+        const errStyle = styleFor(io.stderr);
+        for (const note of notes) io.stderr.write(`${errStyle.yellow('note:')} ${note}\n`);
+        const notesShown = notes.length;
+        if (!values.quiet) {
+          io.stderr.write(`checkpoint of ${volumes.join(', ')} (${values['backup-type']}, ${subscribed} writer${subscribed === 1 ? '' : 's'}, ${backend} backend)\n`);
+        }
+        let result: ShadowCopyResult;
+        let error: VssError | null = null;
+        try {
+          result = await createShadowCopy({
+            volumes,
+            backupType: values['backup-type'],
+            timeoutMs: values.timeout,
+            keep: values.keep,
+            signal: controller.signal,
+            logger: values.verbose ? getDefaultLogger() : silentLogger,
+            ...(!values.quiet && { onProgress: progressPrinter(io, errStyle) }),
+            ...(values['fail-provider'] !== undefined && { simulation: { failWith: values['fail-provider'] } }),
+          });
+        } catch (caught) {
+          if (!(caught instanceof VssError) || caught.result === undefined) throw caught;
+          error = caught;
+          result = caught.result;
+        }
+        const verdict: Verdict = error === null ? 'succeeded' : verdictOf(error);
+        const kept: KeptShadowCopy[] = values.keep && error === null
+          ? (await listShadowCopies()).filter((c) => c.snapshotSetId === result.snapshotSetId)
+          : [];
+        if (values.keep && getBackend().capabilities.inProcess && kept.length > 0) {
+          notes.push('simulated shadow copies are records: no data lies behind their device paths');
+        }
+        const exitCode = exitCodeOf[verdict];
+        if (values.json) {
+          json(io, {
+            verdict,
+            exitCode,
+            backend,
+            volumes,
+            backupType: values['backup-type'],
+            error: error && {
+              code: error.code,
+              hresult: error.hresult,
+              message: error.message,
+              retryable: error.retryable,
+              ...(error.writer && { writer: error.writer }),
+            },
+            result,
+            kept,
+            notes,
+          });
+          return exitCode;
+        }
+        const style = styleFor(io.stdout);
+        const out: string[] = [];
+        if (result.writers.length > 0 || result.phases.length > 0) out.push(timelineTable(result, style));
+        for (const c of kept) out.push(`kept shadow copy ${c.id} of ${c.volume}: ${style.bold(c.deviceObject)}\n`);
+        for (const note of notes.slice(notesShown)) out.push(`note: ${note}\n`);
+        const summary =
+          error === null
+            ? `snapshot set ${result.snapshotSetId}: ${result.snapshots.length} shadow cop${result.snapshots.length === 1 ? 'y' : 'ies'} in ${formatMs(result.durationMs)}`
+            : error.message;
+        const label = verdictText[verdict];
+        out.push(`verdict: ${error === null ? style.green(style.bold(label)) : style.red(style.bold(label))} - ${summary}\n`);
+        io.stdout.write(out.join('\n'));
         return exitCode;
+      } finally {
+        process.removeListener('SIGINT', interrupt);
       }
-      const style = styleFor(io.stdout);
-      const out: string[] = [];
-      if (result.writers.length > 0 || result.phases.length > 0) out.push(timelineTable(result, style));
-      for (const c of kept) out.push(`kept shadow copy ${c.id} of ${c.volume}: ${style.bold(c.deviceObject)}\n`);
-      for (const note of notes.slice(notesShown)) out.push(`note: ${note}\n`);
-      const summary =
-        error === null
-          ? `snapshot set ${result.snapshotSetId}: ${result.snapshots.length} shadow cop${result.snapshots.length === 1 ? 'y' : 'ies'} in ${formatMs(result.durationMs)}`
-          : error.message;
-      const label = verdictText[verdict];
-      out.push(`verdict: ${error === null ? style.green(style.bold(label)) : style.red(style.bold(label))} - ${summary}\n`);
-      io.stdout.write(out.join('\n'));
-      return exitCode;
-    } finally {
-      process.removeListener('SIGINT', interrupt);
-      await cleanup();
-    }
+    });
   },
 });

@@ -13,7 +13,7 @@ import { describeLinuxGuest } from '../linux/guest.js';
 import { helpOption, jsonOption, defineCommand, type Command } from './command.js';
 import { exitCodes } from './exit-codes.js';
 import { json, styleFor } from './io.js';
-import { loadWriters, noWritersNote, writerOptions, writerValues } from './writer-modules.js';
+import { noWritersNote, withWriters, writerOptions, writerValues } from './writer-modules.js';
 
 export type CheckStatus = 'ok' | 'warn' | 'fail' | 'skip';
 
@@ -231,12 +231,7 @@ export const doctorCommand: Command = defineCommand({
     checks.push(windows ? checkService('vmicvss') : windowsOnly('Hyper-V VSS requester (vmicvss)'));
     if (checks[1]?.status === 'ok') {
       checks.push(await checkComSecurity());
-      const cleanup = await loadWriters(values);
-      try {
-        checks.push(await checkWriters());
-      } finally {
-        await cleanup();
-      }
+      checks.push(await withWriters(values, 'doctor', checkWriters));
     }
     checks.push(...(await checkLinuxGuest()));
     const failed = checks.some((c) => c.status === 'fail');

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { gatherWriterMetadata, type WriterMetadataInfo } from '../index.js';
 import { helpOption, jsonOption, UsageError, defineCommand, type Command } from './command.js';
 import { json, styleFor, type Style } from './io.js';
-import { loadWriters, noWritersNote, writerOptions, writerValues } from './writer-modules.js';
+import { noWritersNote, withWriters, writerOptions, writerValues } from './writer-modules.js';
 import { styledState } from './writers.js';
 
 const schema = z.object({
@@ -41,8 +41,7 @@ export const metadataCommand: Command = defineCommand({
   options: { json: jsonOption, ...writerOptions, help: helpOption },
   schema,
   async run(values, io) {
-    const cleanup = await loadWriters(values);
-    try {
+    return withWriters(values, 'metadata', async () => {
       const all = await gatherWriterMetadata();
       const wanted = values._[0];
       const writers = wanted === undefined ? all : all.filter((w) => w.name === wanted || w.id === wanted.toLowerCase());
@@ -59,8 +58,6 @@ export const metadataCommand: Command = defineCommand({
       const style = styleFor(io.stdout);
       io.stdout.write(writers.map((w) => describe(w, style)).join('\n'));
       return 0;
-    } finally {
-      await cleanup();
-    }
+    });
   },
 });

@@ -19,6 +19,8 @@ import { getBackend } from '../backends/backend.js';
 import { z } from 'zod';
 import * as api from '../index.js';
 import { EnvironmentError } from '../errors.js';
+import { getDefaultLogger } from '../logger.js';
+import { releasing, type Take } from '../releases.js';
 import { duration, durationValue, UsageError, type OptionSpec } from './command.js';
 
 export const writerOptions: Readonly<Record<string, OptionSpec>> = {
@@ -44,8 +46,6 @@ export const writerValues = {
 };
 
 export const demoWriterName = 'vss-bridge demo writer';
-
-export type Cleanup = () => Promise<void>;
 
 type Subscribe = (vss: typeof api) => unknown;
 
@@ -124,12 +124,26 @@ async function loadModule(file: string, timeoutMs: number): Promise<(() => unkno
   return typeof cleanup === 'function' ? (cleanup as () => unknown) : undefined;
 }
 
-export async function loadWriters(options: {
+type WriterValues = {
   'writer-module'?: string[] | undefined;
   'with-demo-writer'?: boolean | undefined;
   'writer-module-timeout'?: number | undefined;
-}): Promise<Cleanup> {
-  const cleanups: (() => unknown)[] = [];
+};
+
+/**
+ * Runs a command's `body` with the writers its options load (--with-demo-writer,
+ * --writer-module) subscribed, and unsubscribes them on every way out, the last loaded first
+ * (releasing): a module that fails to load still has the ones before it unsubscribed, and a
+ * clean-up that fails neither stops the others nor hides the command's own error.
+ */
+export function withWriters<T>(values: WriterValues, command: string, body: () => Promise<T>): Promise<T> {
+  return releasing(getDefaultLogger(), `vss-bridge ${command}`, async (take) => {
+    await loadWriters(values, take);
+    return body();
+  });
+}
+
+async function loadWriters(options: WriterValues, take: Take): Promise<void> {
   if (options['with-demo-writer']) {
     const writer = new api.VssWriter({
       name: demoWriterName,
@@ -139,15 +153,12 @@ export async function loadWriters(options: {
       components: [{ name: 'demo', caption: 'files of the demo writer', files: [{ path: tmpdir(), filespec: 'vss-bridge-demo-*' }] }],
     });
     await writer.subscribe();
-    cleanups.push(() => writer.unsubscribe());
+    take('the demo writer', () => writer.unsubscribe());
   }
   for (const file of options['writer-module'] ?? []) {
     const cleanup = await loadModule(file, options['writer-module-timeout'] ?? 30_000);
-    if (cleanup) cleanups.push(cleanup);
+    if (cleanup) take(`the writers of --writer-module ${file}`, cleanup);
   }
-  return async () => {
-    for (const cleanup of cleanups.reverse()) await cleanup();
-  };
 }
 
 /** Said whenever a command finds no writers, so an empty answer is never mistaken for "all fine". */

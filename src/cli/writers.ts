@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { listWriters, type WriterInfo } from '../index.js';
 import { helpOption, jsonOption, defineCommand, type Command } from './command.js';
 import { json, styleFor, table, type Style } from './io.js';
-import { loadWriters, noWritersNote, writerOptions, writerValues } from './writer-modules.js';
+import { noWritersNote, withWriters, writerOptions, writerValues } from './writer-modules.js';
 
 const schema = z.object({
   json: z.boolean().optional(),
@@ -42,8 +42,7 @@ export const writersCommand: Command = defineCommand({
   options: { json: jsonOption, ...writerOptions, help: helpOption },
   schema,
   async run(values, io) {
-    const cleanup = await loadWriters(values);
-    try {
+    return withWriters(values, 'writers', async () => {
       const writers = await listWriters();
       if (values.json) {
         json(io, { writers, ...(writers.length === 0 && { note: noWritersNote() }) });
@@ -56,8 +55,6 @@ export const writersCommand: Command = defineCommand({
       const style = styleFor(io.stdout);
       io.stdout.write(table(['WRITER', 'INSTANCE', 'STATE', 'LAST ERROR', 'WRITER ID'], writers.map((w) => row(w, style)), style));
       return 0;
-    } finally {
-      await cleanup();
-    }
+    });
   },
 });

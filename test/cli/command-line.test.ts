@@ -3,7 +3,7 @@
  * a missing command, unknown names, durations, usage lines and writer modules that fail.
  */
 import { spawnSync } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.js';
@@ -67,10 +67,14 @@ describe('the command line', () => {
 
 /** The built CLI in its own process: a module is loaded by Node itself, as for a user. */
 function spawned(...argv: string[]): { code: number | null; stdout: string; stderr: string } {
+  return spawnedWith({}, ...argv);
+}
+
+function spawnedWith(env: Record<string, string>, ...argv: string[]): { code: number | null; stdout: string; stderr: string } {
   const r = spawnSync(process.execPath, [join(__dirname, '..', '..', 'dist', 'cli', 'main.js'), ...argv], {
     encoding: 'utf8',
     timeout: 60_000,
-    env: { ...process.env, VSS_BRIDGE_BACKEND: 'simulated', VSS_BRIDGE_COORDINATOR: 'off', NO_COLOR: '' },
+    env: { ...process.env, VSS_BRIDGE_BACKEND: 'simulated', VSS_BRIDGE_COORDINATOR: 'off', NO_COLOR: '', ...env },
   });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
@@ -104,6 +108,45 @@ describe('--writer-module', () => {
     const r = spawned('writers', '--writer-module', fixture(name));
     expect(r.code).toBe(6);
     expect(r.stderr).toMatch(new RegExp(`failed to load: (file://)?${fixture(name).replace(/[.]/g, '\\.')}:3\\n.*\\n\\s*\\^+\\nSyntaxError: Unexpected token`));
+  });
+});
+
+describe('the writers a command loads, released on every way out', () => {
+  const unsubscribed = (dir: string): string[] => {
+    const file = join(dir, 'unsubscribed');
+    return existsSync(file) ? readFileSync(file, 'utf8').trim().split('\n') : [];
+  };
+
+  it('a module that fails to load: the modules loaded before it are still unsubscribed, and the load failure is what the command says', () => {
+    const dir = tempDir('cli-release-');
+    const r = spawnedWith({ FIXTURE_UNSUBSCRIBED: join(dir, 'unsubscribed') }, 'writers', '--writer-module', fixture('notes-unsubscribe.cjs'), '--writer-module', fixture('throws-string.cjs'));
+    expect(r.code).toBe(6);
+    expect(r.stderr).toContain('its subscribe function failed: the database is not ready');
+    expect(unsubscribed(dir)).toEqual(['Noting Writer unsubscribed']);
+  });
+
+  it("a clean-up that fails neither stops the others nor hides the command's own error", () => {
+    const dir = tempDir('cli-release-');
+    const r = spawnedWith(
+      { FIXTURE_UNSUBSCRIBED: join(dir, 'unsubscribed') },
+      'metadata', 'Nobody', '--writer-module', fixture('notes-unsubscribe.cjs'), '--writer-module', fixture('cleanup-fails.cjs'),
+    );
+    // The command's own answer: no such writer (a usage error, exit code 2).
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('metadata: no writer named "Nobody"');
+    expect(r.stderr).toContain(
+      `vss-bridge metadata could not release the writers of --writer-module ${fixture('cleanup-fails.cjs')}: the connection pool would not close, after vss-bridge metadata had failed`,
+    );
+    // Released last taken first: the failing clean-up ran first, and the other one still ran.
+    expect(unsubscribed(dir)).toEqual(['Noting Writer unsubscribed']);
+  });
+
+  it('a clean-up that fails after a command that succeeded: the command fails, naming what was not released', () => {
+    const dir = tempDir('cli-release-');
+    const r = spawnedWith({ FIXTURE_UNSUBSCRIBED: join(dir, 'unsubscribed') }, 'writers', '--writer-module', fixture('cleanup-fails.cjs'), '--writer-module', fixture('notes-unsubscribe.cjs'));
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain(`vss-bridge writers could not release the writers of --writer-module ${fixture('cleanup-fails.cjs')}: the connection pool would not close`);
+    expect(unsubscribed(dir)).toEqual(['Noting Writer unsubscribed']);
   });
 });
 
