@@ -9,8 +9,9 @@
  * config: { name, id, dataDir, failAt?: {event, code}, hangAt?: event, slowAt?: {event, ms},
  *           handlerTimeoutMs?,
  *           freezeTimeoutMs?, backups?: [createShadowCopy options], readyFile?, stopFile?,
- *           exitAfterSubscribe?, reportAfterFirst? }   (failAt.times: fail only that many times;
- *           reportAfterFirst: list the writer between the first and second set)
+ *           exitAfterSubscribe?, reportAfterFirst?, progress? }   (failAt.times: fail only that many times;
+ *           reportAfterFirst: list the writer between the first and second set; progress: report
+ *           each set's onProgress reports, and a failed set's result.phases)
  */
 'use strict';
 const fs = require('node:fs');
@@ -42,6 +43,7 @@ function describeError(e) {
     snapshotSetId: e && e.result ? e.result.snapshotSetId : undefined,
     snapshots: e && e.result ? e.result.snapshots : undefined,
     shadowCopies: e && e.shadowCopies,
+    phases: e && e.result ? e.result.phases : undefined,
   };
 }
 
@@ -71,11 +73,13 @@ async function main() {
   let afterFirst;
   for (const options of config.backups || []) {
     const from = seen.length;
+    const progress = config.progress ? [] : undefined;
+    const onProgress = progress && ((p) => progress.push(p));
     try {
-      const result = await vss.createShadowCopy(options);
-      backups.push({ ok: true, snapshotSetId: result.snapshotSetId, snapshots: result.snapshots, writers: result.writers });
+      const result = await vss.createShadowCopy({ ...options, ...(onProgress && { onProgress }) });
+      backups.push({ ok: true, snapshotSetId: result.snapshotSetId, snapshots: result.snapshots, writers: result.writers, progress });
     } catch (e) {
-      backups.push({ ok: false, error: describeError(e) });
+      backups.push({ ok: false, error: describeError(e), progress });
     }
     // BackupShutdown reaches the writer as the requester lets go, just after the set settles.
     await until(() => seen.slice(from).some((s) => s.event === 'backupShutdown'), 10_000);
