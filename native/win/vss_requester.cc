@@ -303,16 +303,12 @@ class Backup {
     if (FAILED(hr)) return hr;
     metadata_read_ = true;
 
-    hr = Async("prepareBackup", [this](IVssAsync** a) { return bc_->PrepareForBackup(a); }, message);
-    if (FAILED(hr)) return hr;
-    hr = CheckWriters(message);
+    hr = Async("prepareBackup", [this](IVssAsync** a) { return bc_->PrepareForBackup(a); }, message, kCheckWriters);
     if (FAILED(hr)) return hr;
     // From here on the set's persistent copies may exist (also when DoSnapshotSet fails late or
     // Cancel finds it finished): any failure deletes them.
     snapshot_started_ = true;
-    hr = Async("doSnapshotSet", [this](IVssAsync** a) { return bc_->DoSnapshotSet(a); }, message);
-    if (FAILED(hr)) return hr;
-    hr = CheckWriters(message);
+    hr = Async("doSnapshotSet", [this](IVssAsync** a) { return bc_->DoSnapshotSet(a); }, message, kCheckWriters);
     if (FAILED(hr)) return hr;
     for (const GUID& id : snapshots_) {
       VSS_SNAPSHOT_PROP prop;
@@ -394,7 +390,8 @@ class Backup {
   // GatherWriterStatus: a writer with a selected component that failed an event fails the
   // set, as VShadow checks after PrepareForBackup and after DoSnapshotSet. Writers with
   // nothing selected cannot fail it: one broken third-party writer must not fail every set.
-  HRESULT CheckWriters(std::string* message) {
+  // The set fails with the writer's error, else with `otherwise`.
+  HRESULT CheckWriters(HRESULT otherwise, std::string* message) {
     std::vector<WriterStatus> writers;
     HRESULT hr = Async("gatherWriterStatus", [this](IVssAsync** a) { return bc_->GatherWriterStatus(a); }, message);
     if (FAILED(hr)) return hr;
@@ -407,7 +404,7 @@ class Backup {
       result_.failed_event = FailedEventOf(w.state);
       *message = "writer \"" + w.name + "\" failed" +
                  (result_.failed_event.empty() ? std::string() : " at " + result_.failed_event);
-      return FAILED(w.last_error) ? w.last_error : VSS_E_UNEXPECTED_WRITER_ERROR;
+      return FAILED(w.last_error) ? w.last_error : otherwise;
     }
     return S_OK;
   }
@@ -435,9 +432,18 @@ class Backup {
   }
 
   // Starts one asynchronous step, waits for it within the set's deadline and records it.
+  //
+  // A step that sends the writers an event (kCheckWriters) ends as its writers did, as the
+  // simulator's phases do: VSS may report such a step succeeded and leave a writer's veto to
+  // GatherWriterStatus (a failed Thaw), or fail it on the writers' account
+  // (VSS_E_UNEXPECTED_WRITER_ERROR) without naming the writer. So before the step's end is
+  // recorded and reported, CheckWriters asks; its GatherWriterStatus is a step of its own,
+  // inside this one, and this one's record goes where it started, keeping the phases in order.
+  static constexpr bool kCheckWriters = true;
   template <typename Start>
-  HRESULT Async(const std::string& phase, Start start, std::string* message) {
+  HRESULT Async(const std::string& phase, Start start, std::string* message, bool check_writers = false) {
     const auto started = Clock::now();
+    const size_t position = result_.phases.size();
     Emit(phase, "start");
     ComPtr<IVssAsync> async;
     HRESULT hr = start(async.Put());
@@ -445,7 +451,6 @@ class Backup {
     EventRecord record;
     record.event = phase;
     record.start_ms = std::chrono::duration<double, std::milli>(started - start_).count();
-    record.duration_ms = MsSince(started);
     record.hr = SUCCEEDED(hr) ? kS_OK : hr;
     if (hr == E_ABORT) {
       record.outcome = "abandoned";
@@ -460,7 +465,24 @@ class Backup {
     } else {
       record.outcome = "succeeded";
     }
-    result_.phases.push_back(record);
+    // A cancelled or timed-out step has no time left to ask the writers (Fail names one).
+    if (check_writers && hr != E_ABORT && hr != HRESULT_FROM_WIN32(ERROR_TIMEOUT)) {
+      std::string checked;
+      const HRESULT writers = CheckWriters(FAILED(hr) ? hr : VSS_E_UNEXPECTED_WRITER_ERROR, &checked);
+      if (!result_.failed_writer.empty()) {  // CheckWriters found the writer that failed
+        record.outcome = writers == VSS_E_WRITERERROR_TIMEOUT ? "timedOut" : "failed";
+        record.hr = writers;
+        record.message = checked;
+        *message = FAILED(hr) ? checked + " (" + *message + ")" : checked;
+        hr = writers;
+      } else if (SUCCEEDED(hr) && FAILED(writers)) {
+        // GatherWriterStatus itself failed: its own step says so, this one succeeded.
+        *message = checked;
+        hr = writers;
+      }
+    }
+    record.duration_ms = MsSince(started);
+    result_.phases.insert(result_.phases.begin() + static_cast<std::ptrdiff_t>(position), record);
     Emit(phase, "end", record.outcome);
     return hr;
   }

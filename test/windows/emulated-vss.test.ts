@@ -49,6 +49,32 @@ function requiredLeftOut(m: EmulatedMachine): string[] {
   return m.calls().filter((c) => c.startsWith('required-left-out '));
 }
 
+/**
+ * A set a writer failed during `step` (a requester step: prepareBackup or doSnapshotSet): that
+ * step ends as the writer did, with its code and a message naming it and the event, in
+ * result.phases and in the step's 'end' progress report; the gatherWriterStatus that found it
+ * succeeded and nests inside the step; the phases are in the order they started.
+ */
+function expectStepFailedByWriter(set: any, step: string, writer: string, event: string, code: string, steps: string[]): void {
+  const phases = set.error.phases;
+  expect(phases.map((p: any) => p.event)).toEqual(steps);
+  const starts = phases.map((p: any) => p.startMs);
+  expect(starts).toEqual([...starts].sort((a: number, b: number) => a - b));
+  expect(phases.find((p: any) => p.event === step)).toMatchObject({
+    outcome: 'failed',
+    error: { code, message: expect.stringContaining(`writer "${writer}" failed at ${event}`) },
+  });
+  expect(phases.filter((p: any) => p.event === 'gatherWriterStatus').map((p: any) => p.outcome)).toEqual(
+    steps.filter((e) => e === 'gatherWriterStatus').map(() => 'succeeded'),
+  );
+  const reports = set.progress.map((p: any) => `${p.phase} ${p.status}${p.outcome ? ` ${p.outcome}` : ''}`);
+  const start = reports.indexOf(`${step} start`);
+  const end = reports.indexOf(`${step} end failed`);
+  expect(start, reports.join('\n')).toBeGreaterThanOrEqual(0);
+  expect(end, reports.join('\n')).toBeGreaterThan(start);
+  expect(reports.slice(start + 1, end)).toEqual(['gatherWriterStatus start', 'gatherWriterStatus end succeeded']);
+}
+
 function runApp(config: Record<string, unknown>, env: Record<string, string> = {}): any {
   return resultOf(runNode([app, JSON.stringify(config)], { env: { VSS_BRIDGE_LOG_LEVEL: 'error', ...env } }));
 }
@@ -194,6 +220,7 @@ describe.skipIf(reason !== '')(`VSS end to end in Windows node.exe${reason ? ` (
         failAt: { event: 'freeze', code: 'VSS_E_WRITERERROR_NONRETRYABLE', times: 1 },
         backups: [{ volumes: [volume] }, { volumes: [volume] }],
         reportAfterFirst: true,
+        progress: true,
       }),
       m.env,
     );
@@ -201,6 +228,9 @@ describe.skipIf(reason !== '')(`VSS end to end in Windows node.exe${reason ? ` (
     expect(vetoed.ok).toBe(false);
     expect(vetoed.error).toMatchObject({ name: 'VssError', code: 'VSS_E_WRITERERROR_NONRETRYABLE' });
     expect(vetoed.error.writer).toMatchObject({ event: 'freeze' });
+    expectStepFailedByWriter(vetoed, 'doSnapshotSet', r.listed.name, 'freeze', 'VSS_E_WRITERERROR_NONRETRYABLE', [
+      'identify', 'prepareBackup', 'gatherWriterStatus', 'doSnapshotSet', 'gatherWriterStatus', 'backupShutdown',
+    ]);
     const firstSet = r.seen.filter((s: any) => s.snapshotSetId === vetoed.error.snapshotSetId).map((s: any) => s.event);
     expect(firstSet).toEqual(['prepareBackup', 'prepareSnapshot', 'freeze', 'abort', 'backupShutdown']);
     expect(r.afterFirst.state).toBe('VSS_WS_FAILED_AT_FREEZE');
@@ -208,6 +238,24 @@ describe.skipIf(reason !== '')(`VSS end to end in Windows node.exe${reason ? ` (
     expect(next.ok, JSON.stringify(next)).toBe(true);
     expect(r.listed.state).toBe('VSS_WS_STABLE');
     if (emulated) expect(m.calls()).toContain('IVssBackupComponents::AbortBackup');
+  }, 180_000);
+
+  // The emulator, as VSS may, fails PrepareForBackup itself (VSS_E_UNEXPECTED_WRITER_ERROR)
+  // when a writer vetoes it, and reports DoSnapshotSet succeeded when a writer fails Thaw.
+  it.each([
+    { event: 'prepareBackup', step: 'prepareBackup', steps: ['identify', 'prepareBackup', 'gatherWriterStatus', 'backupShutdown'] },
+    {
+      event: 'thaw',
+      step: 'doSnapshotSet',
+      steps: ['identify', 'prepareBackup', 'gatherWriterStatus', 'doSnapshotSet', 'gatherWriterStatus', 'backupShutdown'],
+    },
+  ])('a writer failing $event ends the $step step as the writer failed', ({ event, step, steps }) => {
+    const m = newMachine();
+    const r = runApp(writerConfig({ failAt: { event, code: 'VSS_E_WRITERERROR_RETRYABLE' }, backups: [{ volumes: [volume] }], progress: true }), m.env);
+    const [vetoed] = r.backups;
+    expect(vetoed.ok).toBe(false);
+    expect(vetoed.error).toMatchObject({ name: 'VssError', code: 'VSS_E_WRITERERROR_RETRYABLE', writer: { event } });
+    expectStepFailedByWriter(vetoed, step, r.listed.name, event, 'VSS_E_WRITERERROR_RETRYABLE', steps);
   }, 180_000);
 
   it('a writer in one node.exe takes part in sets that the CLI in another node.exe lists and runs', async () => {

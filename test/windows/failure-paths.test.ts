@@ -91,6 +91,11 @@ describe.skipIf(reason !== '')(`failure paths on the emulated VSS${reason ? ` (s
   it('a writer whose freeze handler hangs times out, is aborted, and is failed at freeze', () => {
     const failed = run([], { hangAt: 'freeze', handlerTimeoutMs: 1500 });
     expect(failed.error).toMatchObject({ writer: { event: 'freeze' } });
+    // The step it timed out in ends as it did, as the simulator's phases end.
+    expect(failed.error.phases.find((p: any) => p.event === 'doSnapshotSet')).toMatchObject({
+      outcome: 'timedOut',
+      error: { code: 'VSS_E_WRITERERROR_TIMEOUT' },
+    });
     expectTimedOutAtFreeze(failed);
   }, T);
 
