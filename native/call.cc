@@ -40,11 +40,6 @@ Outcome PendingCall::GetOutcome() {
   return outcome_;
 }
 
-Clock::time_point PendingCall::SettledAt() {
-  std::lock_guard<std::mutex> lock(mu_);
-  return settled_at_;
-}
-
 bool PendingCall::Settled(Outcome* outcome, Clock::time_point* settled_at) {
   std::lock_guard<std::mutex> lock(mu_);
   if (state_.load(std::memory_order_relaxed) == kUnsettled) return false;

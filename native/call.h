@@ -95,7 +95,6 @@ class PendingCall : public std::enable_shared_from_this<PendingCall> {
     return state == kUnsettled || state == StateOf(CallResult::kTimedOut);
   }
   Outcome GetOutcome();  // meaningful once settled
-  Clock::time_point SettledAt();
   // All three at once, under one lock: false (and nothing written) while unsettled.
   bool Settled(Outcome* outcome, Clock::time_point* settled_at);
   // Blocks the calling native thread until the call settles, or its deadline passes

@@ -11,11 +11,11 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
 import { getDefaultLogger } from '../logger.js';
 import { isAbsoluteForPlatform, loggerSchema, parseOptions } from '../schemas.js';
+import { releasing } from '../releases.js';
 import { VssWriter } from '../writer.js';
 import { copyDatabase, latencyOf, runCheckpoint, type CheckpointReport } from './checkpoint.js';
 import { LoadGenerator } from './load.js';
 import { databaseFile, RecordsService } from './records.js';
-import { releasing } from '../releases.js';
 import { loadSqlite } from './sqlite.js';
 
 const whole = z.number().int({ error: 'must be a whole number' });
