@@ -23,26 +23,26 @@ PendingCall::PendingCall(uint64_t id_, std::shared_ptr<const EventContext> ctx_,
       notifier(notifier_ ? std::move(notifier_) : std::make_shared<Notifier>()) {}
 
 bool PendingCall::TrySettle(Outcome outcome, Clock::time_point at, bool notify) {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (state_.load(std::memory_order_relaxed) != kUnsettled) return false;
-    settled_at_ = at;
-    const auto state = StateOf(outcome.result);
-    outcome_ = std::move(outcome);
-    state_.store(state, std::memory_order_release);
+  uint8_t unsettled = kUnsettled;
+  if (!state_.compare_exchange_strong(unsettled, kClaimed, std::memory_order_acquire,
+                                      std::memory_order_relaxed)) {
+    return false;
   }
+  settled_at_ = at;
+  const auto state = StateOf(outcome.result);
+  outcome_ = std::move(outcome);
+  state_.store(state, std::memory_order_release);
   if (notify) notifier->Settled();
   return true;
 }
 
-Outcome PendingCall::GetOutcome() {
-  std::lock_guard<std::mutex> lock(mu_);
+Outcome PendingCall::GetOutcome() const {
+  if (!IsSettled()) return Outcome::Failure(kE_UNEXPECTED, "the call has not settled");
   return outcome_;
 }
 
-bool PendingCall::Settled(Outcome* outcome, Clock::time_point* settled_at) {
-  std::lock_guard<std::mutex> lock(mu_);
-  if (state_.load(std::memory_order_relaxed) == kUnsettled) return false;
+bool PendingCall::Settled(Outcome* outcome, Clock::time_point* settled_at) const {
+  if (!IsSettled()) return false;
   *outcome = outcome_;
   *settled_at = settled_at_;
   return true;
@@ -69,6 +69,10 @@ bool WaitAll(const std::vector<std::shared_ptr<PendingCall>>& calls,
     std::shared_ptr<PendingCall> expired;
     for (const auto& call : calls) {
       if (call->IsSettled()) continue;
+      if (call->IsClaimed()) {  // its settler counts it on the notifier in a moment
+        unsettled++;
+        continue;
+      }
       if (now >= call->deadline) {
         expired = call;
         break;

@@ -87,16 +87,20 @@ class PendingCall : public std::enable_shared_from_this<PendingCall> {
   bool TrySettle(Outcome outcome, Clock::time_point at = Clock::now(), bool notify = true);
   // Without a lock: the JS thread asks for every event it drains, and a phase's wait scans
   // every writer's call.
-  bool IsSettled() const { return state_.load(std::memory_order_acquire) != kUnsettled; }
+  bool IsSettled() const { return IsFinal(state_.load(std::memory_order_acquire)); }
   // Whether JS is still to hear of the call: unsettled, or expired at its deadline while it
   // waited for the JS thread (JS then says the event reached it too late, and expires it).
   bool ShouldRoute() const {
     const uint8_t state = state_.load(std::memory_order_acquire);
     return state == kUnsettled || state == StateOf(CallResult::kTimedOut);
   }
-  Outcome GetOutcome();  // meaningful once settled
-  // All three at once, under one lock: false (and nothing written) while unsettled.
-  bool Settled(Outcome* outcome, Clock::time_point* settled_at);
+  // Being settled by another thread, final in a moment: WaitAll waits for it (its settlement
+  // is counted on the notifier) instead of expiring it.
+  bool IsClaimed() const { return state_.load(std::memory_order_acquire) == kClaimed; }
+  // The outcome once settled; before, a failure saying so.
+  Outcome GetOutcome() const;
+  // The outcome and when it settled: false (and nothing written) while unsettled.
+  bool Settled(Outcome* outcome, Clock::time_point* settled_at) const;
   // Blocks the calling native thread until the call settles, or its deadline passes
   // (then it settles as VSS_E_WRITERERROR_TIMEOUT).
   Outcome Wait();
@@ -108,12 +112,18 @@ class PendingCall : public std::enable_shared_from_this<PendingCall> {
   const std::shared_ptr<Notifier> notifier;
 
  private:
+  // Settling takes no lock. The first settlement claims the call (kUnsettled to kClaimed, one
+  // compare-and-swap), writes the outcome and publishes it (the final state, a release store):
+  // whoever reads a final state reads the outcome written before it, which nothing changes
+  // after. A lock here cost each writer of a phase two more exchanges of its call's memory
+  // between the JS thread (which settles it) and the set thread (which reads it).
   static constexpr uint8_t kUnsettled = 0;
+  static constexpr uint8_t kClaimed = 0xff;  // being settled: final in a moment
   static constexpr uint8_t StateOf(CallResult result) { return static_cast<uint8_t>(result) + 1; }
+  static constexpr bool IsFinal(uint8_t state) { return state != kUnsettled && state != kClaimed; }
 
-  std::mutex mu_;
-  // kUnsettled, or StateOf(the outcome's result): written under mu_ once the outcome is.
   std::atomic<uint8_t> state_{kUnsettled};
+  // Written once, by the settlement that claimed the call, before its final state.
   Clock::time_point settled_at_;
   Outcome outcome_;
 };

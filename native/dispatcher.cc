@@ -38,6 +38,9 @@ std::shared_ptr<PendingCall> Dispatcher::Post(std::shared_ptr<const EventContext
       call->TrySettle(Outcome::Success());
       return call;
     }
+    pending_.erase(std::remove_if(pending_.begin(), pending_.end(),
+                                  [](const std::shared_ptr<PendingCall>& c) { return c->IsSettled(); }),
+                   pending_.end());
     pending_.push_back(call);
   }
   if (!channel_.deliver || !channel_.deliver(call)) {
@@ -56,17 +59,15 @@ Outcome Dispatcher::Dispatch(EventContext ctx, Clock::time_point deadline) {
 }
 
 bool Dispatcher::Settle(uint64_t call_id, Outcome outcome, Clock::time_point at) {
-  auto call = Take(call_id);
-  return call && call->TrySettle(std::move(outcome), at);
-}
-
-std::shared_ptr<PendingCall> Dispatcher::Take(uint64_t call_id) {
-  std::lock_guard<std::mutex> lock(mu_);
-  auto it = Find(call_id);
-  if (it == pending_.end()) return nullptr;
-  auto call = std::move(*it);
-  pending_.erase(it);
-  return call;
+  std::shared_ptr<PendingCall> call;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = Find(call_id);
+    if (it == pending_.end()) return false;
+    call = std::move(*it);
+    pending_.erase(it);
+  }
+  return call->TrySettle(std::move(outcome), at);
 }
 
 std::vector<std::shared_ptr<PendingCall>>::iterator Dispatcher::Find(uint64_t call_id) {

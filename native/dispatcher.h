@@ -4,7 +4,7 @@
 //   native thread                          JS thread (event_queue.cc)
 //   Post(ctx, deadline) ──deliver────────▶ route(callId, ctx, remainingMs)
 //   Wait() blocks this thread only          handler runs (sync, Promise or throw)
-//        ◀──────────── Settle(callId, outcome) ── settle()/expire() from JS
+//        ◀──── EventQueue::Settle (answers) or Settle(callId, outcome) (expire) ── JS
 //
 // A call settles exactly once: by JS, by its deadline passing (Wait wakes at the deadline
 // even if the JS thread never ran the handler) or by Close. Whatever comes later is refused,
@@ -49,12 +49,10 @@ class Dispatcher : public std::enable_shared_from_this<Dispatcher> {
   // Any thread: Post, then Wait.
   Outcome Dispatch(EventContext ctx, Clock::time_point deadline);
 
-  // The JS side's answer. False when the call had already settled (a late answer).
+  // Settles a call still in flight by its id (JS expiring it at its deadline). False when
+  // it had settled already. Answers do not come this way: the event queue, which routed the
+  // call, settles it directly (EventQueue::Settle).
   bool Settle(uint64_t call_id, Outcome outcome, Clock::time_point at = Clock::now());
-  // The call JS answers, no longer this dispatcher's to close; nullptr when it had settled
-  // and been answered or closed already. The caller settles it (a batch of answers wakes its
-  // waiter once).
-  std::shared_ptr<PendingCall> Take(uint64_t call_id);
 
   // Any thread, idempotent: refuse new events and release every waiting thread with
   // `reason` (a failure).
@@ -74,8 +72,11 @@ class Dispatcher : public std::enable_shared_from_this<Dispatcher> {
   bool open_ = true;
   std::string close_reason_;
   uint64_t next_id_ = 1;
-  // A writer has one event at a time in flight, rarely more: a vector searched end to end
-  // beats a map that allocates a node for every event.
+  // The calls Close must release. A writer has one event at a time in flight, rarely more: a
+  // vector searched end to end beats a map that allocates a node for every event. Calls leave
+  // it settled, at the next Post, rather than when JS answers them: the JS thread then never
+  // takes this lock, and the dispatchers of a phase's writers stay in the posting thread's
+  // cache instead of moving between the two threads for every event.
   std::vector<std::shared_ptr<PendingCall>> pending_;
   std::vector<std::shared_ptr<PendingCall>>::iterator Find(uint64_t call_id);  // under mu_
 };

@@ -44,13 +44,14 @@ struct RouterCall {
   uint64_t router_group;
   Napi::Function router;
   std::vector<double> rows;
-  std::vector<const EventContext*> contexts;
+  // Held here, not only by the calls: JS may close a dispatcher during an earlier send, and
+  // its calls go with it.
+  std::vector<std::shared_ptr<const EventContext>> contexts;
 
   void Add(uint64_t dispatcher_id, const PendingCall& call, Clock::time_point now) {
-    const EventContext* ctx = call.ctx.get();
-    auto found = std::find(contexts.begin(), contexts.end(), ctx);
+    auto found = std::find(contexts.begin(), contexts.end(), call.ctx);
     const auto index = static_cast<double>(found - contexts.begin());
-    if (found == contexts.end()) contexts.push_back(ctx);
+    if (found == contexts.end()) contexts.push_back(call.ctx);
     // Time left rather than an instant: the steady clock has no JS equivalent. It is <= 0 when
     // the JS thread was blocked past the deadline; JS then skips the handler.
     const double remaining_ms = std::chrono::duration<double, std::milli>(call.deadline - now).count();
@@ -92,7 +93,7 @@ void EventQueue::Attach(Napi::Env env, const std::shared_ptr<Dispatcher>& dispat
     }
   }
   if (group == 0) group = ++router_groups_;
-  attached_[dispatcher->id] = Attached{dispatcher, Napi::Persistent(router), group};
+  attached_[dispatcher->id] = Attached{Napi::Persistent(router), group, {}};
   std::weak_ptr<EventQueue> weak = shared_from_this();
   const uint64_t id = dispatcher->id;
   dispatcher->SetChannel(Channel{[weak, id](const std::shared_ptr<PendingCall>& call) {
@@ -123,9 +124,8 @@ void EventQueue::Settle(const double* rows, size_t count, const std::vector<std:
     hresult_t hr = kS_OK;
     if (!ToId(row[0], &dispatcher_id) || !ToId(row[1], &call_id) || !ToHresult(row[2], &hr)) continue;
     auto it = attached_.find(dispatcher_id);
-    auto dispatcher = it == attached_.end() ? nullptr : it->second.dispatcher.lock();
-    auto call = dispatcher ? dispatcher->Take(call_id) : nullptr;
-    if (!call) continue;  // settled already (a late answer), or its dispatcher closed
+    auto call = it == attached_.end() ? nullptr : it->second.Answered(call_id);
+    if (!call) continue;  // answered already, or its dispatcher closed
     uint64_t message = 0;
     const bool has_message = ToId(row[3], &message) && message < messages.size();
     const bool settles = call->TrySettle(
@@ -184,21 +184,39 @@ void EventQueue::Drain(Napi::Env env) {
   // Consecutive events for one router make one call. Every dispatcher of a loaded module
   // shares its router, so a batch is one call unless two copies of the module are loaded.
   std::vector<RouterCall> calls;
-  for (const Item& item : items) {
+  for (Item& item : items) {
     if (!item.call->ShouldRoute()) continue;  // answered or closed meanwhile
     auto it = attached_.find(item.dispatcher_id);
     if (it == attached_.end()) continue;  // detached, which only a closed dispatcher is
-    const Attached& attached = it->second;
+    Attached& attached = it->second;
     if (calls.empty() || calls.back().router_group != attached.router_group) {
       calls.push_back(RouterCall{attached.router_group, attached.router.Value(), {}, {}});
       calls.back().rows.reserve(4 * items.size());
     }
     calls.back().Add(item.dispatcher_id, *item.call, now);
+    attached.Routed(std::move(item.call));
   }
   for (const RouterCall& call : calls) call.Send(env, rows_);
-  // After the sends: the rows point into these calls' contexts.
   items.clear();
   spare_.swap(items);
+}
+
+void EventQueue::Attached::Routed(std::shared_ptr<PendingCall> call) {
+  // Calls settled meanwhile (expired, closed) will get no answer: they leave now.
+  routed.erase(std::remove_if(routed.begin(), routed.end(),
+                              [](const std::shared_ptr<PendingCall>& c) { return c->IsSettled(); }),
+               routed.end());
+  routed.push_back(std::move(call));
+}
+
+std::shared_ptr<PendingCall> EventQueue::Attached::Answered(uint64_t call_id) {
+  auto it = std::find_if(routed.begin(), routed.end(),
+                         [call_id](const std::shared_ptr<PendingCall>& c) { return c->id == call_id; });
+  if (it == routed.end()) return nullptr;
+  auto call = std::move(*it);
+  if (it != routed.end() - 1) *it = std::move(routed.back());
+  routed.pop_back();
+  return call;
 }
 
 }  // namespace vssb

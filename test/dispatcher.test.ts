@@ -360,7 +360,7 @@ describe('dispatcher', () => {
     for (const d of dispatchers) d.close('done');
   });
 
-  it('refuses malformed answers without settling anything', async () => {
+  it('refuses malformed answers, and answers naming no call routed to JS, without settling anything', async () => {
     let release: () => void = () => {};
     let started: () => void = () => {};
     const running = new Promise<void>((resolve) => (started = resolve));
@@ -380,6 +380,8 @@ describe('dispatcher', () => {
       [-id, 1, 0, -1],
       [id, 1, Number.POSITIVE_INFINITY, -1],
       [id, 1, 2 ** 33, -1],
+      [id, 2, 0, -1], // no such call
+      [id + 1000, 1, 0, -1], // no such dispatcher
     ];
     for (const row of bad) {
       const accepted = new Uint8Array(1).fill(7);

@@ -130,8 +130,9 @@ class FakeJs {
       }
       if (a.kind == Answer::kNever) continue;
       if (a.delay.count() > 0) std::this_thread::sleep_for(a.delay);
-      const bool accepted = d->Settle(
-          call->id, a.kind == Answer::kSucceed ? Outcome::Success() : Outcome::Failure(a.hr, "scripted"));
+      // As event_queue.cc answers: on the call it routed, without the dispatcher.
+      const bool accepted =
+          call->TrySettle(a.kind == Answer::kSucceed ? Outcome::Success() : Outcome::Failure(a.hr, "scripted"));
       if (!accepted) {
         std::lock_guard<std::mutex> lock(q->mu);
         q->late_answers++;
@@ -262,6 +263,35 @@ void TestCallSettlesOnce() {
   }
 }
 
+// A settlement and the waiter's expiry at the deadline race: one wins, the waiter returns with
+// the winner's outcome, and the loser is refused. (A settlement in progress is waited for,
+// not expired over: its outcome is being written.)
+void TestSettleRacesExpiry() {
+  for (int round = 0; round < 300; round++) {
+    auto notifier = std::make_shared<Notifier>();
+    auto call = std::make_shared<PendingCall>(1, NoContext(), In(std::chrono::milliseconds(round % 3)), notifier);
+    std::atomic<bool> settled_by_js{false};
+    std::thread js([&] { settled_by_js = call->TrySettle(Outcome::Failure(kE_UNEXPECTED, "answered")); });
+    CHECK(WaitAll({call}, notifier, [] { return false; }));
+    js.join();
+    Outcome o;
+    Clock::time_point at;
+    CHECK(call->Settled(&o, &at));
+    CHECK(o.result == (settled_by_js ? CallResult::kFailed : CallResult::kTimedOut));
+    CHECK(!call->TrySettle(Outcome::Success()));
+  }
+}
+
+void TestUnsettledCallHasNoOutcome() {
+  auto call = std::make_shared<PendingCall>(1, NoContext(), In(60s), nullptr);
+  Outcome o;
+  Clock::time_point at;
+  CHECK(!call->Settled(&o, &at));
+  CHECK(!call->GetOutcome().ok());  // not a success it never had
+  CHECK(call->TrySettle(Outcome::Success()));
+  CHECK(call->GetOutcome().ok());
+}
+
 void TestCallWaitTimesOut() {
   auto call = std::make_shared<PendingCall>(1, NoContext(), In(20ms), nullptr);
   const Outcome o = call->Wait();
@@ -320,6 +350,24 @@ void TestLateAnswerRefused() {
   CHECK(o.result == CallResult::kTimedOut);
   CHECK(js.WaitForLateAnswers(1));  // the fake JS thread's answer came later and was refused
   CHECK(js.dispatcher()->Post(std::make_shared<const EventContext>(ctx), In(10s))->Wait().ok());  // and the dispatcher still works
+}
+
+// Settle by id, as JS expires a call at its deadline: once, and only a call in flight.
+void TestSettleById() {
+  auto d = std::make_shared<Dispatcher>("by-id");
+  d->SetChannel(Channel{[](const std::shared_ptr<PendingCall>&) { return true; }});
+  auto call = d->Post(NoContext(), In(60s));
+  CHECK(!d->Settle(call->id + 1, Outcome::Timeout("expired")));
+  CHECK(!call->IsSettled());
+  CHECK(d->Settle(call->id, Outcome::Timeout("expired")));
+  CHECK(call->GetOutcome().result == CallResult::kTimedOut);
+  CHECK(!d->Settle(call->id, Outcome::Success()));
+  // A call settled on its own (answered through the event queue) is not closed again later.
+  auto answered = d->Post(NoContext(), In(60s));
+  CHECK(answered->TrySettle(Outcome::Success()));
+  d->Close("done");
+  CHECK(answered->GetOutcome().ok());
+  CHECK(!d->Settle(answered->id, Outcome::Timeout("expired")));
 }
 
 void TestCloseReleasesWaiters() {
@@ -562,10 +610,13 @@ struct TestCase {
 int main() {
   const TestCase tests[] = {
       {"call settles once", TestCallSettlesOnce},
+      {"settle races expiry", TestSettleRacesExpiry},
+      {"unsettled call has no outcome", TestUnsettledCallHasNoOutcome},
       {"call wait times out", TestCallWaitTimesOut},
       {"WaitAll stops when told", TestWaitAllStops},
       {"dispatch from many threads", TestDispatchFromManyThreads},
       {"late answer refused", TestLateAnswerRefused},
+      {"settle by id", TestSettleById},
       {"close releases waiters", TestCloseReleasesWaiters},
       {"close races settle", TestCloseRacesSettle},
       {"dispatcher released with calls in flight", TestDispatcherReleasedWithCallsInFlight},
