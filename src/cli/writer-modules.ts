@@ -124,11 +124,8 @@ async function loadModule(file: string, timeoutMs: number): Promise<(() => unkno
   return typeof cleanup === 'function' ? (cleanup as () => unknown) : undefined;
 }
 
-type WriterValues = {
-  'writer-module'?: string[] | undefined;
-  'with-demo-writer'?: boolean | undefined;
-  'writer-module-timeout'?: number | undefined;
-};
+/** writerValues as a command's parsed options hold them. */
+type WriterValues = z.output<z.ZodObject<typeof writerValues>>;
 
 /**
  * Runs a command's `body` with the writers its options load (--with-demo-writer,
@@ -156,7 +153,7 @@ async function loadWriters(options: WriterValues, take: Take): Promise<void> {
     take('the demo writer', () => writer.unsubscribe());
   }
   for (const file of options['writer-module'] ?? []) {
-    const cleanup = await loadModule(file, options['writer-module-timeout'] ?? 30_000);
+    const cleanup = await loadModule(file, options['writer-module-timeout']);
     if (cleanup) take(`the writers of --writer-module ${file}`, cleanup);
   }
 }
