@@ -41,9 +41,10 @@ class EventQueue : public std::enable_shared_from_this<EventQueue> {
   void Detach(Napi::Env env, uint64_t dispatcher_id);
 
   // JS thread: the answers JS gathered since its last call, in one go, as the router gets the
-  // events. Only calls routed and not yet answered settle; any other row is refused. `rows`: four numbers an answer, `count` answers: dispatcher id, call id, HRESULT
-  // (0: success), index into `messages` (-1: none). Sets accepted[i] to whether answer i
-  // settled its call (0: settled already, by its deadline or a close).
+  // events. `rows`: four numbers an answer, `count` answers: dispatcher id, call id, HRESULT
+  // (0: success), index into `messages` (-1: none). Only a call routed to JS and not yet
+  // answered settles. Sets accepted[i] to whether answer i settled its call (0: settled
+  // already, by its deadline or a close, or no such call).
   void Settle(const double* rows, size_t count, const std::vector<std::string>& messages,
               uint8_t* accepted);
 
@@ -53,14 +54,14 @@ class EventQueue : public std::enable_shared_from_this<EventQueue> {
     uint64_t router_group;  // equal for strictly equal routers, so a drain compares numbers
     // The calls routed to JS and not yet answered, which Settle finds here: JS-thread data,
     // so an answer takes no lock and touches no memory the posting thread uses (see
-    // Dispatcher::pending_). Expired or closed ones leave at the next drain.
+    // Dispatcher::pending_). Expired or closed ones leave when the next is routed.
     std::vector<std::shared_ptr<PendingCall>> routed;
     void Routed(std::shared_ptr<PendingCall> call);
     // The routed call `call_id`, no longer routed; nullptr when it is not (answered already).
     std::shared_ptr<PendingCall> Answered(uint64_t call_id);
   };
   struct Item {
-    uint64_t dispatcher_id;  // an id, not a reference: attached_ holds the dispatchers
+    uint64_t dispatcher_id;  // an id, not a reference: the drain finds its router in attached_
     std::shared_ptr<PendingCall> call;
   };
 
