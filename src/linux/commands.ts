@@ -85,8 +85,9 @@ $VSS_BRIDGE_HOOK_DIR (default /run/vss-bridge-hook) or the deadline passes.`,
     let fileSystemsMayBeFrozen = false;
     const log = (line: string): void => (fileSystemsMayBeFrozen ? stderrLog : fileLog)(line);
     const dir = runtimeDir(values['runtime-dir']);
-    // One deadline for the whole run, counted from this process's start, abort included.
-    const startedAt = performance.timeOrigin;
+    // One deadline for the whole run, counted from this process's start, abort included, on
+    // the monotonic clock (registered-apps.ts): performance.now() when the process started.
+    const startedAt = performance.now() - process.uptime() * 1000;
     // An agent that gives up on the hook signals it (vmtoolsd: SIGTERM, then SIGKILL): a
     // freeze then aborts every app it asked, within the deadline. A thaw or abort, bounded by
     // the same deadline, goes on to the end.

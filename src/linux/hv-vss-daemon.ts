@@ -261,7 +261,7 @@ export async function runHvVssDaemon(
 
   for (;;) {
     if (stop.aborted) return 0;
-    const opened = Date.now();
+    const opened = performance.now();
     try {
       await serve();
     } catch (error) {
@@ -270,7 +270,7 @@ export async function runHvVssDaemon(
     }
     if (stop.aborted) return 0;
     log.line(`reopening ${options.device}`);
-    const pause = reopenPauseMs - (Date.now() - opened);
+    const pause = reopenPauseMs - (performance.now() - opened);
     if (pause > 0) await new Promise((r) => setTimeout(r, pause));
   }
 }

@@ -145,7 +145,7 @@ function openConnection(socket: Socket): OpenConnection {
         const timer = setTimeout(() => {
           socket.destroy();
           resolve();
-        }, Math.max(1, deadline - Date.now()));
+        }, Math.max(1, deadline - performance.now()));
         socket.end(encodeMessage({ v: protocolVersion, op: 'hold' }), () => {
           clearTimeout(timer);
           resolve();
@@ -173,7 +173,11 @@ export interface QuiesceOptions {
   readonly runtimeDir: string | undefined;
   /** The whole budget, abort included. */
   readonly timeoutMs: number;
-  /** When the budget started (Date.now() scale): the hook counts from its own start. Default: now. */
+  /**
+   * When the budget started, on performance.now()'s clock: the hook counts from its own start.
+   * Default: now. Monotonic, so that a wall-clock step while the apps are asked (guest tools
+   * reset the clock around snapshot operations) neither cuts a deadline short nor stretches it.
+   */
   readonly startedAt?: number;
   readonly backupType: BackupType;
   /** Who asks: qemu-ga, vmware, hv_vss, ... (for the apps' logs). */
@@ -191,7 +195,7 @@ export interface QuiesceOptions {
 /** Why a reply other than the one asked for is a failure. */
 const failureDetail = (reply: Reply): string => (reply.op === 'failed' ? `${reply.reason}${reply.code ? ` [${reply.code}]` : ''}` : `unexpected reply ${reply.op}`);
 
-const remaining = (deadline: number): number => Math.max(1, Math.floor(deadline - Date.now()));
+const remaining = (deadline: number): number => Math.max(1, Math.floor(deadline - performance.now()));
 
 /**
  * What of one deadline a freeze keeps for aborting the apps it asked when it fails: a fifth,
@@ -210,7 +214,7 @@ const abortReserve = (timeoutMs: number): number => Math.min(5000, Math.floor(ti
  * (SIGKILL), the kernel closes those connections and every app it froze aborts at once.
  */
 export async function freezeApps(o: QuiesceOptions): Promise<{ ok: boolean; outcomes: AppOutcome[]; held?: Held }> {
-  const deadline = (o.startedAt ?? Date.now()) + o.timeoutMs;
+  const deadline = (o.startedAt ?? performance.now()) + o.timeoutMs;
   const freezeBy = deadline - abortReserve(o.timeoutMs);
   const skipped: string[] = [];
   const apps = findRegisteredApps(o.runtimeDir, skipped).reverse();
@@ -257,7 +261,7 @@ export async function freezeApps(o: QuiesceOptions): Promise<{ ok: boolean; outc
     // connection closed and cancels it: only the frozen ones are asked to abort, all at
     // once. After a signal the agent is about to kill the hook: a short abort, not the rest
     // of the deadline; whoever did not hear it aborts when its connection closes.
-    const abortBy = o.signal?.aborted ? Math.min(deadline, Date.now() + abortReserve(o.timeoutMs)) : deadline;
+    const abortBy = o.signal?.aborted ? Math.min(deadline, performance.now() + abortReserve(o.timeoutMs)) : deadline;
     await releaseApps('abort', frozen.map((f) => f.app).reverse(), { log: o.log, deadline: abortBy });
     for (const f of frozen) f.connection.drop();
     return { ok: false, outcomes };
@@ -278,7 +282,7 @@ export async function thawApps(
   const skipped: string[] = [];
   const apps = findRegisteredApps(o.runtimeDir, skipped);
   for (const s of skipped) o.log(`skipped ${s}`);
-  return releaseApps(op, apps, { log: o.log, deadline: (o.startedAt ?? Date.now()) + o.timeoutMs });
+  return releaseApps(op, apps, { log: o.log, deadline: (o.startedAt ?? performance.now()) + o.timeoutMs });
 }
 
 /**
@@ -307,7 +311,7 @@ export async function releaseApps(
 
 /** One app's thaw (or abort); undefined when the app is not running (nothing to release). */
 async function release(op: 'thaw' | 'abort', app: RegisteredApp, deadline: number): Promise<AppOutcome | undefined> {
-  if (Date.now() >= deadline) return { app, ok: false, detail: 'not asked: the deadline had passed' };
+  if (performance.now() >= deadline) return { app, ok: false, detail: 'not asked: the deadline had passed' };
   try {
     const reply = await ask(app, { v: protocolVersion, op, timeoutMs: remaining(deadline) }, remaining(deadline));
     return reply.op === 'thawed'

@@ -117,7 +117,7 @@ export async function holdUntilThaw(
 ): Promise<{ code: number; thawed: boolean }> {
   let timer: NodeJS.Timeout | undefined;
   const outcome = await new Promise<'thaw' | 'deadline' | 'signal'>((resolve) => {
-    timer = setTimeout(() => resolve('deadline'), Math.max(1, o.deadline - Date.now()));
+    timer = setTimeout(() => resolve('deadline'), Math.max(1, o.deadline - performance.now()));
     if (o.signal.aborted) resolve('signal');
     o.signal.addEventListener('abort', () => resolve('signal'), { once: true });
     void channel.thawed.then(() => resolve('thaw'));

@@ -180,10 +180,10 @@ describe.skipIf(skipReason !== null)('quiesce through the app socket, in one pro
   it('held connections, then the hold: the freeze stands until the thaw', async () => {
     const w = await writer('held-writer');
     const result = await freezeApps({ ...options([]), keepConnections: true });
-    await Promise.all(result.held!.connections.map((c) => c.hold(Date.now() + polling.timeout)));
+    await Promise.all(result.held!.connections.map((c) => c.hold(performance.now() + polling.timeout)));
     await vi.waitFor(async () => expect(await ask(theApp(), { v: 1, op: 'status' }, polling.timeout)).toMatchObject({ phase: 'frozen' }), polling);
     expect(w.events).not.toContain('abort');
-    const released = await releaseApps('thaw', result.held!.apps, { log: () => undefined, deadline: Date.now() + polling.timeout });
+    const released = await releaseApps('thaw', result.held!.apps, { log: () => undefined, deadline: performance.now() + polling.timeout });
     expect(released).toMatchObject({ ok: true, outcomes: [{ detail: 'thawed' }] });
     expect(w.events).toContain('backupShutdown');
   });
@@ -191,7 +191,7 @@ describe.skipIf(skipReason !== null)('quiesce through the app socket, in one pro
   it('releaseApps past its deadline asks no app', async () => {
     await writer('late-writer');
     const log: string[] = [];
-    const result = await releaseApps('thaw', [theApp()], { log: (l) => void log.push(l), deadline: Date.now() - 1 });
+    const result = await releaseApps('thaw', [theApp()], { log: (l) => void log.push(l), deadline: performance.now() - 1 });
     expect(result).toMatchObject({ ok: false, outcomes: [{ ok: false, detail: 'not asked: the deadline had passed' }] });
     expect(log).toEqual([`thaw pid ${process.pid} (${theApp().socketPath}): FAILED: not asked: the deadline had passed`]);
   });
@@ -201,7 +201,7 @@ describe.skipIf(skipReason !== null)('quiesce through the app socket, in one pro
     const app = theApp();
     const stale: RegisteredApp = { ...app, socketPath: join(dir, `1-${process.pid}.sock`) };
     const log: string[] = [];
-    const result = await releaseApps('thaw', [stale], { log: (l) => void log.push(l), deadline: Date.now() + polling.timeout });
+    const result = await releaseApps('thaw', [stale], { log: (l) => void log.push(l), deadline: performance.now() + polling.timeout });
     expect(result).toEqual({ ok: true, outcomes: [] });
     expect(log).toEqual([`pid ${process.pid} (${stale.socketPath}): not running; skipped`]);
   });
@@ -626,7 +626,7 @@ describe.skipIf(skipReason !== null)('quiesce through the app socket, in one pro
       const request = freezeRequest();
       const { reply, connection } = await ask(app, request, polling.timeout, true);
       expect(reply).toEqual({ v: 1, op: 'frozen', id: request.id, writers: ['short-window'] });
-      await connection.hold(Date.now() + polling.timeout);
+      await connection.hold(performance.now() + polling.timeout);
       await vi.waitFor(() => expect(w.events).toContain('abort'), polling);
       await vi.waitFor(() => expect(w.entries.some((e) => e.level === 'error')).toBe(true), polling);
       const why = `writer 'short-window' failed at freeze: the freeze window of ${scaledWindow} ms ran out before thaw (VSS_E_WRITERERROR_TIMEOUT, 0x800423F2)`;
@@ -651,7 +651,7 @@ describe.skipIf(skipReason !== null)('quiesce through the app socket, in one pro
       const { reply, connection } = await ask(app, { ...freezeRequest(), backupType: 'copy' }, polling.timeout, true);
       expect(reply).toMatchObject({ op: 'frozen' });
       expect(seen).toEqual([{ volumes: ['/'], backupType: 'copy', affected: true }]);
-      await connection.hold(Date.now() + polling.timeout);
+      await connection.hold(performance.now() + polling.timeout);
       expect(await ask(app, { v: 1, op: 'thaw', timeoutMs: polling.timeout }, polling.timeout)).toEqual({ v: 1, op: 'thawed' });
       expect(w.events).toContain('backupComplete');
     });
@@ -663,7 +663,7 @@ describe.skipIf(skipReason !== null)('quiesce through the app socket, in one pro
       const w = await writer('slow-thawer', { thaw: () => new Promise<void>((resolve) => ((letThawEnd = resolve), inThaw())) });
       const app = theApp();
       const { connection } = await ask(app, freezeRequest(), polling.timeout, true);
-      await connection.hold(Date.now() + polling.timeout);
+      await connection.hold(performance.now() + polling.timeout);
       const thaw = { v: 1 as const, op: 'thaw' as const, timeoutMs: polling.timeout };
       const first = ask(app, thaw, polling.timeout);
       await thawing;
@@ -681,7 +681,7 @@ describe.skipIf(skipReason !== null)('quiesce through the app socket, in one pro
       });
       const app = theApp();
       const { connection } = await ask(app, freezeRequest(), polling.timeout, true);
-      await connection.hold(Date.now() + polling.timeout);
+      await connection.hold(performance.now() + polling.timeout);
       expect(await ask(app, { v: 1, op: 'thaw', timeoutMs: polling.timeout }, polling.timeout)).toEqual({
         v: 1,
         op: 'failed',
@@ -696,7 +696,7 @@ describe.skipIf(skipReason !== null)('quiesce through the app socket, in one pro
       const w = await writer('slow-aborter', { abort: () => new Promise<void>((resolve) => (letAbortEnd = resolve)) });
       const app = theApp();
       const { connection } = await ask(app, freezeRequest(), polling.timeout, true);
-      await connection.hold(Date.now() + polling.timeout);
+      await connection.hold(performance.now() + polling.timeout);
       expect(await ask(app, { v: 1, op: 'abort', timeoutMs: 50 }, polling.timeout)).toEqual({
         v: 1,
         op: 'failed',

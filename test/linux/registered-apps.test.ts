@@ -259,7 +259,7 @@ describe.skipIf(skipReason !== null)('the hook asking registered apps', () => {
       const request = { v: 1 as const, op: 'freeze' as const, id: '00000000-0000-4000-8000-000000000000', timeoutMs: 10, backupType: 'full' as const, source: 't' };
       const kept = await ask(registered(app), request, polling.timeout, true);
       expect(kept.reply).toEqual(frozenReply(request, ['w']));
-      await kept.connection.hold(Date.now() + polling.timeout);
+      await kept.connection.hold(performance.now() + polling.timeout);
       await app.closed[0];
       expect(app.lines.slice(1)).toEqual(['{"v":1,"op":"hold"}']);
       const dropped = await ask(registered(app), request, polling.timeout, true);
@@ -273,7 +273,7 @@ describe.skipIf(skipReason !== null)('the hook asking registered apps', () => {
     it('asks each app to freeze with a fresh id, the backup type, the source and its part of the deadline', async () => {
       const app = await fakeApp(1, (request, socket) => void socket.write(line(frozenReply(request, ['db', 'cache']))));
       const log: string[] = [];
-      const started = Date.now();
+      const started = performance.now();
       const result = await freezeApps(options(log, { timeoutMs: 10_000, backupType: 'copy', source: 'vmware', startedAt: started }));
       expect(result).toEqual({ ok: true, outcomes: [{ app: registered(app), ok: true, detail: 'frozen: db, cache' }] });
       const [request] = app.requests;
@@ -281,7 +281,7 @@ describe.skipIf(skipReason !== null)('the hook asking registered apps', () => {
       expect(request!['id']).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
       // The freeze part: 10 s less the abort reserve (a fifth, 2 s), counted from startedAt.
       expect(request!['timeoutMs']).toBeLessThanOrEqual(8000);
-      expect(request!['timeoutMs']).toBeGreaterThan(8000 - (Date.now() - started) - 1);
+      expect(request!['timeoutMs']).toBeGreaterThan(8000 - (performance.now() - started) - 1);
       // Then the hold, and the connection closed.
       await app.closed[0];
       expect(app.lines.slice(1)).toEqual(['{"v":1,"op":"hold"}']);
@@ -291,7 +291,7 @@ describe.skipIf(skipReason !== null)('the hook asking registered apps', () => {
 
     it('keeps at most 5 s of a long deadline for the abort, and counts from startedAt', async () => {
       const app = await fakeApp(1, freezing);
-      await freezeApps(options([], { timeoutMs: 100_000, startedAt: Date.now() - 30_000 }));
+      await freezeApps(options([], { timeoutMs: 100_000, startedAt: performance.now() - 30_000 }));
       expect(app.requests[0]!['timeoutMs']).toBeLessThanOrEqual(65_000);
       expect(app.requests[0]!['timeoutMs']).toBeGreaterThan(60_000);
     });
@@ -421,10 +421,23 @@ describe.skipIf(skipReason !== null)('the hook asking registered apps', () => {
 
     it('counts the deadline from startedAt, and is ok when every app is', async () => {
       const app = await fakeApp(1, answer({ v: 1, op: 'thawed', note: 'aborted' }));
-      const result = await thawApps('abort', options([], { timeoutMs: 40_000, startedAt: Date.now() - 20_000 }));
+      const result = await thawApps('abort', options([], { timeoutMs: 40_000, startedAt: performance.now() - 20_000 }));
       expect(result).toEqual({ ok: true, outcomes: [{ app: registered(app), ok: true, detail: 'aborted' }] });
       expect(app.requests[0]).toMatchObject({ op: 'abort' });
       expect(app.requests[0]!['timeoutMs']).toBeLessThanOrEqual(20_000);
+    });
+
+    it.each([3_600_000, -3_600_000])('keeps its deadline on the monotonic clock: a wall clock stepped by %i ms while the apps are asked does not move it', async (step) => {
+      // Guest tools step the clock around snapshot operations (VMware Tools resets it after a
+      // resume or a revert, and by VMware's KB 1189 after taking a snapshot): when hooks run.
+      const app = await fakeApp(1, answer({ v: 1, op: 'thawed' }));
+      const realNow = Date.now.bind(Date);
+      let reads = 0;
+      vi.spyOn(Date, 'now').mockImplementation(() => realNow() + (reads++ === 0 ? 0 : step));
+      const result = await thawApps('thaw', options([], { timeoutMs: 20_000 }));
+      expect(result).toEqual({ ok: true, outcomes: [{ app: registered(app), ok: true, detail: 'thawed' }] });
+      expect(app.requests[0]!['timeoutMs']).toBeLessThanOrEqual(20_000);
+      expect(app.requests[0]!['timeoutMs']).toBeGreaterThan(10_000);
     });
 
     it('skips an app that has exited, whether its socket is left behind or gone', async () => {
@@ -435,7 +448,7 @@ describe.skipIf(skipReason !== null)('the hook asking registered apps', () => {
       const log: string[] = [];
       const result = await releaseApps('thaw', [registered(app), { ...registered(app), socketPath: left }, { ...registered(app), socketPath: join(dir, 'gone.sock') }], {
         log: (l) => void log.push(l),
-        deadline: Date.now() + polling.timeout,
+        deadline: performance.now() + polling.timeout,
       });
       expect(result).toEqual({ ok: true, outcomes: [{ app: registered(app), ok: true, detail: 'thawed' }] });
       expect(log.slice(1)).toEqual([`pid ${process.pid} (${left}): not running; skipped`, `pid ${process.pid} (${join(dir, 'gone.sock')}): not running; skipped`]);
@@ -443,7 +456,7 @@ describe.skipIf(skipReason !== null)('the hook asking registered apps', () => {
 
     it('says why an app that is there did not answer', async () => {
       const app = await fakeApp(1, (_, socket) => void socket.end());
-      const result = await releaseApps('abort', [registered(app)], { log: () => undefined, deadline: Date.now() + polling.timeout });
+      const result = await releaseApps('abort', [registered(app)], { log: () => undefined, deadline: performance.now() + polling.timeout });
       expect(result).toEqual({ ok: false, outcomes: [{ app: registered(app), ok: false, detail: 'the app closed the connection without answering' }] });
     });
   });
