@@ -80,6 +80,23 @@ class Coordinator {
 
   async remove(member: CoordinatedWriter): Promise<void> {
     if (!this.members.delete(member) || this.members.size > 0) return;
+    // The last writer leaves during a freeze: nothing is left to hold writes for. The set
+    // ends now, its writers told abort, rather than when a resident holder's thaw or the
+    // freeze window comes: until then the hook's connection would keep the server below
+    // open, and unsubscribe (and the app's gate) waiting on it.
+    const operation = this.current;
+    if (operation !== undefined) {
+      const reason = 'the writers unsubscribed';
+      member.logger.warn(`quiesce ${operation.id}: ${reason} during the freeze (${operation.phase}): aborting`);
+      // A set already thawing ends by itself.
+      if (operation.phase === 'frozen') {
+        operation.phase = 'thawing';
+        operation.release(false);
+      } else if (operation.phase === 'freezing') {
+        operation.cancel.abort(new Error(reason));
+      }
+      await operation.ended;
+    }
     const server = this.server;
     const listening = this.listening;
     this.server = undefined;

@@ -514,6 +514,24 @@ describe.skipIf(skipReason !== null)('quiesce through the app socket, in one pro
       }
     });
 
+    it('unsubscribing while frozen under a hook that keeps the freeze connection without a hold aborts the freeze at once, not at the freeze window', async () => {
+      const w = await writer('leaving-writer'); // a freeze window of 60 s
+      const c = await frozenOver(theApp().socketPath);
+      try {
+        const unsubscribed = w.writer.unsubscribe().then(() => 'unsubscribed');
+        const stuck = new Promise((resolve) => setTimeout(resolve, polling.timeout, 'still waiting'));
+        expect(await Promise.race([unsubscribed, stuck])).toBe('unsubscribed');
+        expect(w.events).toEqual(['prepareBackup', 'prepareSnapshot', 'freeze', 'abort', 'backupShutdown']);
+        expect(w.entries.filter((e) => e.level === 'warn').map((e) => e.message)).toContain(
+          `quiesce ${c.request.id}: the writers unsubscribed during the freeze (frozen): aborting`,
+        );
+        await c.closed; // the hook sees its connection close: the app aborted
+        expect(readdirSync(dir)).toEqual([]);
+      } finally {
+        c.socket.destroy();
+      }
+    });
+
     it('a new freeze forgets a failure that no thaw heard of', async () => {
       const w = await writer('second-chance');
       const result = await freezeApps({ ...options([]), keepConnections: true });
