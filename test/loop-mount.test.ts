@@ -51,8 +51,8 @@ describe.skipIf(reason !== null)(`loop-mount cleanup${reason ? ` (skipped: ${rea
     const [orphanAt, liveAt, unownedAt] = [orphan, live, unowned].map((fs) => realpathSync(fs.mountpoint));
     // A pid that was just in use and is gone now stands for a test process killed mid-freeze.
     const gone = spawnSync('true').pid;
-    const owner = readFileSync(join(orphan.root, ownerFile), 'utf8').split(' ');
-    writeFileSync(join(orphan.root, ownerFile), [gone, ...owner.slice(1)].join(' '));
+    const [, namespace] = readFileSync(join(orphan.root, ownerFile), 'utf8').split('-');
+    writeFileSync(join(orphan.root, ownerFile), `${gone}-${namespace}`);
     rmSync(join(unowned.root, ownerFile));
     expect(spawnSync('fsfreeze', ['-f', orphan.mountpoint], { env: { ...process.env, PATH: `${process.env['PATH'] ?? ''}:/usr/sbin:/sbin` } }).status).toBe(0);
 

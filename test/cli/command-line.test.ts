@@ -118,7 +118,7 @@ describe('the writers a command loads, released on every way out', () => {
   };
 
   it('a module that fails to load: the modules loaded before it are still unsubscribed, and the load failure is what the command says', () => {
-    const dir = tempDir('cli-release-');
+    const dir = tempDir('vss-bridge-cli-release-');
     const r = spawnedWith({ FIXTURE_UNSUBSCRIBED: join(dir, 'unsubscribed') }, 'writers', '--writer-module', fixture('notes-unsubscribe.cjs'), '--writer-module', fixture('throws-string.cjs'));
     expect(r.code).toBe(6);
     expect(r.stderr).toContain('its subscribe function failed: the database is not ready');
@@ -126,7 +126,7 @@ describe('the writers a command loads, released on every way out', () => {
   });
 
   it("a clean-up that fails neither stops the others nor hides the command's own error", () => {
-    const dir = tempDir('cli-release-');
+    const dir = tempDir('vss-bridge-cli-release-');
     const r = spawnedWith(
       { FIXTURE_UNSUBSCRIBED: join(dir, 'unsubscribed') },
       'metadata', 'Nobody', '--writer-module', fixture('notes-unsubscribe.cjs'), '--writer-module', fixture('cleanup-fails.cjs'),
@@ -142,7 +142,7 @@ describe('the writers a command loads, released on every way out', () => {
   });
 
   it('a clean-up that fails after a command that succeeded: the command fails, naming what was not released', () => {
-    const dir = tempDir('cli-release-');
+    const dir = tempDir('vss-bridge-cli-release-');
     const r = spawnedWith({ FIXTURE_UNSUBSCRIBED: join(dir, 'unsubscribed') }, 'writers', '--writer-module', fixture('cleanup-fails.cjs'), '--writer-module', fixture('notes-unsubscribe.cjs'));
     expect(r.code).not.toBe(0);
     expect(r.stderr).toContain(`vss-bridge writers could not release the writers of --writer-module ${fixture('cleanup-fails.cjs')}: the connection pool would not close`);

@@ -6,17 +6,18 @@
  * on a timeout, say) is thawed, detached and removed by the next createLoopFs.
  */
 import { execFile, spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, readlinkSync, realpathSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, realpathSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
+import { ownerIsGone, ownerTag } from './owner.js';
 
 const run = promisify(execFile);
 const tools = ['truncate', 'mkfs.ext4', 'mount', 'umount', 'fsfreeze', 'losetup'];
 const rootPrefix = 'vss-bridge-loopfs-';
-/** In each root: "<pid> <pid namespace>" of the process that made it. */
+/** In each root: the tag of the process that made it (owner.ts). */
 export const ownerFile = 'owner';
 
 export interface LoopFs {
@@ -93,27 +94,15 @@ async function release(root: string): Promise<void> {
   await rm(root, { recursive: true, force: true });
 }
 
-const pidNamespace = (): string => readlinkSync('/proc/self/ns/pid');
-
 /**
  * Whether the process that made `root` is gone. False when in doubt: no owner file (not made
- * here, or still being made), a process of another pid namespace (its pid means nothing here),
- * or a pid that answers.
+ * here, or still being made), or ownerIsGone in doubt.
  */
-function ownerIsGone(root: string): boolean {
-  let owner: string;
+function makerIsGone(root: string): boolean {
   try {
-    owner = readFileSync(join(root, ownerFile), 'utf8');
+    return ownerIsGone(readFileSync(join(root, ownerFile), 'utf8'));
   } catch {
     return false;
-  }
-  const [pid, namespace] = owner.split(' ');
-  if (!/^\d+$/.test(pid ?? '') || namespace !== pidNamespace()) return false;
-  try {
-    process.kill(Number(pid), 0);
-    return false;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'ESRCH';
   }
 }
 
@@ -123,7 +112,7 @@ async function sweepOrphans(): Promise<void> {
   for (const name of readdirSync(base)) {
     const root = join(base, name);
     // Best effort: another test process may be sweeping the same root.
-    if (name.startsWith(rootPrefix) && ownerIsGone(root)) await release(root).catch(() => undefined);
+    if (name.startsWith(rootPrefix) && makerIsGone(root)) await release(root).catch(() => undefined);
   }
 }
 
@@ -134,7 +123,7 @@ export async function createLoopFs(sizeMiB = 32): Promise<LoopFs> {
   const mountpoint = join(root, 'mnt');
   const cleanup = (): Promise<void> => release(root);
   try {
-    await writeFile(join(root, ownerFile), `${process.pid} ${pidNamespace()}`);
+    await writeFile(join(root, ownerFile), ownerTag() ?? '');
     await mkdir(mountpoint);
     await run('truncate', ['-s', `${sizeMiB}M`, image], { env });
     await run('mkfs.ext4', ['-q', '-F', image], { env });

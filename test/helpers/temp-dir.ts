@@ -6,6 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll } from 'vitest';
+import { taggedPrefix } from './owner.js';
 
 const made: string[] = [];
 
@@ -15,9 +16,13 @@ afterAll(() => {
   for (const dir of made.splice(0)) rmSync(dir, { recursive: true, force: true });
 });
 
-/** A new empty folder in os.tmpdir(), `prefix` and six random characters; removed after the test file. */
+/**
+ * A new empty folder in os.tmpdir(), removed after the test file: `prefix`, the maker's tag
+ * (owner.ts) and six random characters. The tag lets the next run remove it if this process is
+ * killed before its afterAll (sweepLeftoverTempDirs).
+ */
 export function tempDir(prefix: string): string {
-  const dir = mkdtempSync(join(tmpdir(), prefix));
+  const dir = mkdtempSync(join(tmpdir(), taggedPrefix(prefix)));
   made.push(dir);
   return dir;
 }
