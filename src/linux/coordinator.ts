@@ -89,12 +89,7 @@ class Coordinator {
       const reason = 'the writers unsubscribed';
       member.logger.warn(`quiesce ${operation.id}: ${reason} during the freeze (${operation.phase}): aborting`);
       // A set already thawing ends by itself.
-      if (operation.phase === 'frozen') {
-        operation.phase = 'thawing';
-        operation.release(false);
-      } else if (operation.phase === 'freezing') {
-        operation.cancel.abort(new Error(reason));
-      }
+      if (operation.phase !== 'thawing') this.end(operation, false, reason);
       await operation.ended;
     }
     const server = this.server;
@@ -239,8 +234,7 @@ class Coordinator {
       if (held || operation.phase !== 'frozen') return;
       const reason = 'the hook closed the freeze connection before confirming the freeze (killed, or it gave up)';
       this.logger.error(`quiesce ${operation.id}: ${reason}: aborting`);
-      operation.phase = 'thawing';
-      operation.release(false);
+      this.end(operation, false, reason);
       this.unreported = { reason, code: 'VSS_E_WRITERERROR_TIMEOUT' };
     };
     // It may have closed already, while the writers were freezing (a hook that gave up).
@@ -360,6 +354,20 @@ class Coordinator {
     }
   }
 
+  /**
+   * Ends `operation` with a thaw (`thaw`) or an abort: a frozen set's hold is released (the
+   * writers then get thaw, or abort); a set still freezing, or any set on an abort, is cancelled
+   * with `reason`. The set's end follows (operation.ended).
+   */
+  private end(operation: Operation, thaw: boolean, reason: string): void {
+    if (operation.phase === 'frozen') {
+      operation.phase = 'thawing';
+      operation.release(thaw);
+    } else if (operation.phase === 'freezing' || !thaw) {
+      operation.cancel.abort(new Error(reason));
+    }
+  }
+
   /** thaw (or abort): end the hold and wait for the snapshot set to finish. */
   private async release(thaw: boolean, timeoutMs: number): Promise<Reply> {
     const operation = this.current;
@@ -369,12 +377,7 @@ class Coordinator {
       if (failure && thaw) return { v: protocolVersion, op: 'failed', reason: `released before thaw: ${failure.reason}`, code: failure.code };
       return { v: protocolVersion, op: 'thawed', note: 'not frozen' };
     }
-    if (operation.phase === 'frozen') {
-      operation.phase = 'thawing';
-      operation.release(thaw);
-    } else if (operation.phase === 'freezing' || !thaw) {
-      operation.cancel.abort(new Error(thaw ? 'thaw arrived before the writers froze' : 'the hook aborted the snapshot'));
-    }
+    this.end(operation, thaw, thaw ? 'thaw arrived before the writers froze' : 'the hook aborted the snapshot');
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), timeoutMs)));
     const failure = await Promise.race([operation.ended, late]).finally(() => clearTimeout(timer));
